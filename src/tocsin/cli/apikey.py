@@ -1,0 +1,7 @@
+"""`tocsin apikey` (work in progress)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []

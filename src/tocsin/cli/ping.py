@@ -1,0 +1,7 @@
+"""`tocsin ping` and `tocsin run` (work in progress)."""
+
+from __future__ import annotations
+
+import click
+
+COMMANDS: list[click.Command] = []
