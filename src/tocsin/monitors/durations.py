@@ -1,0 +1,42 @@
+"""Durations as users write them: ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or plain seconds."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+
+
+def parse_duration(value: str | int | float | timedelta) -> timedelta:
+    """Parse ``value`` into a ``timedelta``; raise ``ValueError`` with a clear message.
+
+    Accepts a number of seconds (int, float or digits) or a number with one unit
+    (``s``, ``m``, ``h``, ``d``, ``w``). Zero and negative durations are refused.
+    """
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, bool):
+        raise ValueError("a duration must be a number of seconds or like 30s, 5m, 2h, 1d")
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        match = _PATTERN.match(value)
+        if match is None:
+            raise ValueError(f"{value!r} is not a duration; use seconds or 30s, 5m, 2h, 1d, 1w")
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if not seconds > 0:
+        raise ValueError("a duration must be longer than 0 seconds")
+    if seconds > 366 * 86400:
+        raise ValueError("a duration must be at most 366 days")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """The shortest exact spelling: ``timedelta(hours=2)`` → ``2h``, 90 s → ``90s``."""
+    seconds = value.total_seconds()
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"

@@ -1,0 +1,132 @@
+"""The database handle: async engines for SQLite (WAL) and PostgreSQL (asyncpg).
+
+``Database.read()`` gives a connection for queries; ``Database.write()`` a connection
+inside a transaction that commits on success. On SQLite every write transaction starts
+with ``BEGIN IMMEDIATE`` on one dedicated connection: SQLite has a single writer, and
+taking the write lock up front avoids the deadlock of two readers both upgrading.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from tocsin.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def async_url(database_url: str) -> URL:
+    """The async driver URL for a user's ``sqlite:///`` or ``postgresql://`` URL."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError as exc:
+        raise ConfigError(f"TOCSIN_DATABASE_URL {database_url!r} is not a database URL") from exc
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return url.set(drivername="sqlite+aiosqlite")
+    if backend in ("postgresql", "postgres"):
+        try:
+            import asyncpg  # noqa: F401
+        except ModuleNotFoundError as exc:
+            raise ConfigError(
+                "PostgreSQL needs the asyncpg driver: install tocsin[postgres]"
+            ) from exc
+        return url.set(drivername="postgresql+asyncpg")
+    raise ConfigError(
+        f"TOCSIN_DATABASE_URL uses {backend!r}; tocsin supports sqlite:/// and postgresql://"
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Autocommit at the driver level: SQLAlchemy's BEGIN events below decide.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # NORMAL in WAL mode survives a killed process (not a power cut); see docs/architecture.md.
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _sqlite_engine(url: URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
+    database = url.database or ""
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
+    event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+class Database:
+    """Engines for one database URL, with separate read and write paths."""
+
+    def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
+        self.url = async_url(database_url)
+        self.dialect = self.url.get_backend_name()
+        if self.dialect == "sqlite":
+            self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
+            self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
+        else:
+            self.read_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+            )
+            self.write_engine = self.read_engine
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether this is SQLite (single writer, no row locks)."""
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for reads, in a short transaction that is rolled back."""
+        async with self.read_engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncConnection]:
+        """A connection in a write transaction, committed when the block ends cleanly."""
+        async with self.write_engine.begin() as conn:
+            yield conn
+
+    async def dispose(self) -> None:
+        """Close every pooled connection."""
+        await self.read_engine.dispose()
+        if self.write_engine is not self.read_engine:
+            await self.write_engine.dispose()
+
+
+def sync_engine_for_migrations(database_url: str) -> Any:
+    """A throwaway async engine (no pooling) for Alembic to run migrations on."""
+    url = async_url(database_url)
+    engine = create_async_engine(url, poolclass=NullPool)
+    if url.get_backend_name() == "sqlite":
+        database = url.database or ""
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
