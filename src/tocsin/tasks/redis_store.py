@@ -1,0 +1,198 @@
+"""The Redis task store (the default backend).
+
+Layout, under a configurable prefix (default ``tocsin:task``):
+
+- ``<prefix>:<id>``: a hash with ``data`` (the record as JSON) and ``version``;
+- ``<prefix>:<id>:events``: a Redis Stream, one entry per accepted change, capped at
+  ``max_events``. Stream ids increase monotonically, so they double as SSE ids and as the
+  replay buffer for ``Last-Event-ID``;
+- ``<prefix>:events``: the pub/sub channel every change is published on (one channel for
+  all tasks, so an asyncio server shares one subscription per process).
+
+A change is computed in Python by ``apply_change`` and written by one Lua script that checks
+the version first (compare-and-set), then writes the hash, appends to the stream, sets both
+TTLs and publishes -- atomically. On a version conflict the change is recomputed.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import redis
+
+from tocsin.tasks.records import (
+    Change,
+    TaskEvent,
+    TaskRecord,
+    apply_change,
+    new_record,
+    parse_event_id,
+    utcnow,
+)
+from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL
+
+if TYPE_CHECKING:
+    from tocsin.tasks.redis_hub import RedisEventHub
+
+logger = logging.getLogger(__name__)
+
+# KEYS: record, stream. ARGV: expected version ("" = must not exist), new version, data,
+# ttl ms, max events, channel, task id.
+_WRITE = """
+local current = redis.call('HGET', KEYS[1], 'version')
+if ARGV[1] == '' then
+  if current then return false end
+elseif current ~= ARGV[1] then
+  return false
+end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '*', 'data', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. id .. ' ' .. ARGV[3])
+return id
+"""
+
+_MAX_CAS_ATTEMPTS = 50
+
+
+class RedisTaskStore:
+    """Task records in Redis: a hash per task, a stream per task, one pub/sub channel."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = "tocsin:task",
+        ttl: timedelta = DEFAULT_TTL,
+        pending_ttl: timedelta = DEFAULT_PENDING_TTL,
+        max_events: int = 100,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.channel = f"{prefix}:events"
+        self.ttl = ttl
+        self.pending_ttl = pending_ttl
+        self.max_events = max_events
+        self._write = client.register_script(_WRITE)
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> RedisTaskStore:
+        """A store on the Redis at ``url`` (``redis://host:port/db``)."""
+        return cls(redis.Redis.from_url(url), **kwargs)
+
+    def _key(self, task_id: str) -> str:
+        return f"{self.prefix}:{task_id}"
+
+    def _stream(self, task_id: str) -> str:
+        return f"{self.prefix}:{task_id}:events"
+
+    def create(
+        self, name: str, *, task_id: str | None = None, owner: str | None = None
+    ) -> TaskRecord:
+        """Insert a ``queued`` record, or return the existing one with that id unchanged."""
+        record = new_record(name, task_id=task_id, owner=owner, now=utcnow())
+        if self._cas(record, expected=None) is None:
+            existing = self.get(record.id)
+            if existing is not None:
+                return existing
+            raise RuntimeError(f"could not create task {record.id}")
+        logger.debug("task created task_id=%s name=%s", record.id, name)
+        return record
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        """The record, or ``None`` when unknown or expired."""
+        data = self.client.hget(self._key(task_id), "data")
+        return TaskRecord.from_json(data) if data else None
+
+    def update(self, task_id: str, change: Change) -> TaskRecord | None:
+        """Apply ``change`` atomically; ``None`` when the task is unknown or the change stale."""
+        for _ in range(_MAX_CAS_ATTEMPTS):
+            current = self.get(task_id)
+            if current is None:
+                logger.debug("task update for unknown task task_id=%s", task_id)
+                return None
+            updated = apply_change(current, change, utcnow())
+            if updated is None:
+                logger.debug(
+                    "task update dropped task_id=%s state=%s current=%s",
+                    task_id,
+                    change.state,
+                    current.state,
+                )
+                return None
+            if self._cas(updated, expected=current.version) is not None:
+                return updated
+        raise RuntimeError(f"task {task_id}: too many concurrent updates")
+
+    def _cas(self, record: TaskRecord, expected: int | None) -> str | None:
+        ttl = self.ttl if record.state.terminal else self.pending_ttl
+        result = self._write(
+            keys=[self._key(record.id), self._stream(record.id)],
+            args=[
+                "" if expected is None else str(expected),
+                str(record.version),
+                record.to_json(),
+                int(ttl.total_seconds() * 1000),
+                self.max_events,
+                self.channel,
+                record.id,
+            ],
+        )
+        return _text(result) if result else None
+
+    def events_after(self, task_id: str, after: str | None, limit: int = 100) -> list[TaskEvent]:
+        """Logged events newer than event id ``after`` (all retained ones for ``None``)."""
+        after = parse_event_id(after)
+        start = f"({after}" if after else "-"
+        entries: Any = self.client.xrange(self._stream(task_id), min=start, max="+", count=limit)
+        return [_event(entry) for entry in entries or []]
+
+    def latest_event(self, task_id: str) -> TaskEvent | None:
+        """The newest logged event."""
+        entries: Any = self.client.xrevrange(self._stream(task_id), count=1)
+        return _event(entries[0]) if entries else None
+
+    def wait_events(self, task_id: str, after: str | None, timeout: float) -> list[TaskEvent]:
+        """Block (``XREAD BLOCK``, no polling) up to ``timeout`` s for events after ``after``."""
+        after = parse_event_id(after) or "0-0"
+        reply: Any = self.client.xread(
+            {self._stream(task_id): after}, count=100, block=max(1, int(timeout * 1000))
+        )
+        events: list[TaskEvent] = []
+        for _stream, entries in reply or []:
+            events.extend(_event(entry) for entry in entries)
+        return events
+
+    def event_hub(self) -> RedisEventHub:
+        """One shared pub/sub subscription for this process's asyncio streams."""
+        from tocsin.tasks.redis_hub import RedisEventHub
+
+        kwargs = self.client.connection_pool.connection_kwargs
+        return RedisEventHub(
+            host=kwargs.get("host", "localhost"),
+            port=kwargs.get("port", 6379),
+            db=kwargs.get("db", 0),
+            password=kwargs.get("password"),
+            channel=self.channel,
+        )
+
+    def delete(self, task_id: str) -> None:
+        """Forget the task and its events."""
+        self.client.delete(self._key(task_id), self._stream(task_id))
+
+    def close(self) -> None:
+        """Release connections."""
+        self.client.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _event(entry: Any) -> TaskEvent:
+    event_id, fields = entry
+    data: Any = fields.get(b"data", fields.get("data"))
+    return TaskEvent(_text(event_id), TaskRecord.from_json(data))

@@ -1,0 +1,259 @@
+"""The SQL task store (SQLAlchemy Core), for apps without Redis: SQLite or PostgreSQL.
+
+Two tables: ``<prefix>tasks`` (one row per task: the record as JSON, a ``version`` column for
+compare-and-set, ``expires_at`` as epoch seconds) and ``<prefix>task_events`` (an
+autoincrement id per accepted change, which is also the SSE id). Writers update a task with
+``UPDATE ... WHERE version = :seen`` and append its event in the same transaction, so events
+of one task are committed in id order.
+
+There is no push: SSE streams poll ``task_events`` every ``poll_interval`` seconds (the
+documented fallback). Expired rows are hidden at once and deleted by ``purge_expired``, which
+``create`` runs at most once a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from tocsin.tasks.records import (
+    Change,
+    TaskEvent,
+    TaskRecord,
+    apply_change,
+    new_record,
+    parse_event_id,
+    utcnow,
+)
+from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL
+
+logger = logging.getLogger(__name__)
+
+_MAX_CAS_ATTEMPTS = 50
+_PURGE_EVERY_SECONDS = 60.0
+
+
+class SqlTaskStore:
+    """Task records in a SQL database through SQLAlchemy (sync engine)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        schema: str | None = None,
+        table_prefix: str = "tocsin_",
+        ttl: timedelta = DEFAULT_TTL,
+        pending_ttl: timedelta = DEFAULT_PENDING_TTL,
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.engine = engine
+        self.ttl = ttl
+        self.pending_ttl = pending_ttl
+        self.poll_interval = poll_interval
+        self.metadata = MetaData(schema=schema)
+        self.tasks = Table(
+            f"{table_prefix}tasks",
+            self.metadata,
+            Column("id", String(64), primary_key=True),
+            Column("name", String(255), nullable=False),
+            Column("state", String(16), nullable=False),
+            Column("owner", String(255)),
+            Column("version", Integer, nullable=False),
+            Column("data", Text, nullable=False),
+            Column("expires_at", Float, nullable=False, index=True),
+        )
+        self.events = Table(
+            f"{table_prefix}task_events",
+            self.metadata,
+            Column(
+                "id",
+                BigInteger().with_variant(Integer, "sqlite"),
+                primary_key=True,
+                autoincrement=True,
+            ),
+            # No foreign key: purging deletes both, and events may outlive a deleted row briefly.
+            Column("task_id", String(64), nullable=False, index=True),
+            Column("data", Text, nullable=False),
+        )
+        self._last_purge = 0.0
+
+    @classmethod
+    def from_url(cls, url: str, *, create_tables: bool = True, **kwargs: Any) -> SqlTaskStore:
+        """A store on ``url`` (``sqlite:///path`` or ``postgresql+psycopg://...``)."""
+        engine_kwargs: dict[str, Any] = {}
+        if url.startswith("sqlite"):
+            engine_kwargs["connect_args"] = {"timeout": 30}
+        engine = create_engine(url, **engine_kwargs)
+        if url.startswith("sqlite"):
+            event.listen(engine, "connect", _sqlite_pragmas)
+        store = cls(engine, **kwargs)
+        if create_tables:
+            store.create_tables()
+        return store
+
+    def create_tables(self) -> None:
+        """Create the two tables if they do not exist."""
+        self.metadata.create_all(self.engine)
+
+    def create(
+        self, name: str, *, task_id: str | None = None, owner: str | None = None
+    ) -> TaskRecord:
+        """Insert a ``queued`` record, or return the existing one with that id unchanged."""
+        self._maybe_purge()
+        record = new_record(name, task_id=task_id, owner=owner, now=utcnow())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(insert(self.tasks).values(self._row(record)))
+                conn.execute(insert(self.events).values(task_id=record.id, data=record.to_json()))
+        except IntegrityError:
+            existing = self.get(record.id)
+            if existing is None:
+                raise
+            return existing
+        return record
+
+    def get(self, task_id: str) -> TaskRecord | None:
+        """The record, or ``None`` when unknown or expired."""
+        query = select(self.tasks.c.data).where(
+            self.tasks.c.id == task_id, self.tasks.c.expires_at > time.time()
+        )
+        with self.engine.connect() as conn:
+            data = conn.execute(query).scalar_one_or_none()
+        return TaskRecord.from_json(data) if data else None
+
+    def update(self, task_id: str, change: Change) -> TaskRecord | None:
+        """Apply ``change`` with compare-and-set on ``version``; ``None`` if unknown or stale."""
+        for _ in range(_MAX_CAS_ATTEMPTS):
+            current = self.get(task_id)
+            if current is None:
+                return None
+            updated = apply_change(current, change, utcnow())
+            if updated is None:
+                logger.debug(
+                    "task update dropped task_id=%s state=%s current=%s",
+                    task_id,
+                    change.state,
+                    current.state,
+                )
+                return None
+            with self.engine.begin() as conn:
+                result = conn.execute(
+                    update(self.tasks)
+                    .where(self.tasks.c.id == task_id, self.tasks.c.version == current.version)
+                    .values(self._row(updated))
+                )
+                if result.rowcount == 1:
+                    conn.execute(
+                        insert(self.events).values(task_id=task_id, data=updated.to_json())
+                    )
+                    return updated
+        raise RuntimeError(f"task {task_id}: too many concurrent updates")
+
+    def _row(self, record: TaskRecord) -> dict[str, Any]:
+        ttl = self.ttl if record.state.terminal else self.pending_ttl
+        return {
+            "id": record.id,
+            "name": record.name,
+            "state": record.state.value,
+            "owner": record.owner,
+            "version": record.version,
+            "data": record.to_json(),
+            "expires_at": time.time() + ttl.total_seconds(),
+        }
+
+    def events_after(self, task_id: str, after: str | None, limit: int = 100) -> list[TaskEvent]:
+        """Logged events newer than event id ``after`` (all of them for ``None``)."""
+        after = parse_event_id(after)
+        query = (
+            select(self.events.c.id, self.events.c.data)
+            .where(self.events.c.task_id == task_id)
+            .order_by(self.events.c.id)
+            .limit(limit)
+        )
+        if after is not None:
+            query = query.where(self.events.c.id > int(after.partition("-")[0]))
+        if self.get(task_id) is None:
+            return []
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [TaskEvent(str(row.id), TaskRecord.from_json(row.data)) for row in rows]
+
+    def latest_event(self, task_id: str) -> TaskEvent | None:
+        """The newest logged event."""
+        if self.get(task_id) is None:
+            return None
+        query = (
+            select(self.events.c.id, self.events.c.data)
+            .where(self.events.c.task_id == task_id)
+            .order_by(self.events.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return TaskEvent(str(row.id), TaskRecord.from_json(row.data)) if row else None
+
+    def wait_events(self, task_id: str, after: str | None, timeout: float) -> list[TaskEvent]:
+        """Poll every ``poll_interval`` s, up to ``timeout`` s, for events after ``after``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            events = self.events_after(task_id, after)
+            remaining = deadline - time.monotonic()
+            if events or remaining <= 0:
+                return events
+            time.sleep(min(self.poll_interval, remaining))
+
+    def event_hub(self) -> None:
+        """No push feed: asyncio streams poll (see the module docstring)."""
+        return
+
+    def delete(self, task_id: str) -> None:
+        """Forget the task and its events."""
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.events).where(self.events.c.task_id == task_id))
+            conn.execute(delete(self.tasks).where(self.tasks.c.id == task_id))
+
+    def purge_expired(self) -> int:
+        """Delete expired tasks and their events; returns how many tasks went."""
+        now = time.time()
+        expired = select(self.tasks.c.id).where(self.tasks.c.expires_at <= now)
+        with self.engine.begin() as conn:
+            conn.execute(delete(self.events).where(self.events.c.task_id.in_(expired)))
+            result = conn.execute(delete(self.tasks).where(self.tasks.c.expires_at <= now))
+        self._last_purge = time.monotonic()
+        return int(result.rowcount)
+
+    def _maybe_purge(self) -> None:
+        if time.monotonic() - self._last_purge > _PURGE_EVERY_SECONDS:
+            self.purge_expired()
+
+    def close(self) -> None:
+        """Release connections."""
+        self.engine.dispose()
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
