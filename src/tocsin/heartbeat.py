@@ -3,16 +3,28 @@
 ``ping(url)`` never raises into the caller: a heartbeat that cannot be delivered is
 logged and reported as ``False``, because a monitoring hiccup must not break the job
 it watches. The URL is any tocsin (or Healthchecks-compatible) ping URL.
+
+- :func:`ping` (sync) and :func:`aping` (async) send one ping;
+- :class:`monitored` wraps a run: ``start``, then ``success`` with the duration or
+  ``fail`` with the exception text.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import inspect
 import logging
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Callable
 from enum import StrEnum
+from types import TracebackType
+from typing import Any, TypeVar, cast
 
 from tocsin import __version__
 
@@ -104,3 +116,122 @@ def ping(
             delay *= 2
     logger.warning("heartbeat failed after %d attempts %s url=%s", retries + 1, error, target)
     return False
+
+
+async def aping(
+    url: str,
+    kind: PingKind | str | int = PingKind.SUCCESS,
+    *,
+    body: str | bytes | None = None,
+    run_id: str | None = None,
+    timeout: float = 10.0,
+    retries: int = 2,
+    retry_delay: float = 0.5,
+) -> bool:
+    """:func:`ping` for async code: the request runs in a worker thread. Never raises."""
+    try:
+        return await asyncio.to_thread(
+            ping,
+            url,
+            kind,
+            body=body,
+            run_id=run_id,
+            timeout=timeout,
+            retries=retries,
+            retry_delay=retry_delay,
+        )
+    except Exception as exc:  # e.g. the default executor is shut down
+        logger.warning("heartbeat not sent error=%s url=%s", exc, url)
+        return False
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _end_body(started: float, exc: BaseException | None) -> str:
+    body = f"duration={time.monotonic() - started:.3f}s"
+    if exc is not None:
+        body += f" error={type(exc).__name__}: {exc}"
+    return body[:10_000]
+
+
+class monitored:
+    """Ping ``start`` on entry, then ``success`` with the duration or ``fail`` with the error.
+
+    Works as ``@monitored(url)`` on a function (sync or ``async``) and as
+    ``with monitored(url):``. Each run gets a fresh run id (``?rid=``) so the server can
+    pair start and end. Pings never raise; the wrapped code's exceptions propagate.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        start: bool = True,
+        timeout: float = 5.0,
+        retries: int = 2,
+    ) -> None:
+        self.url = url
+        self.start = start
+        self.timeout = timeout
+        self.retries = retries
+        self._local = threading.local()
+
+    def _ping(self, kind: PingKind, run_id: str, body: str | None = None) -> bool:
+        return ping(
+            self.url, kind, body=body, run_id=run_id, timeout=self.timeout, retries=self.retries
+        )
+
+    def _begin(self) -> tuple[str, float]:
+        run_id = str(uuid.uuid4())
+        if self.start:
+            self._ping(PingKind.START, run_id)
+        return run_id, time.monotonic()
+
+    def _end(self, run_id: str, started: float, exc: BaseException | None) -> None:
+        kind = PingKind.SUCCESS if exc is None else PingKind.FAIL
+        self._ping(kind, run_id, _end_body(started, exc))
+
+    def __enter__(self) -> monitored:
+        runs: list[tuple[str, float]] = self._local.__dict__.setdefault("runs", [])
+        runs.append(self._begin())
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        run_id, started = self._local.runs.pop()
+        self._end(run_id, started, exc)
+
+    def __call__(self, func: _F) -> _F:
+        """Decorate ``func``; coroutine functions are awaited inside the monitored run."""
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
+                run_id, started = await asyncio.to_thread(self._begin)
+                try:
+                    result = await func(*args, **kwargs)
+                except BaseException as exc:
+                    await asyncio.to_thread(self._end, run_id, started, exc)
+                    raise
+                await asyncio.to_thread(self._end, run_id, started, None)
+                return result
+
+            return cast(_F, async_wrapper)
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            run_id, started = self._begin()
+            try:
+                result = func(*args, **kwargs)
+            except BaseException as exc:
+                self._end(run_id, started, exc)
+                raise
+            self._end(run_id, started, None)
+            return result
+
+        return cast(_F, wrapper)

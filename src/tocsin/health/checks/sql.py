@@ -1,0 +1,107 @@
+"""The database accepts a write (SQLAlchemy, imported when this module is).
+
+Reads can keep working while writes fail (a full disk, a replica promoted the wrong
+way, ``default_transaction_read_only``), so this check writes:
+
+- ``mode="rollback"`` (default): inside a transaction that is always rolled back,
+  create a scratch table and insert a row (a temporary table on PostgreSQL, a real one
+  on SQLite, whose DDL is transactional). Nothing is left behind.
+- ``mode="table"``: insert a row into a dedicated table (created if missing) and commit,
+  deleting older rows so it never grows; for databases without transactional DDL.
+"""
+
+from __future__ import annotations
+
+import time
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+
+from tocsin.health.check import DEFAULT_TIMEOUT, Check
+from tocsin.health.model import Measurement
+from tocsin.health.thresholds import NEVER, Threshold
+
+
+class WriteMode(StrEnum):
+    """How :class:`SQLWriteCheck` proves a write works."""
+
+    ROLLBACK = "rollback"
+    TABLE = "table"
+
+
+class SQLWriteCheck(Check):
+    """``database:write_latency``: milliseconds to perform a write; fails when refused."""
+
+    def __init__(
+        self,
+        target: str | sa.Engine,
+        *,
+        mode: WriteMode | str = WriteMode.ROLLBACK,
+        table: str = "tocsin_health_probe",
+        latency: Threshold = NEVER,
+        timeout: float = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        self.engine = target if isinstance(target, sa.Engine) else _engine(target, timeout)
+        url = self.engine.url
+        options.setdefault("component_id", f"{url.get_backend_name()}:{url.database or ''}")
+        super().__init__(
+            component="database",
+            measurements=["write_latency"],
+            component_type="datastore",
+            timeout=timeout,
+            **options,
+        )
+        self.mode = WriteMode(mode)
+        if not table.replace("_", "").isalnum():
+            raise ValueError(f"table must be a plain identifier, got {table!r}")
+        self.table = table
+        self.latency = latency
+
+    def collect(self) -> list[Measurement]:
+        """Write once and time it."""
+        start = time.perf_counter()
+        if self.mode is WriteMode.ROLLBACK:
+            self._write_and_roll_back()
+        else:
+            self._write_table()
+        elapsed = round((time.perf_counter() - start) * 1000, 3)
+        output = f"{self.mode.value} write ok"
+        return [
+            self.measure("write_latency", elapsed, unit="ms", threshold=self.latency, output=output)
+        ]
+
+    def _write_and_roll_back(self) -> None:
+        dialect = self.engine.dialect.name
+        temporary = "TEMPORARY " if dialect == "postgresql" else ""
+        with self.engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                conn.execute(sa.text(f"CREATE {temporary}TABLE {self.table}_tmp (x INTEGER)"))
+                conn.execute(sa.text(f"INSERT INTO {self.table}_tmp (x) VALUES (1)"))  # noqa: S608
+            finally:
+                transaction.rollback()
+
+    def _write_table(self) -> None:
+        now = time.time()
+        with self.engine.begin() as conn:
+            conn.execute(
+                sa.text(f"CREATE TABLE IF NOT EXISTS {self.table} (checked_at FLOAT NOT NULL)")
+            )
+            conn.execute(sa.text(f"DELETE FROM {self.table}"))  # noqa: S608
+            conn.execute(
+                sa.text(f"INSERT INTO {self.table} (checked_at) VALUES (:now)"),  # noqa: S608
+                {"now": now},
+            )
+
+
+def _engine(url: str, timeout: float) -> sa.Engine:
+    """An engine whose connects give up within the check's timeout."""
+    parsed = sa.make_url(url)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = max(1, int(timeout))
+    elif parsed.get_backend_name() == "sqlite":
+        connect_args["timeout"] = timeout
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, connect_args=connect_args)

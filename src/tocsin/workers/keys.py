@@ -1,0 +1,34 @@
+"""Redis key names shared by the worker heartbeats (writers) and the health checks (readers).
+
+Per queue, tocsin keeps two keys about the workers that consume it:
+
+- ``tocsin:<kind>:alive:<queue>`` — a sorted set; member = worker identity
+  (``host:pid`` or a configured name), score = the Unix time its liveness expires;
+- ``tocsin:<kind>:beats:<queue>`` — a hash; worker identity → Unix time of its last beat.
+
+``kind`` is ``rq`` or ``celery``. Standard library only: the health checks import this.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+PREFIX = "tocsin"
+KEY_TTL_SECONDS = 86_400
+"""How long the per-queue keys outlive the last beat of any worker."""
+
+
+def alive_key(kind: str, queue: str) -> str:
+    """The sorted set of live workers of ``queue``."""
+    return f"{PREFIX}:{kind}:alive:{queue}"
+
+
+def beats_key(kind: str, queue: str) -> str:
+    """The hash of last-beat times of ``queue``'s workers."""
+    return f"{PREFIX}:{kind}:beats:{queue}"
+
+
+def default_identity() -> str:
+    """``hostname:pid``: stable for a process, unlike RQ's random pool worker names."""
+    return f"{socket.gethostname()}:{os.getpid()}"
