@@ -27,6 +27,10 @@ class EventHub(Protocol):
         """Start receiving ``task_id``'s events; close the subscription when done."""
         ...
 
+    async def ready(self) -> None:
+        """Wait until the feed is live, so events published from now on are delivered."""
+        ...
+
     async def aclose(self) -> None:
         """Stop the shared feed."""
         ...

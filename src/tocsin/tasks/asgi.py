@@ -1,0 +1,239 @@
+"""The same endpoints for ASGI (Starlette, FastAPI): status JSON, SSE, cancel and retry.
+
+    app.mount("/tasks", task_app(store, authorize=...))
+
+On the Redis backend all SSE streams of a process share ONE pub/sub subscription
+(``RedisEventHub``) and are fed from memory, so a thousand open streams cost one Redis
+connection and no polling. On the SQL backend each stream polls the events table every
+``poll_interval`` seconds. Store reads run in the thread pool (the stores are synchronous).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from tocsin.tasks.records import Change, TaskEvent, TaskRecord, event_sort_key, parse_event_id
+from tocsin.tasks.sse import (
+    KEEPALIVE,
+    RECONNECT_MS,
+    SSE_HEADERS,
+    SSE_MEDIA_TYPE,
+    ActionHook,
+    AuthorizeHook,
+    PrivilegedHook,
+    TaskAccess,
+    etag,
+    etag_matches,
+    format_event,
+    nothing_to_resume,
+    opening_events,
+    status_body,
+    status_headers,
+)
+from tocsin.tasks.states import TaskState
+from tocsin.tasks.store import EventHub, TaskStore
+
+logger = logging.getLogger(__name__)
+
+
+class TaskEndpoints:
+    """The endpoint handlers, bound to one store, hub and access policy."""
+
+    def __init__(
+        self,
+        store: TaskStore,
+        *,
+        authorize: AuthorizeHook | None = None,
+        privileged: PrivilegedHook | None = None,
+        on_cancel: ActionHook | None = None,
+        on_retry: ActionHook | None = None,
+        keepalive: float = 15.0,
+        retry_after: int = 2,
+        poll_interval: float = 1.0,
+        hub: EventHub | None = None,
+    ) -> None:
+        self.store = store
+        self.access = TaskAccess(authorize, privileged)
+        self.on_cancel = on_cancel
+        self.on_retry = on_retry
+        self.keepalive = keepalive
+        self.retry_after = retry_after
+        self.poll_interval = poll_interval
+        self.hub = hub if hub is not None else store.event_hub()
+
+    async def _visible(self, request: Request) -> TaskRecord | None:
+        record = await run_in_threadpool(self.store.get, request.path_params["task_id"])
+        if record is None or not self.access.can_see(record, request):
+            return None
+        return record
+
+    async def status(self, request: Request) -> Response:
+        """``GET /<id>``: the task as JSON, with ``ETag`` and ``Retry-After`` while running."""
+        record = await self._visible(request)
+        if record is None:
+            return _not_found()
+        privileged = self.access.is_privileged(request)
+        headers = status_headers(record, privileged, self.retry_after)
+        if etag_matches(request.headers.get("if-none-match"), etag(record, privileged)):
+            return Response(status_code=304, headers=headers)
+        return Response(
+            status_body(record, privileged), media_type="application/json", headers=headers
+        )
+
+    async def events(self, request: Request) -> Response:
+        """``GET /<id>/events``: SSE, one event per change, ending after a terminal state."""
+        record = await self._visible(request)
+        if record is None:
+            return _not_found()
+        last_id = parse_event_id(
+            request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        )
+        subscription = self.hub.subscribe(record.id) if self.hub is not None else None
+        try:
+            if self.hub is not None:
+                await self.hub.ready()
+            opening = await run_in_threadpool(opening_events, self.store, record.id, last_id)
+        except BaseException:
+            if subscription is not None:
+                subscription.close()
+            raise
+        if nothing_to_resume(record, last_id, opening):
+            if subscription is not None:
+                subscription.close()
+            return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        privileged = self.access.is_privileged(request)
+        body = self._stream(record.id, opening, subscription, privileged)
+        return StreamingResponse(body, media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
+
+    async def _stream(
+        self,
+        task_id: str,
+        opening: list[TaskEvent],
+        subscription: Any,
+        privileged: bool,
+    ) -> AsyncIterator[str]:
+        try:
+            yield f"retry: {RECONNECT_MS}\n\n"
+            last: str | None = None
+            batch: list[TaskEvent] | None = opening
+            while True:
+                for event in batch or []:
+                    if last is not None and event_sort_key(event.id) <= event_sort_key(last):
+                        continue
+                    yield format_event(event, privileged)
+                    last = event.id
+                    if event.record.state.terminal:
+                        return
+                if subscription is not None:
+                    batch = await self._next_pushed(task_id, last, subscription)
+                else:
+                    batch = await self._next_polled(task_id, last)
+                if batch is None:
+                    if await run_in_threadpool(self.store.get, task_id) is None:
+                        return
+                    yield KEEPALIVE
+                    batch = []
+        finally:
+            if subscription is not None:
+                subscription.close()
+
+    async def _next_pushed(
+        self, task_id: str, last: str | None, subscription: Any
+    ) -> list[TaskEvent] | None:
+        try:
+            event = await asyncio.wait_for(subscription.get(), self.keepalive)
+        except TimeoutError:
+            return None
+        if event is None:  # the feed reconnected: re-read what we may have missed
+            return await run_in_threadpool(self.store.events_after, task_id, last)
+        return [event]
+
+    async def _next_polled(self, task_id: str, last: str | None) -> list[TaskEvent] | None:
+        deadline = time.monotonic() + self.keepalive
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(self.poll_interval, max(0.0, deadline - time.monotonic())))
+            events = await run_in_threadpool(self.store.events_after, task_id, last)
+            if events:
+                return events
+        return None
+
+    async def cancel(self, request: Request) -> Response:
+        """``POST /<id>/cancel``: mark the task cancelled, then run ``on_cancel``."""
+        record = await self._visible(request)
+        if record is None:
+            return _not_found()
+        if record.state.terminal:
+            return JSONResponse({"error": f"task already {record.state}"}, status_code=409)
+        updated = await run_in_threadpool(self.store.update, record.id, Change(TaskState.CANCELLED))
+        if updated is None:
+            return JSONResponse({"error": "task already finished"}, status_code=409)
+        await self._run_hook(self.on_cancel, updated, "cancel")
+        privileged = self.access.is_privileged(request)
+        return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
+
+    async def retry(self, request: Request) -> Response:
+        """``POST /<id>/retry`` (only with ``on_retry``): re-open a failed task, re-enqueue."""
+        record = await self._visible(request)
+        if record is None or self.on_retry is None:
+            return _not_found()
+        if record.state not in (TaskState.FAILED, TaskState.CANCELLED):
+            return JSONResponse(
+                {"error": "only failed or cancelled tasks can be retried"}, status_code=409
+            )
+        updated = await run_in_threadpool(
+            self.store.update, record.id, Change(TaskState.QUEUED, requeue=True)
+        )
+        if updated is None:
+            return JSONResponse({"error": "task changed meanwhile"}, status_code=409)
+        await self._run_hook(self.on_retry, updated, "retry")
+        privileged = self.access.is_privileged(request)
+        return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
+
+    async def _run_hook(self, hook: ActionHook | None, record: TaskRecord, action: str) -> None:
+        if hook is None:
+            return
+        try:
+            await run_in_threadpool(hook, record)
+        except Exception:
+            logger.exception("task %s hook failed task_id=%s", action, record.id)
+
+    def routes(self) -> list[Route]:
+        """Starlette routes, relative to where they are mounted."""
+        return [
+            Route("/{task_id}", self.status, methods=["GET"]),
+            Route("/{task_id}/events", self.events, methods=["GET"]),
+            Route("/{task_id}/cancel", self.cancel, methods=["POST"]),
+            Route("/{task_id}/retry", self.retry, methods=["POST"]),
+        ]
+
+    async def aclose(self) -> None:
+        """Stop the shared event feed."""
+        if self.hub is not None:
+            await self.hub.aclose()
+
+
+def _not_found() -> Response:
+    return JSONResponse({"error": "no such task"}, status_code=404)
+
+
+def task_routes(store: TaskStore, **options: Any) -> list[Route]:
+    """Routes to include in your own Starlette/FastAPI app (see ``TaskEndpoints`` options)."""
+    return TaskEndpoints(store, **options).routes()
+
+
+def task_app(store: TaskStore, **options: Any) -> Starlette:
+    """A Starlette app serving the endpoints; mount it, e.g. at ``/tasks``."""
+    endpoints = TaskEndpoints(store, **options)
+    app = Starlette(routes=endpoints.routes())
+    app.state.task_endpoints = endpoints
+    return app

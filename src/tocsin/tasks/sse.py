@@ -1,0 +1,139 @@
+"""What the HTTP layers (Flask and ASGI) share: access policy, JSON bodies and SSE framing.
+
+Nothing here imports a web framework. ``TaskAccess`` answers "may this request see the
+task, and the traceback?"; ``sync_stream`` is the blocking SSE generator used by WSGI servers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from tocsin.tasks.records import TaskEvent, TaskRecord
+from tocsin.tasks.store import TaskStore
+
+logger = logging.getLogger(__name__)
+
+#: Headers of every SSE response; ``X-Accel-Buffering`` stops nginx from buffering events.
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+SSE_MEDIA_TYPE = "text/event-stream"
+KEEPALIVE = ": keep-alive\n\n"
+#: Reconnect delay sent to ``EventSource`` clients (milliseconds).
+RECONNECT_MS = 2000
+
+AuthorizeHook = Callable[[TaskRecord, Any], bool]
+PrivilegedHook = Callable[[Any], bool]
+ActionHook = Callable[[TaskRecord], None]
+
+
+@dataclass
+class TaskAccess:
+    """Who sees what. A task with an owner is visible only when ``authorize(task, request)``
+    returns True (without a hook: never); a task without an owner is visible to anyone who
+    knows its unguessable id. ``privileged(request)`` unlocks tracebacks and the owner."""
+
+    authorize: AuthorizeHook | None = None
+    privileged: PrivilegedHook | None = None
+
+    def can_see(self, record: TaskRecord, request: Any) -> bool:
+        """True when the request may know the task exists."""
+        if record.owner is None:
+            return True
+        if self.authorize is None:
+            return False
+        try:
+            return bool(self.authorize(record, request))
+        except Exception:
+            logger.exception("task authorize hook failed task_id=%s", record.id)
+            return False
+
+    def is_privileged(self, request: Any) -> bool:
+        """True when the request may see tracebacks."""
+        if self.privileged is None:
+            return False
+        try:
+            return bool(self.privileged(request))
+        except Exception:
+            logger.exception("task privileged hook failed")
+            return False
+
+
+def etag(record: TaskRecord, privileged: bool) -> str:
+    """Strong ETag of the JSON body: it changes with every accepted update."""
+    return f'"{record.version}{"p" if privileged else ""}"'
+
+
+def status_body(record: TaskRecord, privileged: bool) -> bytes:
+    """The JSON body of ``GET /tasks/<id>``."""
+    return json.dumps(record.public_dict(privileged=privileged), separators=(",", ":")).encode()
+
+
+def status_headers(record: TaskRecord, privileged: bool, retry_after: int) -> dict[str, str]:
+    """``ETag``, ``Cache-Control: no-store`` and, while the task runs, ``Retry-After``."""
+    headers = {"ETag": etag(record, privileged), "Cache-Control": "no-store"}
+    if not record.state.terminal:
+        headers["Retry-After"] = str(retry_after)
+    return headers
+
+
+def etag_matches(if_none_match: str | None, tag: str) -> bool:
+    """True when the client's ``If-None-Match`` already names ``tag``."""
+    if not if_none_match:
+        return False
+    candidates = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
+    return tag in candidates or "*" in candidates
+
+
+def format_event(event: TaskEvent, privileged: bool) -> str:
+    """One SSE message: ``id`` (for ``Last-Event-ID``), ``event: task``, the JSON snapshot."""
+    data = json.dumps(event.record.public_dict(privileged=privileged), separators=(",", ":"))
+    return f"id: {event.id}\nevent: task\ndata: {data}\n\n"
+
+
+def opening_events(store: TaskStore, task_id: str, last_id: str | None) -> list[TaskEvent]:
+    """What a new stream starts with: the events after ``last_id`` when resuming, else the
+    latest snapshot."""
+    if last_id:
+        return store.events_after(task_id, last_id)
+    latest = store.latest_event(task_id)
+    return [latest] if latest else []
+
+
+def nothing_to_resume(record: TaskRecord, last_id: str | None, opening: list[TaskEvent]) -> bool:
+    """A reconnect after the end: the task is finished and the client saw everything.
+    Answer 204, which tells ``EventSource`` to stop reconnecting."""
+    return bool(last_id) and record.state.terminal and not opening
+
+
+def sync_stream(
+    store: TaskStore,
+    task_id: str,
+    opening: list[TaskEvent],
+    *,
+    privileged: bool,
+    keepalive: float,
+) -> Iterator[str]:
+    """Blocking SSE generator for threaded WSGI servers: waits with ``store.wait_events``
+    (``XREAD BLOCK`` on Redis, polling on SQL) and ends after a terminal state."""
+    yield f"retry: {RECONNECT_MS}\n\n"
+    last: str | None = None
+    for event in opening:
+        yield format_event(event, privileged)
+        last = event.id
+        if event.record.state.terminal:
+            return
+    while True:
+        events = store.wait_events(task_id, last, timeout=keepalive)
+        if not events:
+            if store.get(task_id) is None:
+                return
+            yield KEEPALIVE
+            continue
+        for event in events:
+            yield format_event(event, privileged)
+            last = event.id
+            if event.record.state.terminal:
+                return
