@@ -32,3 +32,7 @@ def beats_key(kind: str, queue: str) -> str:
 def default_identity() -> str:
     """``hostname:pid``: stable for a process, unlike RQ's random pool worker names."""
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+SENT_AT_HEADER = "tocsin_sent_at"
+"""The Celery message header holding the Unix time the task was published."""

@@ -1,0 +1,240 @@
+"""Celery workers and queues (Redis or RabbitMQ broker), read-only.
+
+- :class:`CeleryWorkersCheck` — live workers (from tocsin's liveness keys when the
+  workers run :func:`tocsin.workers.celery.install_liveness`, else from one bounded
+  ``inspect().active_queues()`` broadcast with ``limit=`` and a short timeout, cached),
+  and their active and reserved task counts.
+- :class:`CeleryQueueCheck` — queue depth (Redis: the base list plus every priority
+  list; RabbitMQ: a passive declare, which counts ready messages) and, on Redis, the
+  age of the oldest waiting task from the ``tocsin_sent_at`` header that
+  :func:`tocsin.workers.celery.stamp_publish_time` adds at publish.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import time
+from typing import Any
+
+import redis
+from celery import Celery
+
+from tocsin.health.check import DEFAULT_TIMEOUT, Check
+from tocsin.health.checks.redis import connect
+from tocsin.health.model import Measurement
+from tocsin.health.thresholds import NEVER, Threshold, below
+from tocsin.workers.keys import SENT_AT_HEADER, alive_key, beats_key
+
+DEFAULT_SEP = "\x06\x16"
+DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
+NONE_IS_FAIL = below(fail=0)
+
+
+def _is_redis(url: str) -> bool:
+    return url.split("://", 1)[0] in ("redis", "rediss")
+
+
+class CeleryWorkersCheck(Check):
+    """``celery:workers`` (live workers consuming ``queue``, or all), plus active/reserved."""
+
+    def __init__(
+        self,
+        app: Celery,
+        queue: str | None = None,
+        *,
+        liveness: str | redis.Redis | None = None,
+        workers: Threshold = NONE_IS_FAIL,
+        expected_workers: int | None = None,
+        inspect_timeout: float = 1.0,
+        inspect_cache: float = 10.0,
+        timeout: float = 3.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            component="celery",
+            measurements=["workers", "active_tasks", "reserved_tasks"],
+            component_type="system",
+            component_id=queue or "all",
+            timeout=timeout,
+            **options,
+        )
+        if liveness is not None and queue is None:
+            raise ValueError("liveness keys are per queue: pass queue=")
+        self.app = app
+        self.queue = queue
+        self.liveness = connect(liveness, timeout) if liveness is not None else None
+        self.workers = workers
+        self.expected = expected_workers
+        self.inspect_timeout = inspect_timeout
+        self.inspect_cache = inspect_cache
+        self._lock = threading.Lock()
+        self._cached: tuple[float, list[Measurement]] | None = None
+        self._last_count = 0
+
+    def collect(self) -> list[Measurement]:
+        """Liveness keys (fast) or a cached, bounded inspect broadcast."""
+        if self.liveness is not None and self.queue is not None:
+            return self._from_liveness(self.liveness, self.queue)
+        with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self.inspect_cache:
+                return self._cached[1]
+        measurements = self._from_inspect()
+        with self._lock:
+            self._cached = (time.monotonic(), measurements)
+        return measurements
+
+    def _from_liveness(self, client: redis.Redis, queue: str) -> list[Measurement]:
+        now = time.time()
+        with client.pipeline(transaction=False) as pipe:
+            pipe.zcount(alive_key("celery", queue), f"({now}", "+inf")
+            pipe.hgetall(beats_key("celery", queue))
+            live, beats = pipe.execute()
+        newest = max((float(v) for v in beats.values()), default=None)
+        age = f"; newest heartbeat {now - newest:.1f} s ago" if newest else ""
+        return [
+            self.measure(
+                "workers",
+                live,
+                unit="workers",
+                threshold=self.workers,
+                output=f"live workers (tocsin heartbeat){age}",
+            ),
+            self.measure("active_tasks", None, output="not read in liveness mode"),
+            self.measure("reserved_tasks", None, output="not read in liveness mode"),
+        ]
+
+    def _from_inspect(self) -> list[Measurement]:
+        limit = self.expected or self._last_count or None
+        with self.app.connection_for_write(connect_timeout=self.inspect_timeout) as conn:
+            inspect = self.app.control.inspect(
+                timeout=self.inspect_timeout, limit=limit, connection=conn
+            )
+            queues_by_worker: dict[str, Any] = inspect.active_queues() or {}
+            names = [
+                name
+                for name, queues in queues_by_worker.items()
+                if self.queue is None or any(q.get("name") == self.queue for q in queues or [])
+            ]
+            active = reserved = None
+            if names:
+                narrow = self.app.control.inspect(
+                    destination=names,
+                    timeout=self.inspect_timeout,
+                    limit=len(names),
+                    connection=conn,
+                )
+                active = sum(len(v or []) for v in (narrow.active() or {}).values())
+                reserved = sum(len(v or []) for v in (narrow.reserved() or {}).values())
+        self._last_count = len(queues_by_worker)
+        shown = ", ".join(sorted(names)) or "none replied"
+        return [
+            self.measure(
+                "workers",
+                len(names),
+                unit="workers",
+                threshold=self.workers,
+                output=f"workers answering inspect: {shown}",
+            ),
+            self.measure("active_tasks", active, unit="tasks"),
+            self.measure("reserved_tasks", reserved, unit="tasks", output="prefetched"),
+        ]
+
+
+class CeleryQueueCheck(Check):
+    """``celery:queue_depth`` and ``celery:oldest_task_age`` of one queue."""
+
+    def __init__(
+        self,
+        app: Celery,
+        queue: str = "celery",
+        *,
+        depth: Threshold = NEVER,
+        age: Threshold = NEVER,
+        timeout: float = DEFAULT_TIMEOUT,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            component="celery",
+            measurements=["queue_depth", "oldest_task_age"],
+            component_type="queue",
+            component_id=queue,
+            timeout=timeout,
+            **options,
+        )
+        self.app = app
+        self.queue = queue
+        self.depth = depth
+        self.age = age
+        url = str(app.conf.broker_url or "")
+        self.redis = connect(url, timeout) if _is_redis(url) else None
+        transport = dict(app.conf.broker_transport_options or {})
+        self.sep = str(transport.get("sep", DEFAULT_SEP))
+        self.steps = tuple(transport.get("priority_steps", DEFAULT_PRIORITY_STEPS))
+        self.key_prefix = str(transport.get("global_keyprefix", ""))
+
+    def collect(self) -> list[Measurement]:
+        """One pipeline on Redis; one passive declare on AMQP."""
+        if self.redis is not None:
+            return self._from_redis(self.redis)
+        return self._from_amqp()
+
+    def redis_keys(self) -> list[str]:
+        """The base list and one list per priority step (priority 0 has no suffix)."""
+        base = self.key_prefix + self.queue
+        return [base if step == 0 else f"{base}{self.sep}{step}" for step in self.steps]
+
+    def _from_redis(self, client: redis.Redis) -> list[Measurement]:
+        keys = self.redis_keys()
+        with client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.llen(key)
+                pipe.lindex(key, -1)  # kombu LPUSHes, workers BRPOP: the tail is oldest
+            rows = pipe.execute()
+        depth = sum(int(n) for n in rows[0::2])
+        sent = [t for t in (_sent_at(raw) for raw in rows[1::2] if raw) if t is not None]
+        now = time.time()
+        age = round(max(0.0, now - min(sent)), 3) if sent else None
+        note = "" if age is not None or depth == 0 else "no tocsin_sent_at header: age unknown"
+        return [
+            self.measure(
+                "queue_depth",
+                depth,
+                unit="tasks",
+                threshold=self.depth,
+                output="waiting, not yet prefetched",
+            ),
+            self.measure("oldest_task_age", age, unit="s", threshold=self.age, output=note),
+        ]
+
+    def _from_amqp(self) -> list[Measurement]:
+        with self.app.connection_for_read(connect_timeout=self.timeout) as conn:
+            conn.ensure_connection(max_retries=1)
+            channel = conn.channel()
+            try:
+                _, depth, consumers = channel.queue_declare(queue=self.queue, passive=True)
+            finally:
+                with contextlib.suppress(Exception):  # a channel closed by a 404 is fine
+                    channel.close()
+        return [
+            self.measure(
+                "queue_depth",
+                depth,
+                unit="tasks",
+                threshold=self.depth,
+                output=f"ready messages; consumers={consumers}",
+            ),
+            self.measure(
+                "oldest_task_age", None, unit="s", output="not readable on AMQP without consuming"
+            ),
+        ]
+
+
+def _sent_at(raw: bytes) -> float | None:
+    try:
+        message = json.loads(raw)
+        value = message.get("headers", {}).get(SENT_AT_HEADER)
+        return float(value) if value is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
