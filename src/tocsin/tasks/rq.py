@@ -57,8 +57,9 @@ def enqueue(
     job_id = kwargs.pop("job_id", None) or new_task_id()
     task_name = name or (func if isinstance(func, str) else f"{func.__module__}.{func.__name__}")
     (store or store_for(queue.connection)).create(task_name, task_id=job_id, owner=owner)
+    target: Any = func
     return queue.enqueue(
-        func,
+        target,
         *args,
         job_id=job_id,
         on_success=Callback(on_job_success),
