@@ -1,7 +1,67 @@
-"""`tocsin server` and `tocsin migrate` (work in progress)."""
+"""`tocsin server` and `tocsin migrate`."""
 
 from __future__ import annotations
 
 import click
 
-COMMANDS: list[click.Command] = []
+from tocsin.cli import friendly_errors
+from tocsin.settings import Settings
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@click.command()
+@click.option("--host", help="Address to listen on [default: 127.0.0.1, or TOCSIN_HOST].")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port [default: 8000, or TOCSIN_PORT].")
+@friendly_errors
+def server(host: str | None, port: int | None) -> None:
+    """Run the monitoring server (migrates the database first).
+
+    SQLite in the data directory by default; TOCSIN_DATABASE_URL=postgresql://... for
+    PostgreSQL.
+    """
+    import uvicorn
+
+    from tocsin.logs import configure_logging
+    from tocsin.storage.migrate import upgrade
+    from tocsin.web.app import create_app
+
+    settings = Settings.from_env().with_overrides(host=host, port=port)
+    configure_logging(settings.log_level, settings.log_format)
+    upgrade(settings.database_url)
+    click.echo(
+        f"tocsin server on http://{settings.host}:{settings.port} "
+        f"(database {_redact(settings.database_url)})",
+        err=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        log_config=None,
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=5,
+    )
+
+
+@click.command()
+@friendly_errors
+def migrate() -> None:
+    """Bring the database named by the settings to the newest schema."""
+    from tocsin.storage.migrate import current_revision, upgrade
+
+    settings = Settings.from_env()
+    upgrade(settings.database_url)
+    click.echo(
+        f"database {_redact(settings.database_url)} at revision "
+        f"{current_revision(settings.database_url)}"
+    )
+
+
+COMMANDS: list[click.Command] = [server, migrate]

@@ -1,0 +1,1 @@
+"""Alerts: the durable outbox of notifications and the worker that delivers them."""

@@ -1,0 +1,212 @@
+"""The outbox worker: claims due notifications, sends them, records every attempt.
+
+Claiming sets ``claimed_until`` with a compare-and-set, so several server processes (or a
+restarted one) never send the same attempt twice while a claim is fresh; a process killed
+mid-send leaves a claim that expires, and the alert is sent again (at least once; the
+idempotency key lets the receiver drop the duplicate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.alerts.states import NotificationStatus
+from tocsin.background import cancel_and_wait, wait_event
+from tocsin.errors import DeliveryError
+from tocsin.notify import channel_for
+from tocsin.storage.database import Database
+from tocsin.storage.tables import channels, notifications
+
+logger = logging.getLogger(__name__)
+
+CLAIM_SECONDS = 60.0
+# Seconds to wait before attempt 2, 3, ...; the last entry repeats.
+BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
+MAX_ATTEMPTS = 8
+IDLE_POLL_SECONDS = 5.0
+
+
+def backoff(attempts: int) -> timedelta:
+    """How long to wait after the ``attempts``-th failed attempt."""
+    index = min(max(attempts - 1, 0), len(BACKOFF_SECONDS) - 1)
+    return timedelta(seconds=BACKOFF_SECONDS[index])
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    kind: str
+    settings: dict[str, Any]
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+class DeliveryWorker:
+    """Sends due notifications with bounded concurrency."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        concurrency: int = 100,
+        batch_size: int = 500,
+        on_result: Callable[[str, bool], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.on_result = on_result
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._session: aiohttp.ClientSession | None = None
+
+    def wake(self) -> None:
+        """New notifications were queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the worker task."""
+        self._task = asyncio.create_task(self._run(), name="tocsin-delivery")
+
+    async def stop(self) -> None:
+        """Stop after the current batch; unsent claims expire and are retried later."""
+        await cancel_and_wait(self._task)
+        self._task = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=10)
+        self._session = aiohttp.ClientSession(connector=connector)
+        while True:
+            self._wake.clear()
+            try:
+                sent = await self.deliver_due()
+            except Exception:
+                logger.exception("delivery pass failed")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await wait_event(self._wake, await self._seconds_to_next())
+            except Exception:
+                logger.exception("delivery wait failed")
+                await asyncio.sleep(1)
+
+    async def _seconds_to_next(self) -> float:
+        async with self.database.read() as conn:
+            next_at = (
+                await conn.execute(
+                    select(func.min(notifications.c.next_attempt_at)).where(
+                        notifications.c.status == NotificationStatus.PENDING.value
+                    )
+                )
+            ).scalar()
+        if next_at is None:
+            return IDLE_POLL_SECONDS
+        if isinstance(next_at, str):
+            next_at = datetime.fromisoformat(next_at)
+        if next_at.tzinfo is None:
+            next_at = next_at.replace(tzinfo=UTC)
+        seconds = (next_at - datetime.now(UTC)).total_seconds()
+        return float(min(max(seconds, 0.05), IDLE_POLL_SECONDS))
+
+    async def deliver_due(self) -> int:
+        """Claim and send every due notification once; return how many were attempted."""
+        async with self.database.write() as conn:
+            claimed = await self._claim(conn, datetime.now(UTC))
+        if not claimed:
+            return 0
+        assert self._session is not None
+        limit = asyncio.Semaphore(self.concurrency)
+        results = await asyncio.gather(*(self._send(item, limit) for item in claimed))
+        async with self.database.write() as conn:
+            for item, error in zip(claimed, results, strict=True):
+                await self._record(conn, item, error, datetime.now(UTC))
+        return len(claimed)
+
+    async def _claim(self, conn: AsyncConnection, now: datetime) -> list[_Claimed]:
+        due = and_(
+            notifications.c.status == NotificationStatus.PENDING.value,
+            notifications.c.next_attempt_at <= now,
+            or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now),
+        )
+        query = (
+            select(
+                notifications.c.id,
+                channels.c.kind,
+                channels.c.settings,
+                notifications.c.payload,
+                notifications.c.idempotency_key,
+                notifications.c.attempts,
+            )
+            .join(channels, channels.c.id == notifications.c.channel_id)
+            .where(due)
+            .order_by(notifications.c.id)
+            .limit(self.batch_size)
+        )
+        if not self.database.is_sqlite:
+            query = query.with_for_update(skip_locked=True, of=notifications)
+        rows = (await conn.execute(query)).all()
+        if not rows:
+            return []
+        ids = [row[0] for row in rows]
+        await conn.execute(
+            update(notifications)
+            .where(notifications.c.id.in_(ids), due)
+            .values(
+                claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+                attempts=notifications.c.attempts + 1,
+            )
+        )
+        return [
+            _Claimed(row[0], row[1], dict(row[2]), dict(row[3]), row[4], row[5] + 1) for row in rows
+        ]
+
+    async def _send(self, item: _Claimed, limit: asyncio.Semaphore) -> DeliveryError | None:
+        assert self._session is not None
+        async with limit:
+            try:
+                await channel_for(item.kind).send(
+                    self._session, item.settings, item.payload, item.idempotency_key
+                )
+            except DeliveryError as exc:
+                return exc
+            except Exception as exc:  # a sender bug must not stop the other alerts
+                logger.exception("channel sender crashed notification=%s", item.id)
+                return DeliveryError(f"{type(exc).__name__}: {exc}")
+        return None
+
+    async def _record(
+        self, conn: AsyncConnection, item: _Claimed, error: DeliveryError | None, now: datetime
+    ) -> None:
+        values: dict[str, object] = {"claimed_until": None}
+        if error is None:
+            values |= {
+                "status": NotificationStatus.DELIVERED.value,
+                "delivered_at": now,
+                "last_error": None,
+            }
+            logger.info("alert delivered notification=%s attempt=%d", item.id, item.attempts)
+        elif error.permanent or item.attempts >= MAX_ATTEMPTS:
+            values |= {"status": NotificationStatus.FAILED.value, "last_error": str(error)}
+            logger.warning("alert failed notification=%s error=%s", item.id, error)
+        else:
+            values |= {"next_attempt_at": now + backoff(item.attempts), "last_error": str(error)}
+            logger.info("alert will be retried notification=%s error=%s", item.id, error)
+        await conn.execute(
+            update(notifications).where(notifications.c.id == item.id).values(values)
+        )
+        if self.on_result is not None:
+            self.on_result(item.kind, error is None)

@@ -1,0 +1,91 @@
+"""Queue alerts in the durable outbox, in the caller's transaction.
+
+A flip that raises an alert writes one ``notifications`` row per channel of the monitor
+in the same transaction as the flip itself, so "the monitor went down" and "an alert is
+owed" are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import uuid as uuid_module
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin import __version__
+from tocsin.alerts.states import NotificationStatus
+from tocsin.monitors.transitions import Flip
+from tocsin.storage.records import MonitorRecord
+from tocsin.storage.tables import monitor_channels, notifications
+
+
+def alert_payload(
+    monitor: MonitorRecord, flip: Flip, at: datetime, base_url: str, idempotency_key: str
+) -> dict[str, Any]:
+    """The JSON document a webhook receives for an alert."""
+    alert = flip.alert
+    assert alert is not None
+    return {
+        "event": alert.value,
+        "idempotency_key": idempotency_key,
+        "summary": f"{monitor.name} is {flip.new_state.value.upper()}: {flip.cause}",
+        "monitor": {
+            "uuid": monitor.uuid,
+            "name": monitor.name,
+            "slug": monitor.slug,
+            "kind": monitor.kind.value,
+            "tags": list(monitor.tags),
+            "state": flip.new_state.value,
+            "last_ping_at": (
+                monitor.status.last_ping_at.isoformat() if monitor.status.last_ping_at else None
+            ),
+            "ping_url": f"{base_url}/ping/{monitor.uuid}",
+        },
+        "flip": {
+            "old_state": flip.old_state.value,
+            "new_state": flip.new_state.value,
+            "cause": flip.cause,
+            "at": at.isoformat(),
+        },
+        "sent_by": f"tocsin/{__version__}",
+    }
+
+
+async def queue_alerts(
+    conn: AsyncConnection,
+    monitor: MonitorRecord,
+    flip: Flip,
+    flip_id: int,
+    at: datetime,
+    base_url: str,
+) -> int:
+    """Write a notification per channel of ``monitor`` if ``flip`` alerts; return how many."""
+    if flip.alert is None:
+        return 0
+    rows = await conn.execute(
+        select(monitor_channels.c.channel_id).where(monitor_channels.c.monitor_id == monitor.id)
+    )
+    channel_ids = [row[0] for row in rows.all()]
+    if not channel_ids:
+        return 0
+    values = []
+    for channel_id in channel_ids:
+        key = str(uuid_module.uuid4())
+        values.append(
+            {
+                "monitor_id": monitor.id,
+                "channel_id": channel_id,
+                "flip_id": flip_id,
+                "kind": flip.alert.value,
+                "idempotency_key": key,
+                "payload": alert_payload(monitor, flip, at, base_url, key),
+                "status": NotificationStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": at,
+                "created_at": at,
+            }
+        )
+    await conn.execute(insert(notifications), values)
+    return len(values)

@@ -1,0 +1,203 @@
+"""The deadline watch: flips monitors to ``grace`` and ``down`` the moment silence runs out.
+
+The nearest deadlines live in memory as a heap; the task sleeps exactly until the first
+one (or until a nearer one is announced), so a missed heartbeat alerts within about a
+second without a polling loop. Every ``reload_seconds`` it re-reads the deadlines of the
+coming window from the database, which picks up edits made by other processes (a
+``tocsin apply`` on the same database, another server node).
+
+Each due monitor is re-read (locked on PostgreSQL) inside the transaction that flips it,
+and the state machine decides again from the stored status, so a deadline that moved
+meanwhile (a ping just arrived) does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.alerts.outbox import queue_alerts
+from tocsin.background import cancel_and_wait, wait_event
+from tocsin.monitors.transitions import Flip, on_deadline
+from tocsin.storage.database import Database
+from tocsin.storage.flips import record_flip
+from tocsin.storage.records import MonitorRecord
+from tocsin.storage.tables import monitors
+
+logger = logging.getLogger(__name__)
+
+# Deadlines are processed in chunks of this many monitors per transaction.
+CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DeadlineResult:
+    """What one pass did."""
+
+    flips: list[Flip]
+    alerts_queued: int
+
+
+class DeadlineWatch:
+    """Holds upcoming deadlines and fires them."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        base_url: str,
+        reload_seconds: float = 5.0,
+        on_fired: Callable[[DeadlineResult], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.base_url = base_url
+        self.reload_seconds = reload_seconds
+        self.on_fired = on_fired
+        self._heap: list[tuple[datetime, int]] = []
+        self._current: dict[int, datetime] = {}
+        self._touched: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def watch(self, monitor_id: int, deadline: datetime | None) -> None:
+        """Record that ``monitor_id`` now next changes at ``deadline`` (``None``: never)."""
+        self._touched.add(monitor_id)
+        if deadline is None:
+            self._current.pop(monitor_id, None)
+            return
+        if self._current.get(monitor_id) == deadline:
+            return
+        self._current[monitor_id] = deadline
+        heapq.heappush(self._heap, (deadline, monitor_id))
+        if self._heap[0] == (deadline, monitor_id):
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the watch task."""
+        self._task = asyncio.create_task(self._run(), name="tocsin-deadline-watch")
+
+    async def stop(self) -> None:
+        """Stop the watch task."""
+        await cancel_and_wait(self._task)
+        self._task = None
+
+    async def reload(self) -> None:
+        """Re-read the deadlines due before the next reload (and a margin) from the database."""
+        horizon = datetime.now(UTC) + timedelta(seconds=self.reload_seconds * 2 + 1)
+        self._touched.clear()
+        async with self.database.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(monitors.c.id, monitors.c.next_deadline).where(
+                        monitors.c.next_deadline.is_not(None), monitors.c.next_deadline <= horizon
+                    )
+                )
+            ).all()
+        for monitor_id, deadline in rows:
+            if monitor_id not in self._touched:  # a newer value arrived while we read
+                self._current[monitor_id] = deadline
+                heapq.heappush(self._heap, (deadline, monitor_id))
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reload = 0.0
+        while True:
+            try:
+                if loop.time() >= next_reload:
+                    await self.reload()
+                    next_reload = loop.time() + self.reload_seconds
+                self._wake.clear()
+                await self.fire_due(datetime.now(UTC))
+                timeout = next_reload - loop.time()
+                if self._heap:
+                    until_first = (self._heap[0][0] - datetime.now(UTC)).total_seconds()
+                    timeout = min(timeout, until_first)
+                if timeout > 0:
+                    await wait_event(self._wake, timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("deadline watch pass failed; retrying in 1 s")
+                await asyncio.sleep(1)
+
+    def _pop_due(self, now: datetime) -> list[int]:
+        due: list[int] = []
+        while self._heap and self._heap[0][0] <= now:
+            deadline, monitor_id = heapq.heappop(self._heap)
+            if self._current.get(monitor_id) == deadline:
+                del self._current[monitor_id]
+                due.append(monitor_id)
+        return due
+
+    async def fire_due(self, now: datetime) -> DeadlineResult:
+        """Flip every monitor whose deadline passed by ``now``."""
+        due = self._pop_due(now)
+        flips: list[Flip] = []
+        alerts = 0
+        for start in range(0, len(due), CHUNK):
+            chunk = due[start : start + CHUNK]
+            try:
+                async with self.database.write() as conn:
+                    changed = await self._flip(conn, chunk, now, flips)
+                alerts += changed[1]
+            except Exception:
+                for monitor_id in chunk:  # due again on the next pass
+                    self.watch(monitor_id, now)
+                raise
+            for monitor_id, deadline in changed[0].items():
+                self.watch(monitor_id, deadline)
+        result = DeadlineResult(flips, alerts)
+        if due and self.on_fired is not None:
+            self.on_fired(result)
+        return result
+
+    async def _flip(
+        self, conn: AsyncConnection, ids: list[int], now: datetime, flips: list[Flip]
+    ) -> tuple[dict[int, datetime | None], int]:
+        query = select(monitors).where(monitors.c.id.in_(ids))
+        if not self.database.is_sqlite:
+            query = query.with_for_update()
+        deadlines: dict[int, datetime | None] = {}
+        updates: list[dict[str, object]] = []
+        alerts = 0
+        for row in (await conn.execute(query)).mappings().all():
+            record = MonitorRecord.from_row(row)
+            transition = on_deadline(record.status, record.schedule, now)
+            if transition is None:
+                deadlines[record.id] = record.status.next_deadline
+                continue
+            status = transition.status
+            deadlines[record.id] = status.next_deadline
+            updates.append(
+                {"m_id": record.id, "m_state": status.state.value, "m_next": status.next_deadline}
+            )
+            if transition.flip is not None:
+                flips.append(transition.flip)
+                flip_id = await record_flip(conn, record.id, transition.flip, now)
+                alerts += await queue_alerts(
+                    conn, record, transition.flip, flip_id, now, self.base_url
+                )
+                logger.info(
+                    "monitor flipped monitor=%s old=%s new=%s",
+                    record.uuid,
+                    transition.flip.old_state,
+                    transition.flip.new_state,
+                )
+        if updates:
+            await conn.execute(_FLIP_UPDATE, updates)
+        return deadlines, alerts
+
+
+_FLIP_UPDATE = (
+    update(monitors)
+    .where(monitors.c.id == bindparam("m_id"))
+    .values(state=bindparam("m_state"), next_deadline=bindparam("m_next"))
+)

@@ -1,0 +1,354 @@
+"""Group-commit ping writer: many pings, one transaction, answered only after the commit.
+
+Requests queue up while the previous batch commits, so batches grow with load by
+themselves; each batch is a handful of statements whatever its size. A ping's future
+resolves only after its transaction committed, so an acknowledged ping is durable; if the
+transaction fails, every ping in it gets the exception and the client sees an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid as uuid_module
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.alerts.outbox import queue_alerts
+from tocsin.background import cancel_and_wait
+from tocsin.heartbeats.requests import PingOutcome, PingRequest
+from tocsin.monitors.spec import DEFAULT_GRACE, DEFAULT_PERIOD
+from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKind
+from tocsin.monitors.transitions import Flip, Ping, on_ping
+from tocsin.storage.database import Database
+from tocsin.storage.flips import record_flip
+from tocsin.storage.projects import project_by_ping_key
+from tocsin.storage.records import MonitorRecord
+from tocsin.storage.tables import monitors, pings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class _Working:
+    """A monitor being changed by the batch."""
+
+    record: MonitorRecord
+    n_pings: int
+    last_duration: float | None
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a committed batch did, for the deadline watch, the outbox and metrics."""
+
+    deadlines: dict[int, datetime | None]
+    flips: list[Flip]
+    alerts_queued: int
+
+
+class PingWriter:
+    """Owns the ping queue and the task that writes it in batches."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        base_url: str,
+        batch_max: int = 500,
+        on_commit: Callable[[BatchResult, list[PingRequest]], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.base_url = base_url
+        self.batch_max = batch_max
+        self.on_commit = on_commit
+        self._queue: asyncio.Queue[PingRequest] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._ping_keys: dict[str, int] = {}
+
+    def start(self) -> None:
+        """Start the writer task."""
+        self._task = asyncio.create_task(self._run(), name="tocsin-ping-writer")
+
+    async def stop(self) -> None:
+        """Write what is queued, then stop."""
+        if self._task is None:
+            return
+        await cancel_and_wait(self._task)
+        self._task = None
+        while not self._queue.empty():
+            await self._write(self._take_batch(self._queue.get_nowait()))
+
+    async def submit(self, request: PingRequest) -> PingOutcome:
+        """Queue ``request`` and wait until it is durable (or refused)."""
+        if self._task is None or self._task.done():
+            raise RuntimeError("the ping writer is not running")
+        self._queue.put_nowait(request)
+        return await request.done
+
+    def _take_batch(self, first: PingRequest) -> list[PingRequest]:
+        batch = [first]
+        while len(batch) < self.batch_max:
+            try:
+                batch.append(self._queue.get_nowait())
+            except asyncio.QueueEmpty:
+                break
+        return batch
+
+    async def _run(self) -> None:
+        while True:
+            batch = self._take_batch(await self._queue.get())
+            await self._write(batch)
+
+    async def _write(self, batch: list[PingRequest]) -> None:
+        try:
+            async with self.database.write() as conn:
+                outcomes, result = await self._apply(conn, batch)
+        except Exception as exc:  # the clients must hear that their pings were not stored
+            logger.exception("ping batch failed size=%d", len(batch))
+            for request in batch:
+                if not request.done.done():
+                    request.done.set_exception(exc)
+            return
+        for request, outcome in zip(batch, outcomes, strict=True):
+            if not request.done.done():
+                request.done.set_result(outcome)
+        if self.on_commit is not None:
+            self.on_commit(result, batch)
+
+    async def _apply(
+        self, conn: AsyncConnection, batch: list[PingRequest]
+    ) -> tuple[list[PingOutcome], BatchResult]:
+        lock = not self.database.is_sqlite
+        by_uuid, by_slug = await self._load(conn, batch, lock)
+        outcomes: list[PingOutcome] = []
+        working: dict[int, _Working] = {}
+        ping_rows: list[dict[str, object]] = []
+        flips: list[tuple[_Working, Flip, datetime]] = []
+        starts = await _start_times(conn, batch, by_uuid, by_slug)
+        for request in batch:
+            outcome = PingOutcome.OK
+            record: MonitorRecord | None
+            if request.uuid is not None:
+                record = by_uuid.get(request.uuid)
+            else:
+                assert request.slug is not None
+                key = (request.slug.ping_key, request.slug.slug)
+                found = by_slug.get(key, [])
+                if len(found) > 1:
+                    outcomes.append(PingOutcome.AMBIGUOUS)
+                    continue
+                record = found[0] if found else None
+                if record is None and request.slug.create:
+                    project_id = self._ping_keys.get(request.slug.ping_key)
+                    if project_id is not None:
+                        record = await _create_from_slug(conn, project_id, request)
+                        by_slug[key] = [record]
+                        outcome = PingOutcome.CREATED
+            if record is None:
+                outcomes.append(PingOutcome.NOT_FOUND)
+                continue
+            item = working.get(record.id)
+            if item is None:
+                item = working[record.id] = _Working(
+                    record, record.n_pings, record.last_duration_seconds
+                )
+            ping = Ping(request.kind, request.received_at, request.rid, request.exit_status)
+            start_at = _matching_start(item, request, starts)
+            transition = on_ping(item.record.status, item.record.schedule, ping, start_at)
+            if request.kind is PingKind.START:
+                starts[(record.id, request.rid)] = request.received_at
+            item.n_pings += 1
+            duration = transition.duration.total_seconds() if transition.duration else None
+            if duration is not None:
+                item.last_duration = duration
+            item.record = replace(item.record, status=transition.status)
+            if transition.flip is not None:
+                flips.append((item, transition.flip, request.received_at))
+            ping_rows.append(_ping_row(record.id, item.n_pings, request, duration))
+            outcomes.append(outcome)
+        if ping_rows:
+            await conn.execute(insert(pings), ping_rows)
+        if working:
+            await conn.execute(_MONITOR_UPDATE, [_status_row(w) for w in working.values()])
+        alerts = 0
+        for item, flip, at in flips:
+            flip_id = await record_flip(conn, item.record.id, flip, at)
+            alerts += await queue_alerts(conn, item.record, flip, flip_id, at, self.base_url)
+        result = BatchResult(
+            deadlines={w.record.id: w.record.status.next_deadline for w in working.values()},
+            flips=[flip for _, flip, _ in flips],
+            alerts_queued=alerts,
+        )
+        return outcomes, result
+
+    async def _load(
+        self, conn: AsyncConnection, batch: list[PingRequest], lock: bool
+    ) -> tuple[dict[str, MonitorRecord], dict[tuple[str, str], list[MonitorRecord]]]:
+        uuids = {r.uuid for r in batch if r.uuid is not None}
+        slugs = {(r.slug.ping_key, r.slug.slug) for r in batch if r.slug is not None}
+        for ping_key in {key for key, _ in slugs} - self._ping_keys.keys():
+            project = await project_by_ping_key(conn, ping_key)
+            if project is not None:
+                self._ping_keys[ping_key] = project.id
+        conditions = []
+        if uuids:
+            conditions.append(monitors.c.uuid.in_(uuids))
+        slug_pairs = [(self._ping_keys[k], s) for k, s in slugs if k in self._ping_keys]
+        if slug_pairs:
+            conditions.append(tuple_(monitors.c.project_id, monitors.c.slug).in_(slug_pairs))
+        by_uuid: dict[str, MonitorRecord] = {}
+        by_slug: dict[tuple[str, str], list[MonitorRecord]] = {}
+        if not conditions:
+            return by_uuid, by_slug
+        query = select(monitors).where(or_(*conditions)).order_by(monitors.c.id)
+        if lock:
+            query = query.with_for_update()
+        project_keys = {pid: key for key, pid in self._ping_keys.items()}
+        for row in (await conn.execute(query)).mappings().all():
+            record = MonitorRecord.from_row(row)
+            by_uuid[record.uuid] = record
+            key = project_keys.get(record.project_id)
+            if key is not None and (key, record.slug) in slugs:
+                by_slug.setdefault((key, record.slug), []).append(record)
+        return by_uuid, {**by_slug}
+
+
+_MONITOR_UPDATE = (
+    update(monitors)
+    .where(monitors.c.id == bindparam("m_id"))
+    .values(
+        state=bindparam("m_state"),
+        last_ping_at=bindparam("m_last_ping_at"),
+        last_start_at=bindparam("m_last_start_at"),
+        last_start_rid=bindparam("m_last_start_rid"),
+        next_deadline=bindparam("m_next_deadline"),
+        last_duration_seconds=bindparam("m_last_duration"),
+        n_pings=bindparam("m_n_pings"),
+    )
+)
+
+
+def _status_row(item: _Working) -> dict[str, object]:
+    status = item.record.status
+    return {
+        "m_id": item.record.id,
+        "m_state": status.state.value,
+        "m_last_ping_at": status.last_ping_at,
+        "m_last_start_at": status.last_start_at,
+        "m_last_start_rid": status.last_start_rid,
+        "m_next_deadline": status.next_deadline,
+        "m_last_duration": item.last_duration,
+        "m_n_pings": item.n_pings,
+    }
+
+
+def _ping_row(
+    monitor_id: int, n: int, request: PingRequest, duration: float | None
+) -> dict[str, object]:
+    return {
+        "monitor_id": monitor_id,
+        "n": n,
+        "created_at": request.received_at,
+        "kind": request.kind.value,
+        "exit_status": request.exit_status,
+        "rid": request.rid,
+        "duration_seconds": duration,
+        "method": request.method,
+        "scheme": request.scheme,
+        "remote_addr": request.remote_addr,
+        "user_agent": request.user_agent,
+        "body": request.body,
+        "body_size": request.body_size,
+    }
+
+
+def _matching_start(
+    item: _Working, request: PingRequest, starts: dict[tuple[int, str | None], datetime]
+) -> datetime | None:
+    if request.kind not in (PingKind.SUCCESS, PingKind.FAIL):
+        return None
+    status = item.record.status
+    if status.last_start_at is not None and status.last_start_rid == request.rid:
+        return status.last_start_at
+    return starts.get((item.record.id, request.rid))
+
+
+async def _start_times(
+    conn: AsyncConnection,
+    batch: Iterable[PingRequest],
+    by_uuid: dict[str, MonitorRecord],
+    by_slug: dict[tuple[str, str], list[MonitorRecord]],
+) -> dict[tuple[int, str | None], datetime]:
+    """Start times of earlier runs that pings with a run id may be ending."""
+    wanted: set[tuple[int, str]] = set()
+    for request in batch:
+        if request.rid is None or request.kind not in (PingKind.SUCCESS, PingKind.FAIL):
+            continue
+        if request.uuid is not None and request.uuid in by_uuid:
+            wanted.add((by_uuid[request.uuid].id, request.rid))
+        elif request.slug is not None:
+            for record in by_slug.get((request.slug.ping_key, request.slug.slug), []):
+                wanted.add((record.id, request.rid))
+    if not wanted:
+        return {}
+    query = (
+        select(pings.c.monitor_id, pings.c.rid, func.max(pings.c.created_at))
+        .where(
+            and_(
+                pings.c.kind == PingKind.START.value,
+                tuple_(pings.c.monitor_id, pings.c.rid).in_(sorted(wanted)),
+            )
+        )
+        .group_by(pings.c.monitor_id, pings.c.rid)
+    )
+    found: dict[tuple[int, str | None], datetime] = {}
+    for monitor_id, rid, at in (await conn.execute(query)).all():
+        if isinstance(at, str):  # SQLite's max() loses the column type
+            at = datetime.fromisoformat(at)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        found[(monitor_id, rid)] = at
+    return found
+
+
+async def _create_from_slug(
+    conn: AsyncConnection, project_id: int, request: PingRequest
+) -> MonitorRecord:
+    """Auto-provision a monitor for ``?create=1`` with the default period and grace."""
+    assert request.slug is not None
+    now = request.received_at
+    name = request.slug.slug
+    taken = await conn.execute(
+        select(monitors.c.id).where(monitors.c.project_id == project_id, monitors.c.name == name)
+    )
+    if taken.first() is not None:
+        name = f"{name}-{uuid_module.uuid4().hex[:8]}"
+    values = {
+        "uuid": str(uuid_module.uuid4()),
+        "project_id": project_id,
+        "name": name,
+        "slug": request.slug.slug,
+        "kind": MonitorKind.HEARTBEAT.value,
+        "desc": "",
+        "tags": [],
+        "period_seconds": DEFAULT_PERIOD.total_seconds(),
+        "grace_seconds": DEFAULT_GRACE.total_seconds(),
+        "cron": None,
+        "timezone": "UTC",
+        "state": MonitorState.NEW.value,
+        "n_pings": 0,
+        "managed_by": ManagedBy.API.value,
+        "created_at": now,
+        "updated_at": now,
+    }
+    result = await conn.execute(insert(monitors).values(values))
+    assert result.inserted_primary_key is not None
+    new_id = result.inserted_primary_key[0]
+    row = (await conn.execute(select(monitors).where(monitors.c.id == new_id))).mappings().one()
+    logger.info("monitor auto-provisioned slug=%s", request.slug.slug)
+    return MonitorRecord.from_row(row)

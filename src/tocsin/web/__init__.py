@@ -1,0 +1,1 @@
+"""The ASGI application: ping routes, REST API, metrics."""
