@@ -1,0 +1,251 @@
+"""Request and response bodies of the API, for typing and the OpenAPI document.
+
+Request models only check JSON types; what a value *means* (a duration, a cron expression,
+a URL) is judged by ``monitor_spec``/``channel_spec``, the validation ``tocsin apply`` uses
+too. Unknown fields are let through to those functions so they are refused in their words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+
+from tocsin.errors import ValidationError
+from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState
+
+# A duration: "30s", "5m", "2h", "1d", "1w", or a number of seconds.
+Duration = str | StrictInt | StrictFloat
+
+_DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
+
+
+class MonitorIn(BaseModel):
+    """A new heartbeat monitor."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(description="unique within the project, at most 100 characters")
+    kind: str | None = Field(None, description='"heartbeat" (the default)')
+    period: Duration | None = Field(
+        None, description=f"expected time between pings; {_DURATION_DOC}"
+    )
+    grace: Duration | None = Field(None, description=f"how late a ping may be; {_DURATION_DOC}")
+    cron: str | None = Field(None, description="a cron expression, instead of period")
+    timezone: str | None = Field(None, description="IANA time zone of the cron expression")
+    slug: str | None = Field(None, description="for slug ping URLs; derived from name if absent")
+    desc: str | None = None
+    tags: list[str] | None = None
+    channels: list[str] | None = Field(None, description="names of channels to alert")
+
+
+class MonitorPatch(BaseModel):
+    """Changes to a monitor: given fields replace the current values; ``null`` clears one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    kind: str | None = None
+    period: Duration | None = None
+    grace: Duration | None = None
+    cron: str | None = None
+    timezone: str | None = None
+    slug: str | None = None
+    desc: str | None = None
+    tags: list[str] | None = None
+    channels: list[str] | None = None
+
+
+class ChannelIn(BaseModel):
+    """A new notification channel."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str
+    kind: str = Field(description='"webhook"')
+    url: str | None = Field(None, description="where a webhook channel POSTs alerts")
+    headers: dict[str, str] | None = None
+    timeout: Duration | None = Field(None, description="at most 60 seconds")
+
+
+class ChannelPatch(BaseModel):
+    """Changes to a channel: given fields replace the current values; ``null`` clears one."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str | None = None
+    kind: str | None = None
+    url: str | None = None
+    headers: dict[str, str] | None = None
+    timeout: Duration | None = None
+
+
+class Monitor(BaseModel):
+    """A monitor as the API shows it."""
+
+    uuid: str
+    name: str
+    slug: str
+    kind: MonitorKind
+    desc: str
+    tags: list[str]
+    period: str | None
+    period_seconds: float | None
+    cron: str | None
+    timezone: str
+    grace: str
+    grace_seconds: float
+    state: MonitorState
+    last_ping_at: str | None
+    last_start_at: str | None
+    last_duration_seconds: float | None
+    next_deadline: str | None
+    n_pings: int
+    ping_url: str
+    channels: list[str]
+    managed_by: ManagedBy
+    created_at: str
+    updated_at: str
+
+
+class MonitorList(BaseModel):
+    """``GET /monitors``."""
+
+    monitors: list[Monitor]
+
+
+class Channel(BaseModel):
+    """A channel as the API shows it."""
+
+    uuid: str
+    name: str
+    kind: str
+    url: str | None = None
+    headers: dict[str, str] | None = None
+    timeout: float | None = None
+    managed_by: ManagedBy
+    created_at: str
+    updated_at: str
+
+
+class ChannelList(BaseModel):
+    """``GET /channels``."""
+
+    channels: list[Channel]
+
+
+class Ping(BaseModel):
+    """A received ping."""
+
+    n: int
+    created_at: str
+    kind: str
+    exit_status: int | None
+    rid: str | None
+    duration_seconds: float | None
+    method: str
+    scheme: str
+    remote_addr: str | None
+    user_agent: str | None
+    body: str | None
+    body_size: int
+
+
+class PingList(BaseModel):
+    """``GET /monitors/{key}/pings``, newest first."""
+
+    pings: list[Ping]
+
+
+class Flip(BaseModel):
+    """A state change and its cause."""
+
+    created_at: str
+    old_state: str
+    new_state: str
+    cause: str
+
+
+class FlipList(BaseModel):
+    """``GET /monitors/{key}/flips``, newest first."""
+
+    flips: list[Flip]
+
+
+class Error(BaseModel):
+    """Every error answer."""
+
+    error: str
+
+
+class FieldsError(BaseModel):
+    """A 422 answer: what was wrong with each field."""
+
+    error: str
+    fields: dict[str, str]
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": Error, "description": description}
+
+
+AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: _error("No API key, or an unknown, malformed or revoked one"),
+    500: _error("Internal error (logged on the server)"),
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    403: _error("The API key is read-only"),
+    422: {"model": FieldsError, "description": "Invalid input; `fields` says what is wrong"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("No such object")}
+CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("The name is already in use")}
+INVALID: dict[int | str, dict[str, Any]] = {
+    422: {"model": FieldsError, "description": "Invalid parameters; `fields` says what is wrong"}
+}
+
+
+def _bad_text(value: str) -> str | None:
+    if "\x00" in value:
+        return "must not contain NUL characters"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text"
+    return None
+
+
+def _find_bad_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return _bad_text(value)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            problem = _find_bad_text(key) or _find_bad_text(item)
+            if problem:
+                return problem
+    elif isinstance(value, list | tuple):
+        for item in value:
+            problem = _find_bad_text(item)
+            if problem:
+                return problem
+    return None
+
+
+def storable_text(data: Mapping[str, Any], what: str) -> None:
+    """Refuse text no database can store (NUL characters, unpaired surrogates)."""
+    fields: dict[str, str] = {}
+    for key, value in data.items():
+        problem = _find_bad_text(key) or _find_bad_text(value)
+        if problem:
+            fields[_printable(str(key))] = problem
+    if fields:
+        raise ValidationError(f"invalid {what}", fields)
+
+
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def usable_key(key: str) -> bool:
+    """Whether a path key can be looked up at all (PostgreSQL refuses NUL in text)."""
+    return _bad_text(key) is None
