@@ -1,0 +1,128 @@
+"""The Celery example app's /healthz with real workers on Redis and RabbitMQ brokers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+from flask import Flask
+
+from tests.health.procs import BIN, EXAMPLES, Processes, entry, load_example, wait_until
+
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def make_celery(broker_url: str, queue: str) -> Celery:
+    module = load_example("flask_celery", "app")
+    celery: Celery = module.make_celery(broker_url, queue)
+    return celery
+
+
+def make_app(celery: Celery, **options: Any) -> Flask:
+    module = load_example("flask_celery", "app")
+    app: Flask = module.create_app(celery, token=None, cache_seconds=0.0, **options)
+    return app
+
+
+def healthz(app: Flask) -> tuple[int, dict[str, Any]]:
+    response = app.test_client().get("/healthz")
+    return response.status_code, response.get_json()
+
+
+def start_worker(procs: Processes, broker_url: str, queue: str, **env: str) -> Any:
+    settings = {
+        "BROKER_URL": broker_url,
+        "CELERY_QUEUE": queue,
+        "LIVENESS_INTERVAL": "0.5",
+        "LIVENESS_TTL": "2",
+        **env,
+    }
+    args = [str(BIN / "celery"), "-A", "celery_app", "worker", "-Q", queue, "-c", "1"]
+    args += ["--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", f"{queue}@%h"]
+    return procs.start(args, cwd=EXAMPLES / "flask_celery", env=settings)
+
+
+@pytest.fixture
+def amqp_queue() -> Iterator[str]:
+    """A queue name for this test, deleted from RabbitMQ afterwards."""
+    name = f"tocsin-test-{secrets.token_hex(4)}"
+    yield name
+    celery = Celery(broker=AMQP_URL)
+    with celery.connection_for_write() as conn:
+        conn.default_channel.queue_delete(name)
+    celery.close()
+
+
+def test_redis_depth_counts_every_priority_list_and_age_grows(redis_url: str) -> None:
+    celery = make_celery(redis_url, "backlog")
+    app = make_app(celery)
+    for priority in (None, 0, 3, 5, 9):
+        for _ in range(2):
+            celery.send_task("example.nap", args=[0], priority=priority)
+    status, body = healthz(app)
+    assert status == 503  # nobody consumes the queue
+    depth = entry(body, "celery:queue_depth", "backlog")
+    assert (depth["observedValue"], depth["observedUnit"]) == (10, "tasks")
+    age = entry(body, "celery:oldest_task_age", "backlog")["observedValue"]
+    assert age is not None
+    workers = entry(body, "celery:workers", "backlog")
+    assert (workers["observedValue"], workers["status"]) == (0, "fail")
+    time.sleep(0.5)
+    later = entry(healthz(app)[1], "celery:oldest_task_age", "backlog")["observedValue"]
+    assert later >= age + 0.4
+    celery.close()
+
+
+@pytest.mark.slow
+def test_redis_broker_worker_alive_then_killed(redis_url: str, procs: Processes) -> None:
+    celery = make_celery(redis_url, "emails")
+    app = make_app(celery)
+    worker = start_worker(procs, redis_url, "emails")
+    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=20)
+    assert entry(body, "celery:workers", "emails")["observedValue"] == 1
+    for i in range(3):
+        celery.send_task("example.send_welcome_email", args=[f"u{i}@example.com"])
+    wait_until(
+        lambda: entry(healthz(app)[1], "celery:queue_depth", "emails")["observedValue"],
+        lambda depth: depth == 0,
+        timeout=10,
+    )
+
+    os.kill(worker.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
+    assert time.monotonic() - killed <= 2 + 1.0
+    assert body["output"] == "not passing: celery:workers"
+    celery.close()
+
+
+@pytest.mark.slow
+def test_rabbitmq_broker_depth_and_inspect_workers(amqp_queue: str, procs: Processes) -> None:
+    celery = make_celery(AMQP_URL, amqp_queue)
+    app = make_app(celery, inspect_cache=0.0)
+    for i in range(4):
+        celery.send_task("example.send_welcome_email", args=[f"u{i}@example.com"])
+    status, body = healthz(app)
+    assert status == 503
+    depth = entry(body, "celery:queue_depth", amqp_queue)
+    assert depth["observedValue"] == 4
+    assert "consumers=0" in depth["output"]
+    assert entry(body, "celery:workers", amqp_queue)["observedValue"] == 0
+
+    worker = start_worker(procs, AMQP_URL, amqp_queue)
+    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=25, step=0.3)
+    workers = entry(body, "celery:workers", amqp_queue)
+    assert workers["observedValue"] == 1
+    assert amqp_queue in workers["output"]
+    assert entry(body, "celery:queue_depth", amqp_queue)["observedValue"] == 0
+
+    os.killpg(worker.pid, signal.SIGKILL)
+    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=10, step=0.3)
+    assert entry(body, "celery:workers", amqp_queue)["status"] == "fail"
+    celery.close()
