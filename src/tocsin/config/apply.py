@@ -1,0 +1,92 @@
+"""Apply a parsed config file through a backend: validate, compare, change.
+
+Nothing is changed while any problem is left: the file is checked completely, then the
+server's channels are read to check the monitors' channel names, and only a file with no
+problem at all gets a plan applied. Locally the whole apply is one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tocsin.config.backends import Backend, BackendSession, Json
+from tocsin.config.loader import Document
+from tocsin.config.plan import Action, Change, ObjectKind, Plan, make_plan
+from tocsin.config.validate import check_channel_references, sort_problems, validate
+from tocsin.errors import ConfigError, TocsinError
+from tocsin.monitors.spec import ChannelSpec, MonitorSpec
+
+
+@dataclass
+class ApplyResult:
+    """The plan, whether it was applied, and the monitors it created (with ping URLs)."""
+
+    plan: Plan
+    applied: bool
+    created_monitors: list[Json] = field(default_factory=list)
+
+
+async def apply_change(session: BackendSession, change: Change) -> Json | None:
+    """Carry out one change; return the object's new JSON for creates and updates."""
+    spec = change.spec
+    if change.action is Action.DELETE:
+        assert change.key is not None
+        if change.kind is ObjectKind.MONITOR:
+            await session.delete_monitor(change.key)
+        else:
+            await session.delete_channel(change.key)
+        return None
+    if isinstance(spec, MonitorSpec):
+        if change.action is Action.CREATE:
+            return await session.create_monitor(spec)
+        assert change.key is not None
+        return await session.update_monitor(change.key, spec)
+    assert isinstance(spec, ChannelSpec)
+    if change.action is Action.CREATE:
+        return await session.create_channel(spec)
+    assert change.key is not None
+    return await session.update_channel(change.key, spec)
+
+
+async def apply_document(
+    backend: Backend, document: Document, *, prune: bool = False, dry_run: bool = False
+) -> ApplyResult:
+    """Make the server match ``document``; ``ConfigError`` lists every problem in the file.
+
+    With ``dry_run`` the plan is computed and returned but nothing is changed.
+    """
+    desired, problems = validate(document)
+    done = 0
+    plan = Plan()
+    try:
+        async with backend.session(write=not dry_run) as session:
+            channels = await session.list_channels()
+            problems += check_channel_references(
+                document, desired, {str(c["name"]) for c in channels}, prune=prune
+            )
+            if problems:
+                raise ConfigError(sort_problems(document, problems))
+            monitors = await session.list_monitors()
+            plan = make_plan(desired, channels, monitors, prune=prune)
+            if dry_run:
+                return ApplyResult(plan=plan, applied=False)
+            result = ApplyResult(plan=plan, applied=True)
+            for change in plan.changes:
+                new = await apply_change(session, change)
+                done += 1
+                if change.kind is ObjectKind.MONITOR and change.action is Action.CREATE and new:
+                    result.created_monitors.append(new)
+    except ConfigError:
+        raise
+    except TocsinError as exc:
+        if problems:  # the file's own problems matter more than an unreachable server
+            raise ConfigError(problems) from exc
+        if not plan.changes:
+            raise
+        if backend.atomic:
+            raise TocsinError(f"{exc} (nothing was applied)") from exc
+        raise TocsinError(
+            f"{exc} (after {done} of {len(plan.changes)} changes were applied; "
+            "fix the cause and run apply again to finish)"
+        ) from exc
+    return result
