@@ -65,7 +65,8 @@ def validation_fields(errors: Sequence[Any]) -> dict[str, str]:
         location = error.get("loc", ())
         kind = error.get("type", "")
         name = "body" if kind == "json_invalid" else _field_name(location)
-        fields.setdefault(name, _PYDANTIC_WORDS.get(kind) or str(error.get("msg", "is invalid")))
+        message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+        fields.setdefault(name, _PYDANTIC_WORDS.get(kind) or message)
     return fields
 
 

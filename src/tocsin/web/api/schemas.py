@@ -8,17 +8,30 @@ too. Unknown fields are let through to those functions so they are refused in th
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from tocsin.errors import ValidationError
 from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState
 
-# A duration: "30s", "5m", "2h", "1d", "1w", or a number of seconds.
-Duration = str | StrictInt | StrictFloat
-
 _DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
+
+
+def _duration_type(value: object) -> object:
+    # Only the JSON type is checked here; ``parse_duration`` judges the value.
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a duration: seconds or like 30s, 5m, 2h, 1d")
+    return value
+
+
+# A duration: "30s", "5m", "2h", "1d", "1w", or a number of seconds (one error, not one per
+# member of a union).
+Duration = Annotated[
+    str | int | float,
+    PlainValidator(_duration_type),
+    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+]
 
 
 class MonitorIn(BaseModel):
