@@ -163,10 +163,14 @@ async def test_unknown_channel_is_refused_and_server_channels_are_allowed(db: Da
 
 async def test_a_failing_session_rolls_everything_back(db: Database) -> None:
     backend = LocalBackend(db, BASE)
-    with pytest.raises(NotFoundError):
+
+    async def create_then_fail() -> None:
         async with backend.session(write=True) as session:
             await session.create_channel(
                 channel_spec({"name": "ops", "kind": "webhook", "url": "http://o/"})
             )
             await session.delete_monitor("no-such-monitor")
+
+    with pytest.raises(NotFoundError):
+        await create_then_fail()
     assert await snapshot(db) == ([], {})
