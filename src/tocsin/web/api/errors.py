@@ -23,6 +23,7 @@ from tocsin.errors import ConflictError, NotFoundError, TocsinError, ValidationE
 logger = logging.getLogger(__name__)
 
 API_PREFIX = "/api/"
+_BODY_PARSE_ERROR = "There was an error parsing the body"
 
 # Pydantic's words for the common typing problems, replaced by the words ``monitor_spec``
 # uses, so a bad field reads the same whichever layer caught it.
@@ -92,6 +93,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if not request.url.path.startswith(API_PREFIX):
         return await http_exception_handler(request, exc)
     message = str(exc.detail)
+    if exc.status_code == 400 and message == _BODY_PARSE_ERROR:
+        # FastAPI's answer to a body that is not even text (invalid UTF-8): bad JSON is a 422.
+        return error_response(422, "invalid request", {"body": "is not valid JSON"})
     if exc.status_code == 404 and message == "Not Found":
         message = f"no such endpoint: {request.url.path}"
     elif exc.status_code == 405 and message == "Method Not Allowed":
