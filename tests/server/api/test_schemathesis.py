@@ -20,6 +20,7 @@ import pytest
 import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
+from schemathesis.core.result import Ok
 from schemathesis.python.asgi import shutdown_lifespans
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -114,7 +115,7 @@ def _run(operation: Any, mode: schemathesis.GenerationMode, key: str, **fixed: A
         phases=[Phase.explicit, Phase.generate, Phase.shrink],
         suppress_health_check=list(HealthCheck),
     )
-    def run(case: schemathesis.Case) -> None:
+    def run(case: schemathesis.Case[Any]) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 
     run()
@@ -123,7 +124,7 @@ def _run(operation: Any, mode: schemathesis.GenerationMode, key: str, **fixed: A
 def test_api_conforms_to_its_openapi_document(api_app: tuple[FastAPI, str]) -> None:
     app, key = api_app
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) == 14
     for operation in operations:
         _run(operation, schemathesis.GenerationMode.NEGATIVE, key)
