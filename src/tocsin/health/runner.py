@@ -1,6 +1,6 @@
 """Run checks concurrently, each with its own timeout, inside an overall budget.
 
-Every check runs in its own daemon thread (no signals, so it works in any thread of
+Every check runs in a pooled worker thread (no signals, so it works in any thread of
 any server, gunicorn gthread included). The caller waits at most the budget; a check
 still running then is reported ``fail`` with "timed out after N s" and left to
 finish in the background. A check whose previous run is still hung is not started
@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,8 @@ class HealthChecker:
         self._cached_at = 0.0
         self._flight: _Flight | None = None
         self._running: dict[int, _Job] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_size = 0
 
     def add(self, check: Check) -> Check:
         """Add ``check``; returns it."""
@@ -149,10 +152,7 @@ class HealthChecker:
                 continue
             job = _Job(check, time.monotonic())
             self._running[id(check)] = job
-            thread = threading.Thread(
-                target=_run_job, args=(job,), name=f"tocsin-check-{check.name}", daemon=True
-            )
-            thread.start()
+            self._pool().submit(_run_job, job)
             jobs.append((check, job, None))
         measurements: list[Measurement] = []
         for check, pending, ready in jobs:
@@ -171,6 +171,14 @@ class HealthChecker:
                     results = check.errored(f"timed out after {waited:.1f} s")
             measurements.extend(_apply_criticality(check, results))
         return HealthReport(tuple(measurements), duration=time.monotonic() - start)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Threads are reused between runs. A hung check holds at most one of them (it is
+        # not resubmitted while hung), so the pool always has room for the others.
+        if self._executor is None or self._executor_size < len(self.checks) + 2:
+            self._executor_size = 2 * len(self.checks) + 4
+            self._executor = ThreadPoolExecutor(self._executor_size, "tocsin-check")
+        return self._executor
 
     def _error_report(self, output: str) -> HealthReport:
         measurements = [m for check in self.checks for m in check.errored(output)]

@@ -62,24 +62,40 @@ class SQLWriteCheck(Check):
     def collect(self) -> list[Measurement]:
         """Write once and time it."""
         start = time.perf_counter()
-        if self.mode is WriteMode.ROLLBACK:
-            self._write_and_roll_back()
-        else:
-            self._write_table()
+        try:
+            self._write()
+        except sa.exc.DBAPIError as exc:
+            # A pooled connection the server closed (a restart) is not a failing database:
+            # SQLAlchemy has invalidated it, so try once more on a fresh one.
+            if not exc.connection_invalidated:
+                raise
+            start = time.perf_counter()
+            self._write()
         elapsed = round((time.perf_counter() - start) * 1000, 3)
         output = f"{self.mode.value} write ok"
         return [
             self.measure("write_latency", elapsed, unit="ms", threshold=self.latency, output=output)
         ]
 
+    def _write(self) -> None:
+        if self.mode is WriteMode.ROLLBACK:
+            self._write_and_roll_back()
+        else:
+            self._write_table()
+
     def _write_and_roll_back(self) -> None:
-        dialect = self.engine.dialect.name
-        temporary = "TEMPORARY " if dialect == "postgresql" else ""
+        scratch = f"{self.table}_tmp"
+        create = f"CREATE {{}}TABLE {scratch} (x INTEGER)"
+        insert = f"INSERT INTO {scratch} (x) VALUES (1)"  # noqa: S608
         with self.engine.connect() as conn:
             transaction = conn.begin()
             try:
-                conn.execute(sa.text(f"CREATE {temporary}TABLE {self.table}_tmp (x INTEGER)"))
-                conn.execute(sa.text(f"INSERT INTO {self.table}_tmp (x) VALUES (1)"))  # noqa: S608
+                if self.engine.dialect.name == "postgresql":
+                    # One round trip; a temporary table needs no CREATE right on a schema.
+                    conn.exec_driver_sql(f"{create.format('TEMPORARY ')}; {insert}")
+                else:
+                    conn.exec_driver_sql(create.format(""))
+                    conn.exec_driver_sql(insert)
             finally:
                 transaction.rollback()
 
@@ -104,4 +120,4 @@ def _engine(url: str, timeout: float) -> sa.Engine:
         connect_args["connect_timeout"] = max(1, int(timeout))
     elif parsed.get_backend_name() == "sqlite":
         connect_args["timeout"] = timeout
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_size=2, connect_args=connect_args)
+    return sa.create_engine(parsed, pool_size=2, connect_args=connect_args)
