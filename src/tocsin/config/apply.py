@@ -67,7 +67,9 @@ async def apply_document(
             if problems:
                 raise ConfigError(sort_problems(document, problems))
             monitors = await session.list_monitors()
-            plan = make_plan(desired, channels, monitors, prune=prune)
+            plan = make_plan(
+                desired, channels, monitors, prune=prune, claim=backend.marks_ownership
+            )
             if dry_run:
                 return ApplyResult(plan=plan, applied=False)
             result = ApplyResult(plan=plan, applied=True)

@@ -64,9 +64,11 @@ class BackendSession(Protocol):
 
 
 class Backend(Protocol):
-    """Opens sessions. ``atomic`` says whether a failed apply leaves everything unchanged."""
+    """Opens sessions. ``atomic``: a failed apply leaves everything unchanged.
+    ``marks_ownership``: objects it creates or updates are marked ``managed_by=config``."""
 
     atomic: bool
+    marks_ownership: bool
     where: str
 
     def session(self, *, write: bool) -> AbstractAsyncContextManager[BackendSession]:
@@ -144,6 +146,7 @@ class LocalBackend:
     """The database the server uses, reached directly (no API key needed)."""
 
     atomic = True
+    marks_ownership = True
 
     def __init__(self, database: Database, base_url: str) -> None:
         self.database = database
@@ -297,9 +300,14 @@ class _RemoteSession:
 
 
 class RemoteBackend:
-    """A tocsin server's REST API at ``base_url``, authenticated with ``api_key``."""
+    """A tocsin server's REST API at ``base_url``, authenticated with ``api_key``.
+
+    The API v1 has no ``managed_by`` field, so objects applied through it keep the owner
+    the server gives them (``api``).
+    """
 
     atomic = False
+    marks_ownership = False
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0) -> None:
         url = base_url.rstrip("/")

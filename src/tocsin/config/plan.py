@@ -111,15 +111,22 @@ def _names(values: Sequence[Any]) -> str:
     return "[" + ", ".join(str(v) for v in values) + "]"
 
 
-def _managed(current: Mapping[str, Any]) -> list[str]:
+def _managed(current: Mapping[str, Any], claim: bool) -> list[str]:
     was = current.get("managed_by")
+    if not claim:
+        return []
     if was is not None and was != ManagedBy.CONFIG.value:
         return [f"managed_by {was} → {ManagedBy.CONFIG.value}"]
     return []
 
 
-def monitor_differences(spec: MonitorSpec, current: Mapping[str, Any]) -> list[str]:
-    """Readable differences between ``spec`` and a monitor's JSON; empty if none."""
+def monitor_differences(
+    spec: MonitorSpec, current: Mapping[str, Any], *, claim: bool = True
+) -> list[str]:
+    """Readable differences between ``spec`` and a monitor's JSON; empty if none.
+
+    With ``claim``, a monitor not yet owned by config differs in ``managed_by``.
+    """
     schedule = spec.schedule
     found: list[str] = []
     if spec.kind.value != current.get("kind"):
@@ -144,10 +151,12 @@ def monitor_differences(spec: MonitorSpec, current: Mapping[str, Any]) -> list[s
     have_channels = sorted(current.get("channels") or [])
     if sorted(spec.channels) != have_channels:
         found.append(f"channels {_names(have_channels)} → {_names(sorted(spec.channels))}")
-    return found + _managed(current)
+    return found + _managed(current, claim)
 
 
-def channel_differences(spec: ChannelSpec, current: Mapping[str, Any]) -> list[str]:
+def channel_differences(
+    spec: ChannelSpec, current: Mapping[str, Any], *, claim: bool = True
+) -> list[str]:
     """Readable differences between ``spec`` and a channel's JSON; secrets stay hidden."""
     found: list[str] = []
     if spec.kind != current.get("kind"):
@@ -160,7 +169,7 @@ def channel_differences(spec: ChannelSpec, current: Mapping[str, Any]) -> list[s
                 found.append(f"timeout {_duration_text(have)} → {_duration_text(wanted)}")
         elif (wanted or None) != (have or None):
             found.append(f"{key} changed")
-    return found + _managed(current)
+    return found + _managed(current, claim)
 
 
 def _monitor_summary(spec: MonitorSpec) -> tuple[str, ...]:
@@ -181,8 +190,13 @@ def make_plan(
     current_monitors: Sequence[Mapping[str, Any]],
     *,
     prune: bool = False,
+    claim: bool = True,
 ) -> Plan:
-    """Compare ``desired`` with the server's channels and monitors (JSON dicts)."""
+    """Compare ``desired`` with the server's channels and monitors (JSON dicts).
+
+    ``claim`` marks objects the file describes as ``managed_by=config`` (an update when
+    they were made by hand); a backend that cannot set the owner passes ``False``.
+    """
     upserts: list[Change] = []
     deletes: list[Change] = []
     unchanged: list[str] = []
@@ -203,9 +217,9 @@ def make_plan(
                 upserts.append(Change(Action.CREATE, kind, spec.name, spec, details=details))
                 continue
             if isinstance(spec, MonitorSpec):
-                differences = monitor_differences(spec, have)
+                differences = monitor_differences(spec, have, claim=claim)
             else:
-                differences = channel_differences(spec, have)
+                differences = channel_differences(spec, have, claim=claim)
             if differences:
                 upserts.append(
                     Change(
