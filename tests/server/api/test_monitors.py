@@ -194,3 +194,35 @@ async def test_flips_recorded_elsewhere_are_listed(
         await record_flip(conn, record.id, flip, datetime.now(UTC))
     flips = (await client.get(f"{API}/monitors/w/flips")).json()["flips"]
     assert flips[0]["cause"] == "no ping"
+
+
+async def test_patch_with_every_field_replaces_the_monitor(client: httpx.AsyncClient) -> None:
+    # What `tocsin apply` sends: every field, null for the ones that do not apply.
+    await client.post(f"{API}/monitors", json={"name": "j", "cron": "0 3 * * *", "timezone": "UTC"})
+    full = {
+        "name": "j",
+        "kind": "heartbeat",
+        "period": 600.0,
+        "grace": 60.0,
+        "cron": None,
+        "timezone": None,
+        "slug": "j",
+        "desc": "every ten minutes",
+        "tags": [],
+        "channels": [],
+    }
+    answer = await client.patch(f"{API}/monitors/j", json=full)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert (body["period"], body["cron"], body["timezone"], body["desc"]) == (
+        "10m",
+        None,
+        "UTC",
+        "every ten minutes",
+    )
+    back = await client.patch(
+        f"{API}/monitors/j",
+        json=full | {"period": None, "cron": "@daily", "timezone": "Asia/Tokyo"},
+    )
+    assert back.status_code == 200, back.text
+    assert (back.json()["period"], back.json()["timezone"]) == (None, "Asia/Tokyo")
