@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
@@ -87,16 +87,13 @@ class Processes:
         """Kill every process group still running."""
         for proc in self.procs:
             if proc.poll() is None:
-                try:
+                with suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait(timeout=10)
             else:
-                try:  # the leader died; its children (a scheduler, a horse) may not have
+                # The leader died; its children (a scheduler, a horse) may not have.
+                with suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except (ProcessLookupError, PermissionError):
-                    pass
 
 
 @contextmanager

@@ -84,7 +84,7 @@ def test_redis_broker_worker_alive_then_killed(redis_url: str, procs: Processes)
     celery = make_celery(redis_url, "emails")
     app = make_app(celery)
     worker = start_worker(procs, redis_url, "emails")
-    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=20)
+    _, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=20)
     assert entry(body, "celery:workers", "emails")["observedValue"] == 1
     for i in range(3):
         celery.send_task("example.send_welcome_email", args=[f"u{i}@example.com"])
@@ -96,7 +96,7 @@ def test_redis_broker_worker_alive_then_killed(redis_url: str, procs: Processes)
 
     os.kill(worker.pid, signal.SIGKILL)
     killed = time.monotonic()
-    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
+    _status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
     assert time.monotonic() - killed <= 2 + 1.0
     assert body["output"] == "not passing: celery:workers"
     celery.close()

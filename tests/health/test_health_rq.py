@@ -119,7 +119,7 @@ def test_killed_worker_turns_healthz_503_within_the_liveness_ttl(
 
     os.kill(worker.pid, signal.SIGKILL)
     killed = time.monotonic()
-    status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
+    _status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
     elapsed = time.monotonic() - killed
     assert elapsed <= 2 + 0.2 + 1.0  # liveness TTL + cache + polling slack
     workers = entry(body, "rq:workers", "default")
