@@ -41,9 +41,7 @@ def create_app(
     tocsin = Tocsin()
     # With Redis, workers are counted from tocsin's liveness keys (seconds fresh);
     # with RabbitMQ and no Redis, from a bounded, cached inspect broadcast.
-    tocsin.add(
-        CeleryWorkersCheck(celery, queue, liveness=liveness, inspect_cache=inspect_cache)
-    )
+    tocsin.add(CeleryWorkersCheck(celery, queue, liveness=liveness, inspect_cache=inspect_cache))
     age = above(warn=task_age_sla / 2, fail=task_age_sla)
     tocsin.add(CeleryQueueCheck(celery, queue, age=age))
     tocsin.init_app(app)

@@ -99,6 +99,13 @@ class HealthChecker:
 
         return register
 
+    def cached(self) -> HealthReport | None:
+        """The cached report if it is younger than ``ttl``, else None."""
+        with self._lock:
+            if self._cached is not None and time.monotonic() - self._cached_at < self.ttl:
+                return self._cached
+        return None
+
     def run(self, *, fresh: bool = False) -> HealthReport:
         """The report: from the cache if younger than ``ttl``, else from one shared run."""
         with self._lock:
@@ -131,6 +138,10 @@ class HealthChecker:
 
     async def arun(self, *, fresh: bool = False) -> HealthReport:
         """:meth:`run` for async apps: waits in a worker thread, never blocks the loop."""
+        if not fresh:
+            cached = self.cached()
+            if cached is not None:
+                return cached
         return await asyncio.to_thread(self.run, fresh=fresh)
 
     def clear_cache(self) -> None:
