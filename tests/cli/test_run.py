@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 from click.testing import CliRunner, Result
 
@@ -110,3 +111,11 @@ def test_run_needs_a_command() -> None:
     result = CliRunner().invoke(cli, ["run", "--ping", f"http://x/ping/{UUID}"], env=CLEAN_ENV)
     assert result.exit_code == 2
     assert "Missing argument" in result.stderr
+
+
+def test_a_background_process_left_behind_does_not_hang_the_run(receiver: Receiver) -> None:
+    started = time.monotonic()
+    result = run(receiver.url, "sh", "-c", "sleep 4 & echo started")
+    assert result.exit_code == 0, result.output
+    assert time.monotonic() - started < 3.5
+    assert "started" in receiver.requests[1].body

@@ -29,6 +29,8 @@ from tocsin.heartbeat import PingKind, ping
 TAIL_BYTES = 10_000
 EXIT_NOT_FOUND = 127
 EXIT_NOT_EXECUTABLE = 126
+# How long to keep reading output after the command exited (see run_and_tee).
+OUTPUT_DRAIN_SECONDS = 2.0
 
 
 def resolve_ping_url(target: str) -> str:
@@ -204,8 +206,11 @@ def run_and_tee(argv: Sequence[str], tail_bytes: int = TAIL_BYTES) -> RunOutcome
         thread.start()
     with _forward_signals(process):
         status = process.wait()
-        for thread in threads:
-            thread.join()
+    # A job that leaves a background process behind (`daemon &`) passes it our pipes, and
+    # they never reach EOF: wait a moment for the last output, then report anyway.
+    drained_by = time.monotonic() + OUTPUT_DRAIN_SECONDS
+    for thread in threads:
+        thread.join(timeout=max(0.0, drained_by - time.monotonic()))
     duration = time.monotonic() - started
     if status < 0:  # killed by a signal: report it the way shells do
         status = 128 - status
