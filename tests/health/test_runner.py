@@ -166,3 +166,20 @@ def test_a_failing_check_reports_every_declared_measurement() -> None:
 )
 def test_thresholds(threshold: Threshold, value: float | None, expected: Status) -> None:
     assert threshold.judge(value) is expected
+
+
+def test_a_hung_check_does_not_hold_up_interpreter_exit() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, time\n"
+        "from tocsin.health import HealthChecker\n"
+        "checker = HealthChecker(ttl=0)\n"
+        "checker.check('forever', timeout=0.1)(lambda: threading.Event().wait())\n"
+        "print(checker.run().status)\n"
+    )
+    start = time.monotonic()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=10)
+    assert out.stdout.strip() == "fail"
+    assert time.monotonic() - start < 5

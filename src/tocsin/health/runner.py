@@ -1,6 +1,6 @@
 """Run checks concurrently, each with its own timeout, inside an overall budget.
 
-Every check runs in a pooled worker thread (no signals, so it works in any thread of
+Every check runs in a reused daemon thread (no signals, so it works in any thread of
 any server, gunicorn gthread included). The caller waits at most the budget; a check
 still running then is reported ``fail`` with "timed out after N s" and left to
 finish in the background. A check whose previous run is still hung is not started
@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,8 +71,7 @@ class HealthChecker:
         self._cached_at = 0.0
         self._flight: _Flight | None = None
         self._running: dict[int, _Job] = {}
-        self._executor: ThreadPoolExecutor | None = None
-        self._executor_size = 0
+        self._pool = _DaemonPool()
 
     def add(self, check: Check) -> Check:
         """Add ``check``; returns it."""
@@ -163,7 +162,7 @@ class HealthChecker:
                 continue
             job = _Job(check, time.monotonic())
             self._running[id(check)] = job
-            self._pool().submit(_run_job, job)
+            self._pool.submit(job)
             jobs.append((check, job, None))
         measurements: list[Measurement] = []
         for check, pending, ready in jobs:
@@ -183,14 +182,6 @@ class HealthChecker:
             measurements.extend(_apply_criticality(check, results))
         return HealthReport(tuple(measurements), duration=time.monotonic() - start)
 
-    def _pool(self) -> ThreadPoolExecutor:
-        # Threads are reused between runs. A hung check holds at most one of them (it is
-        # not resubmitted while hung), so the pool always has room for the others.
-        if self._executor is None or self._executor_size < len(self.checks) + 2:
-            self._executor_size = 2 * len(self.checks) + 4
-            self._executor = ThreadPoolExecutor(self._executor_size, "tocsin-check")
-        return self._executor
-
     def _error_report(self, output: str) -> HealthReport:
         measurements = [m for check in self.checks for m in check.errored(output)]
         if not measurements:
@@ -200,6 +191,37 @@ class HealthChecker:
     def check_names(self) -> Iterable[str]:
         """The names of the registered checks."""
         return [c.name for c in self.checks]
+
+
+class _DaemonPool:
+    """Reusable daemon threads: one per job in flight, started only when none is idle.
+
+    Daemon threads (unlike ``concurrent.futures``' workers, which are joined at exit)
+    never hold up the process's shutdown behind a hung check. A hung check holds at most
+    one thread, because the runner does not resubmit it while it is hung.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._idle = 0
+        self._count = 0
+
+    def submit(self, job: _Job) -> None:
+        with self._lock:
+            if self._idle:
+                self._idle -= 1
+            else:
+                self._count += 1
+                name = f"tocsin-check-{self._count}"
+                threading.Thread(target=self._work, name=name, daemon=True).start()
+        self._jobs.put(job)
+
+    def _work(self) -> None:
+        while True:
+            _run_job(self._jobs.get())
+            with self._lock:
+                self._idle += 1
 
 
 def _run_job(job: _Job) -> None:
