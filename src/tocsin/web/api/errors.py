@@ -79,7 +79,7 @@ async def _tocsin_error(_request: Request, exc: Exception) -> Response:
     if isinstance(exc, ConflictError):
         return error_response(409, str(exc))
     # Any other deliberate error is still the server's problem, not the client's.
-    logger.error("tocsin error in API request: %s", exc)
+    logger.error("tocsin error in API request: %s", exc, exc_info=exc)
     return error_response(500, "internal error")
 
 
@@ -90,7 +90,8 @@ async def _request_validation_error(_request: Request, exc: Exception) -> Respon
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    if not request.url.path.startswith(API_PREFIX):
+    path = request.url.path
+    if not (path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")):
         return await http_exception_handler(request, exc)
     message = str(exc.detail)
     if exc.status_code == 400 and message == _BODY_PARSE_ERROR:
