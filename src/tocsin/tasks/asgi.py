@@ -41,7 +41,7 @@ from tocsin.tasks.sse import (
     status_headers,
 )
 from tocsin.tasks.states import TaskState
-from tocsin.tasks.store import EventHub, TaskStore
+from tocsin.tasks.store import EventHub, Subscription, TaskStore
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,8 @@ class TaskEndpoints:
         self.retry_after = retry_after
         self.poll_interval = poll_interval
         self.hub = hub if hub is not None else store.event_hub()
+        self._streams: set[Subscription] = set()
+        self._ticker: asyncio.Task[None] | None = None
 
     async def _visible(self, request: Request) -> TaskRecord | None:
         record = await run_in_threadpool(self.store.get, request.path_params["task_id"])
@@ -119,11 +121,13 @@ class TaskEndpoints:
         self,
         task_id: str,
         opening: list[TaskEvent],
-        subscription: Any,
+        subscription: Subscription | None,
         privileged: bool,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncIterator[bytes]:
+        if subscription is not None:
+            self._start_ticker(subscription)
         try:
-            yield f"retry: {RECONNECT_MS}\n\n"
+            yield f"retry: {RECONNECT_MS}\n\n".encode()
             last: str | None = None
             batch: list[TaskEvent] | None = opening
             while True:
@@ -142,21 +146,33 @@ class TaskEndpoints:
                     if await run_in_threadpool(self.store.get, task_id) is None:
                         return
                     yield KEEPALIVE
-                    batch = []
         finally:
             if subscription is not None:
+                self._streams.discard(subscription)
                 subscription.close()
 
+    def _start_ticker(self, subscription: Subscription) -> None:
+        # One timer for all streams nudges each every `keepalive` seconds, instead of a
+        # timeout around every wait (which costs a timer per event per stream).
+        self._streams.add(subscription)
+        if self._ticker is None or self._ticker.done():
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def _tick(self) -> None:
+        while self._streams:
+            await asyncio.sleep(self.keepalive)
+            for subscription in list(self._streams):
+                subscription.nudge()
+
     async def _next_pushed(
-        self, task_id: str, last: str | None, subscription: Any
+        self, task_id: str, last: str | None, subscription: Subscription
     ) -> list[TaskEvent] | None:
-        try:
-            event = await asyncio.wait_for(subscription.get(), self.keepalive)
-        except TimeoutError:
-            return None
-        if event is None:  # the feed reconnected: re-read what we may have missed
+        item = await subscription.get()
+        if item is None:  # the feed reconnected: re-read what we may have missed
             return await run_in_threadpool(self.store.events_after, task_id, last)
-        return [event]
+        if isinstance(item, str):  # KEEPALIVE_TICK
+            return None
+        return [item]
 
     async def _next_polled(self, task_id: str, last: str | None) -> list[TaskEvent] | None:
         deadline = time.monotonic() + self.keepalive
@@ -217,7 +233,9 @@ class TaskEndpoints:
         ]
 
     async def aclose(self) -> None:
-        """Stop the shared event feed."""
+        """Stop the keep-alive timer and the shared event feed."""
+        if self._ticker is not None:
+            self._ticker.cancel()
         if self.hub is not None:
             await self.hub.aclose()
 

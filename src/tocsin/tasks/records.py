@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -185,6 +185,8 @@ class TaskEvent:
 
     id: str
     record: TaskRecord
+    #: Rendered forms, shared by every stream that sends this event (see ``sse.format_event``).
+    rendered: dict[bool, bytes] = field(default_factory=dict, compare=False, repr=False)
 
 
 def new_record(

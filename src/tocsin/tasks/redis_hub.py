@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections import deque
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from tocsin.tasks.records import TaskEvent, TaskRecord
+from tocsin.tasks.store import KEEPALIVE_TICK
 
 logger = logging.getLogger(__name__)
 
@@ -24,29 +25,42 @@ _QUEUE_LIMIT = 1000
 
 
 class RedisSubscription:
-    """One subscriber's queue of events for one task."""
+    """One subscriber's queue of events for one task.
+
+    A deque plus one waiter future, rather than an ``asyncio.Queue``: with a thousand
+    subscribers every event wakes a thousand of these, so the per-wake-up cost matters.
+    """
 
     def __init__(self, hub: RedisEventHub, task_id: str) -> None:
         self.task_id = task_id
         self._hub = hub
-        self._queue: asyncio.Queue[TaskEvent | None] = asyncio.Queue(_QUEUE_LIMIT)
+        self._items: deque[TaskEvent | str | None] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self._loop = asyncio.get_running_loop()
 
-    def _push(self, event: TaskEvent | None) -> None:
-        try:
-            self._queue.put_nowait(event)
-        except asyncio.QueueFull:
+    def _push(self, item: TaskEvent | str | None) -> None:
+        if len(self._items) >= _QUEUE_LIMIT:
             # A stalled subscriber: drop what it has and tell it to re-read the log.
-            while not self._queue.empty():
-                self._queue.get_nowait()
-            self._queue.put_nowait(None)
+            self._items.clear()
+            item = None
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
-    async def get(self) -> TaskEvent | None:
-        """The next event (``None``: the feed reconnected, re-read the log)."""
-        return await self._queue.get()
+    def nudge(self) -> None:
+        """Wake the subscriber with ``KEEPALIVE_TICK`` (time for a keep-alive comment)."""
+        self._push(KEEPALIVE_TICK)
 
-    async def __aiter__(self) -> AsyncIterator[TaskEvent | None]:
-        while True:
-            yield await self._queue.get()
+    async def get(self) -> TaskEvent | str | None:
+        """The next item: an event, ``KEEPALIVE_TICK``, or ``None`` (re-read the log)."""
+        while not self._items:
+            self._waiter = self._loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
 
     def close(self) -> None:
         """Stop receiving."""

@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 #: Headers of every SSE response; ``X-Accel-Buffering`` stops nginx from buffering events.
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 SSE_MEDIA_TYPE = "text/event-stream"
-KEEPALIVE = ": keep-alive\n\n"
+KEEPALIVE = b": keep-alive\n\n"
 #: Reconnect delay sent to ``EventSource`` clients (milliseconds).
 RECONNECT_MS = 2000
 
@@ -87,10 +87,18 @@ def etag_matches(if_none_match: str | None, tag: str) -> bool:
     return tag in candidates or "*" in candidates
 
 
-def format_event(event: TaskEvent, privileged: bool) -> str:
-    """One SSE message: ``id`` (for ``Last-Event-ID``), ``event: task``, the JSON snapshot."""
-    data = json.dumps(event.record.public_dict(privileged=privileged), separators=(",", ":"))
-    return f"id: {event.id}\nevent: task\ndata: {data}\n\n"
+def format_event(event: TaskEvent, privileged: bool) -> bytes:
+    """One SSE message: ``id`` (for ``Last-Event-ID``), ``event: task``, the JSON snapshot.
+
+    Rendered once per event and audience: a thousand streams fed the same event object by
+    the hub share one string.
+    """
+    text = event.rendered.get(privileged)
+    if text is None:
+        data = json.dumps(event.record.public_dict(privileged=privileged), separators=(",", ":"))
+        message = f"id: {event.id}\nevent: task\ndata: {data}\n\n"
+        text = event.rendered[privileged] = message.encode()
+    return text
 
 
 def opening_events(store: TaskStore, task_id: str, last_id: str | None) -> list[TaskEvent]:
@@ -115,10 +123,10 @@ def sync_stream(
     *,
     privileged: bool,
     keepalive: float,
-) -> Iterator[str]:
+) -> Iterator[bytes]:
     """Blocking SSE generator for threaded WSGI servers: waits with ``store.wait_events``
     (``XREAD BLOCK`` on Redis, polling on SQL) and ends after a terminal state."""
-    yield f"retry: {RECONNECT_MS}\n\n"
+    yield f"retry: {RECONNECT_MS}\n\n".encode()
     last: str | None = None
     for event in opening:
         yield format_event(event, privileged)

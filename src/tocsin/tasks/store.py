@@ -7,9 +7,8 @@ record never lives in one process's memory. ``set_default_store`` lets trackers
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 from tocsin.errors import ConfigError
 from tocsin.tasks.records import Change, TaskEvent, TaskRecord
@@ -18,6 +17,8 @@ from tocsin.tasks.records import Change, TaskEvent, TaskRecord
 DEFAULT_TTL = timedelta(hours=24)
 #: How long an unfinished task may stay silent before it is forgotten.
 DEFAULT_PENDING_TTL = timedelta(days=7)
+#: What ``Subscription.get`` returns after ``nudge()``: time for a keep-alive comment.
+KEEPALIVE_TICK: Final = "keepalive"
 
 
 class EventHub(Protocol):
@@ -39,12 +40,13 @@ class EventHub(Protocol):
 class Subscription(Protocol):
     """One subscriber's queue of events, filled by an ``EventHub``."""
 
-    def __aiter__(self) -> AsyncIterator[TaskEvent | None]:
-        """Yields events; ``None`` means "events may have been missed: re-read the log"."""
+    async def get(self) -> TaskEvent | str | None:
+        """The next item: an event; ``KEEPALIVE_TICK`` after ``nudge()``; ``None`` when the
+        feed reconnected and events may have been missed (re-read the log)."""
         ...
 
-    async def get(self) -> TaskEvent | None:
-        """The next event (``None``: the feed reconnected, re-read the log)."""
+    def nudge(self) -> None:
+        """Wake the subscriber with ``KEEPALIVE_TICK``."""
         ...
 
     def close(self) -> None:
