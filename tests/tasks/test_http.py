@@ -163,3 +163,32 @@ def test_streams_do_not_block_other_requests(base_url: str, store: TaskStore) ->
             for s, r in zip(streams, opened, strict=True):
                 r.close()
                 s.__exit__(None, None, None)
+
+
+def test_asgi_stream_survives_a_lost_pubsub_connection(redis_url: str) -> None:
+    """Kill the server's shared subscription: the stream re-reads the log after reconnecting."""
+    import redis
+
+    store = make_store(redis_url)
+    admin = redis.Redis.from_url(redis_url)
+    db = int(redis_url.rsplit("/", 1)[1])
+    task = store.create("report")
+    with (
+        serve("asgi", redis_url) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+        client.stream("GET", f"/tasks/{task.id}/events") as response,
+    ):
+        messages = events_only(iter_sse(response))
+        assert next(messages).json["state"] == "queued"
+        killed = 0
+        for entry in admin.client_list(_type="pubsub"):
+            if int(entry["db"]) == db:  # only this test's server, never others on the machine
+                admin.client_kill_filter(_id=entry["id"])
+                killed += 1
+        assert killed == 1
+        store.update(task.id, Change(TaskState.STARTED))  # published while nobody listens
+        store.update(task.id, Change(TaskState.SUCCEEDED))
+        states = [m.json["state"] for m in messages]
+    assert states == ["started", "succeeded"]
+    admin.close()
+    store.close()
