@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -14,7 +15,9 @@ import redis
 from flask import Flask
 from rq import Queue
 
-from tests.health.procs import BIN, EXAMPLES, Processes, entry, load_example, wait_until
+from tests.health.procs import BIN, EXAMPLES, ROOT, Processes, entry, load_example, wait_until
+from tocsin.health import HealthChecker
+from tocsin.health.checks.rq import RQQueueCheck
 
 TOKEN = "s3cret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -138,3 +141,35 @@ def test_plain_rq_worker_counts_through_rqs_own_heartbeat(redis_url: str, procs:
     )
     assert "rq worker heartbeat" in entry(body, "rq:workers", "default")["output"]
     assert entry(body, "rq:worker_heartbeat_age", "default")["observedValue"] < 10
+
+
+@pytest.mark.slow
+def test_job_running_past_its_timeout_counts_as_stuck(redis_url: str, procs: Processes) -> None:
+    checker = HealthChecker([RQQueueCheck(redis_url, "default", timeout_grace=0.5)], ttl=0)
+    queue = Queue("default", connection=redis.Redis.from_url(redis_url))
+    job = queue.enqueue("tests.health.rqjobs.stubborn", 8, job_timeout=1)
+    start_worker(procs, redis_url, PYTHONPATH=f"{ROOT / 'src'}:{ROOT}")
+    try:
+        _check_stuck(checker)
+    finally:
+        pid = job.get_meta(refresh=True).get("pid")
+        if pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _check_stuck(checker: HealthChecker) -> None:
+
+    def probe() -> dict[str, Any]:
+        return checker.run().to_json()
+
+    body = wait_until(
+        probe, lambda b: entry(b, "rq:started_jobs", "default")["observedValue"] == 1, 15
+    )
+    assert entry(body, "rq:stuck_jobs", "default")["observedValue"] == 0
+    body = wait_until(
+        probe, lambda b: entry(b, "rq:stuck_jobs", "default")["observedValue"] == 1, 5
+    )
+    stuck = entry(body, "rq:stuck_jobs", "default")
+    assert stuck["status"] == "warn"
+    assert body["status"] == "warn"  # the worker itself is alive

@@ -23,6 +23,10 @@ from tocsin.health.thresholds import NEVER, Threshold, above, below
 from tocsin.workers.keys import alive_key, beats_key
 
 ANY_IS_WARN = above(warn=1)
+STARTED_SAMPLE = 50
+"""How many started jobs are inspected for running past their timeout."""
+DEFAULT_JOB_TIMEOUT = 180.0
+"""RQ's job timeout when a job stores none."""
 NONE_IS_FAIL = below(fail=0)
 
 MEASUREMENTS = (
@@ -61,7 +65,8 @@ class RQQueueCheck(Check):
 
     Thresholds (``Threshold``/``above``/``below``): ``depth`` (jobs), ``age`` (seconds the
     next job has waited, against your SLA), ``failed`` (default: warn at 1), ``stuck``
-    (started jobs past their timeout or heartbeat, default warn at 1), ``overdue``
+    (started jobs past their timeout plus ``timeout_grace`` seconds, or whose execution
+    heartbeat expired; the first 50 started jobs are examined; default warn at 1), ``overdue``
     (scheduled jobs past due: no scheduler running, default warn at 1) and ``workers``
     (default: fail at 0 live workers).
     """
@@ -79,6 +84,7 @@ class RQQueueCheck(Check):
         workers: Threshold = NONE_IS_FAIL,
         heartbeat_age: Threshold = NEVER,
         key_prefix: str = "rq",
+        timeout_grace: float = 5.0,
         timeout: float = DEFAULT_TIMEOUT,
         **options: Any,
     ) -> None:
@@ -111,6 +117,7 @@ class RQQueueCheck(Check):
             "job": f"{p}:job:",
         }
         self.server = describe(self.client)
+        self.timeout_grace = timeout_grace
 
     def collect(self) -> list[Measurement]:
         """Two pipelined round trips, no writes."""
@@ -126,19 +133,26 @@ class RQQueueCheck(Check):
             pipe.zcount(k["scheduled"], "-inf", now)
             pipe.zrange(alive_key("rq", self.queue), 0, -1, withscores=True)
             pipe.hgetall(beats_key("rq", self.queue))
-            (rq_workers, depth, head, failed, started, stuck, overdue, alive, beats) = (
-                pipe.execute()
-            )
+            pipe.zrange(k["wip"], 0, STARTED_SAMPLE - 1)
+            rows = pipe.execute()
+        rq_workers, depth, head, failed, started, expired, overdue, alive, beats, wip = rows
         rq_worker_keys = sorted(_text(w) or "" for w in rq_workers)
         fast = bool(alive)
         with self.client.pipeline(transaction=False) as pipe:
             if head is not None:
                 pipe.hget(k["job"] + (_text(head) or ""), "enqueued_at")
+            for member in wip:
+                job_id = (_text(member) or "").rpartition(":")[0] or _text(member)
+                pipe.hmget(k["job"] + (job_id or ""), "started_at", "timeout")
             if not fast:
                 for key in rq_worker_keys:
                     pipe.hmget(key, "last_heartbeat", "death")
             second = pipe.execute()
         enqueued = parse_rq_time(second.pop(0)) if head is not None else None
+        overtime = sum(self._past_timeout(row, now) for row in second[: len(wip)])
+        del second[: len(wip)]
+        # Expired execution heartbeats (RQ's view, +60 s late) or jobs past their timeout.
+        stuck = max(int(expired), overtime)
         age = round(max(0.0, now - enqueued.timestamp()), 3) if enqueued else None
         if fast:
             live, last_beat, source = self._tocsin_workers(alive, beats, now)
@@ -156,6 +170,18 @@ class RQQueueCheck(Check):
             m("workers", live, "workers", f"live workers ({source})"),
             m("worker_heartbeat_age", beat_age, "s", f"newest worker heartbeat ({source})"),
         ]
+
+    def _past_timeout(self, row: list[Any], now: float) -> bool:
+        started_at, timeout = parse_rq_time(row[0]), _text(row[1])
+        if started_at is None:
+            return False
+        try:
+            seconds = float(timeout) if timeout else DEFAULT_JOB_TIMEOUT
+        except ValueError:
+            return False
+        if seconds < 0:  # -1: no timeout
+            return False
+        return now > started_at.timestamp() + seconds + self.timeout_grace
 
     def _m(self, name: str, value: Any, unit: str, output: str = "") -> Measurement:
         return self.measure(
