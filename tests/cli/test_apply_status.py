@@ -152,6 +152,8 @@ def test_a_broken_file_lists_every_problem_and_applies_nothing(
         f"error: {path}:3: monitors[0] (a).period: '5 minutes' is not a duration; "
         "use seconds or 30s, 5m, 2h, 1d, 1w",
         f"error: {path}:5: monitors[1] (b).grace: a duration must be longer than 0 seconds",
+        f"error: {path}:6: monitors[1] (b).channels[0]: no channel named 'nowhere' in this "
+        "file or on the server",
     ]
     assert json.loads(tocsin(env, "status", "--json").stdout) == []
 

@@ -97,6 +97,18 @@ def test_anchors_and_merge_keys_work() -> None:
     }
 
 
+def test_keys_given_next_to_a_merge_key_win() -> None:
+    text = (
+        "monitors:\n"
+        "  - &hourly {name: sync-a, period: 1h, grace: 10m}\n"
+        "  - {<<: *hourly, name: sync-b}\n"
+    )
+    document = load_text(text, {})
+    assert document.problems == []
+    assert document.data["monitors"][1] == {"name": "sync-b", "period": "1h", "grace": "10m"}
+    assert document.line_of(("monitors", 1, "period")) == 2  # where the value is written
+
+
 def test_empty_file_is_no_data() -> None:
     assert load_text("", {}).data is None
     assert load_text("# only a comment\n", {}).data is None

@@ -99,6 +99,8 @@ def test_a_file_with_many_errors_lists_them_all_with_lines() -> None:
         "time zone (use a name like Europe/Berlin)",
         "tocsin.yaml:14: monitors[1] (invoice-cron).colour: unknown field; expected one of "
         "channels, cron, desc, grace, kind, name, period, slug, tags, timezone",
+        "tocsin.yaml:15: monitors[2] (backup).name: name 'backup' is used twice "
+        "(first by monitors[0], line 8)",
         "tocsin.yaml:17: monitors[3]: must be a mapping (name: ..., kind: ...)",
         "tocsin.yaml:19: monitors[4] (both).period: give either period or cron, not both",
         "tocsin.yaml:23: monitors[5] (zoned).timezone: only applies to cron schedules",
@@ -164,6 +166,30 @@ monitors:
   - name: a
     channels: [ops, pager, team]
 """
+
+
+def test_items_with_problems_still_have_names_and_channels_checked() -> None:
+    text = (
+        "channels:\n"
+        "  - {name: ops, kind: webhook}\n"
+        "monitors:\n"
+        "  - {name: a, period: soon, channels: [ops, pager]}\n"
+        "  - {name: a, grace: later}\n"
+    )
+    document = load_text(text, {})
+    desired, problems = validate(document)
+    problems += check_channel_references(document, desired, set(), prune=False)
+    assert problems == [
+        "tocsin.yaml:2: channels[0] (ops).url: is required",
+        "tocsin.yaml:4: monitors[0] (a).period: 'soon' is not a duration; "
+        "use seconds or 30s, 5m, 2h, 1d, 1w",
+        "tocsin.yaml:5: monitors[1] (a).name: name 'a' is used twice (first by monitors[0], "
+        "line 4)",
+        "tocsin.yaml:5: monitors[1] (a).grace: 'later' is not a duration; "
+        "use seconds or 30s, 5m, 2h, 1d, 1w",
+        "tocsin.yaml:4: monitors[0] (a).channels[1]: no channel named 'pager' in this file "
+        "or on the server",
+    ]
 
 
 def test_unknown_channels_are_problems_unless_on_the_server() -> None:

@@ -23,6 +23,7 @@ Path = tuple[PathPart, ...]
 
 _VARIABLE = re.compile(r"\$(\$)?\{([^}]*)\}")
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -114,9 +115,13 @@ class _Builder:
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        self.loader.flatten_mapping(node)  # resolve `<<: *anchor` merge keys
+        own_count = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+        self.loader.flatten_mapping(node)  # resolve `<<: *anchor`: merged pairs come first
+        split = len(node.value) - own_count
+        merged, own = node.value[:split], node.value[split:]
         result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        for index, (key_node, value_node) in enumerate(own + merged):
+            from_merge = index >= len(own)
             key = self.loader.construct_object(key_node, deep=True)
             try:
                 hash(key)
@@ -128,6 +133,8 @@ class _Builder:
                 )
                 continue
             child = (*path, str(key))
+            if key in result and from_merge:
+                continue  # a key given in the mapping itself wins over a merged one
             if key in result:
                 self.document.problems.append(
                     f"{self.document.source}:{key_node.start_mark.line + 1}: "

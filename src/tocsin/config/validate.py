@@ -21,12 +21,28 @@ SpecT = TypeVar("SpecT", ChannelSpec, MonitorSpec)
 
 
 @dataclass(frozen=True)
+class ChannelReference:
+    """A monitor item's ``channels`` list, kept even when the item has other problems."""
+
+    path: Path
+    monitor: str | None
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class DesiredState:
-    """What the file asks for. ``paths`` maps ``("monitors", name)`` to the item's path."""
+    """What the file asks for.
+
+    ``paths`` maps ``("monitors", name)`` to the item's path; ``channel_names`` are the
+    channel names the file defines (valid or not) and ``references`` every monitor's
+    channel list, so a reference can be checked even when an item has other problems.
+    """
 
     channels: tuple[ChannelSpec, ...] = ()
     monitors: tuple[MonitorSpec, ...] = ()
     paths: dict[tuple[str, str], Path] = field(default_factory=dict)
+    channel_names: frozenset[str] = frozenset()
+    references: tuple[ChannelReference, ...] = ()
 
 
 def _where(path: Path, name: str | None, rest: Path = ()) -> str:
@@ -56,63 +72,86 @@ def _items(document: Document, data: Mapping[str, Any], section: str) -> list[An
     return value
 
 
-def _section(
-    document: Document,
-    data: Mapping[str, Any],
-    section: str,
-    build: Callable[[Mapping[str, Any]], SpecT],
-    paths: dict[tuple[str, str], Path],
-) -> list[SpecT]:
-    specs: list[SpecT] = []
-    seen: dict[tuple[str, str], Path] = {}
-    for index, item in enumerate(_items(document, data, section)):
-        path: Path = (section, index)
-        if not isinstance(item, Mapping):
-            document.problems.append(
-                item_problem(document, path, None, (), "must be a mapping (name: ..., kind: ...)")
+def _name_of(item: Mapping[str, Any]) -> str | None:
+    raw = item.get("name")
+    return raw.strip() or None if isinstance(raw, str) else None
+
+
+def _channel_list(item: Mapping[str, Any]) -> tuple[str, ...]:
+    raw = item.get("channels")
+    if not isinstance(raw, list):
+        return ()
+    return tuple(dict.fromkeys(v.strip() for v in raw if isinstance(v, str) and v.strip()))
+
+
+class _Section:
+    """Validates the items of one section, remembering names to find duplicates."""
+
+    def __init__(self, document: Document, section: str) -> None:
+        self.document = document
+        self.section = section
+        self.seen: dict[tuple[str, str], Path] = {}
+        self.names: list[str] = []
+        self.references: list[ChannelReference] = []
+        self.paths: dict[tuple[str, str], Path] = {}
+
+    def _first_use(self, path: Path, name: str | None, key: str, value: str) -> bool:
+        """Record ``key=value`` for ``path``; report it and say ``False`` if already used."""
+        first = self.seen.setdefault((key, value), path)
+        if first == path:
+            return True
+        self.document.problems.append(
+            item_problem(
+                self.document,
+                path,
+                name,
+                (key,),
+                f"{key} {value!r} is used twice (first by {format_path(first)}, "
+                f"line {self.document.line_of(first)})",
             )
-            continue
-        raw_name = item.get("name")
-        name = raw_name.strip() if isinstance(raw_name, str) else None
-        try:
-            spec = build(item)
-        except ValidationError as exc:
-            for key, problem in exc.fields.items():
-                if (*path, key) in document.bad_paths:
-                    continue  # its ${...} problem is already reported
-                document.problems.append(item_problem(document, path, name, (key,), problem))
-            continue
-        unique = [("name", spec.name)]
-        if isinstance(spec, MonitorSpec):
-            unique.append(("slug", spec.slug))
-        duplicate = False
-        for key, value in unique:
-            first = seen.get((key, value))
-            if first is not None:
-                line = document.line_of(first)
-                document.problems.append(
+        )
+        return False
+
+    def specs(self, items: list[Any], build: Callable[[Mapping[str, Any]], SpecT]) -> list[SpecT]:
+        """The valid, unique specs among ``items``; problems go to the document."""
+        specs: list[SpecT] = []
+        for index, item in enumerate(items):
+            path: Path = (self.section, index)
+            if not isinstance(item, Mapping):
+                self.document.problems.append(
                     item_problem(
-                        document,
-                        path,
-                        name,
-                        (key,) if key in item else (),
-                        f"{key} {value!r} is used twice (first by {format_path(first)}, "
-                        f"line {line})",
+                        self.document, path, None, (), "must be a mapping (name: ..., kind: ...)"
                     )
                 )
-                duplicate = True
-                break  # a repeated name repeats the default slug too: say it once
-            seen[(key, value)] = path
-        if not duplicate:
-            specs.append(spec)
-            paths[(section, spec.name)] = path
-    return specs
+                continue
+            name = _name_of(item)
+            unique = name is None or self._first_use(path, name, "name", name)
+            if name is not None:
+                self.names.append(name)
+            if self.section == "monitors":
+                self.references.append(ChannelReference(path, name, _channel_list(item)))
+            try:
+                spec = build(item)
+            except ValidationError as exc:
+                for key, problem in exc.fields.items():
+                    if (*path, key) in self.document.bad_paths:
+                        continue  # its ${...} problem is already reported
+                    self.document.problems.append(
+                        item_problem(self.document, path, name, (key,), problem)
+                    )
+                continue
+            # A repeated name repeats the default slug too: say it only once.
+            if unique and isinstance(spec, MonitorSpec):
+                unique = self._first_use(path, name, "slug", spec.slug)
+            if unique:
+                specs.append(spec)
+                self.paths[(self.section, spec.name)] = path
+        return specs
 
 
 def validate(document: Document) -> tuple[DesiredState, list[str]]:
     """The specs the file describes and every problem found in it (loader's included)."""
     data = document.data
-    paths: dict[tuple[str, str], Path] = {}
     if data is None:
         return DesiredState(), list(document.problems)
     if not isinstance(data, Mapping):
@@ -127,9 +166,15 @@ def validate(document: Document) -> tuple[DesiredState, list[str]]:
                     (str(key),), f"unknown top-level key; expected {' or '.join(SECTIONS)}"
                 )
             )
-    channels = _section(document, data, "channels", channel_spec, paths)
-    monitors = _section(document, data, "monitors", monitor_spec, paths)
-    desired = DesiredState(channels=tuple(channels), monitors=tuple(monitors), paths=paths)
+    channels = _Section(document, "channels")
+    monitors = _Section(document, "monitors")
+    desired = DesiredState(
+        channels=tuple(channels.specs(_items(document, data, "channels"), channel_spec)),
+        monitors=tuple(monitors.specs(_items(document, data, "monitors"), monitor_spec)),
+        paths=channels.paths | monitors.paths,
+        channel_names=frozenset(channels.names),
+        references=tuple(monitors.references),
+    )
     return desired, sort_problems(document, document.problems)
 
 
@@ -156,12 +201,12 @@ def check_channel_references(
     A channel exists afterwards if the file defines it, or (without ``--prune``, which
     deletes every channel the file does not list) if the server already has it.
     """
-    in_file = {spec.name for spec in desired.channels}
     problems: list[str] = []
-    for monitor in desired.monitors:
-        path = desired.paths[("monitors", monitor.name)]
-        for index, channel in enumerate(monitor.channels):
-            if channel in in_file or (not prune and channel in server_channels):
+    for reference in desired.references:
+        for index, channel in enumerate(reference.channels):
+            if channel in desired.channel_names:
+                continue
+            if not prune and channel in server_channels:
                 continue
             if prune and channel in server_channels:
                 message = (
@@ -171,6 +216,8 @@ def check_channel_references(
             else:
                 message = f"no channel named {channel!r} in this file or on the server"
             problems.append(
-                item_problem(document, path, monitor.name, ("channels", index), message)
+                item_problem(
+                    document, reference.path, reference.monitor, ("channels", index), message
+                )
             )
     return problems
