@@ -14,6 +14,8 @@ from celery import Celery
 from flask import Flask
 
 from tests.health.procs import BIN, EXAMPLES, Processes, entry, load_example, wait_until
+from tocsin.health import HealthChecker
+from tocsin.health.checks.celery import CeleryWorkersCheck
 
 AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
@@ -86,6 +88,14 @@ def test_redis_broker_worker_alive_then_killed(redis_url: str, procs: Processes)
     worker = start_worker(procs, redis_url, "emails")
     _, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=20)
     assert entry(body, "celery:workers", "emails")["observedValue"] == 1
+    # The same worker, counted by a bounded inspect broadcast instead of liveness keys.
+    inspected = HealthChecker([CeleryWorkersCheck(celery, "emails", inspect_cache=0)]).run()
+    by_inspect = inspected.to_json()
+    workers = entry(by_inspect, "celery:workers", "emails")
+    assert (workers["observedValue"], workers["status"]) == (1, "pass")
+    assert "emails@" in workers["output"]
+    assert entry(by_inspect, "celery:active_tasks", "emails")["observedValue"] == 0
+    assert entry(by_inspect, "celery:reserved_tasks", "emails")["observedValue"] == 0
     for i in range(3):
         celery.send_task("example.send_welcome_email", args=[f"u{i}@example.com"])
     wait_until(
