@@ -12,7 +12,7 @@ import pytest
 import redis
 from rq import Queue
 
-from tests.health.procs import EXAMPLES, Processes, wait_until
+from tests.health.procs import BIN, EXAMPLES, Processes, load_example, wait_until
 from tocsin.workers.rq import enqueue_heartbeat
 
 server_process = pytest.importorskip(
@@ -58,3 +58,29 @@ def test_rq_heartbeat_job_pings_the_server_after_it_ran(
         # The first heartbeat job was queued before the nap and ran before it; every
         # later one was enqueued by the pool behind the nap and pinged after it ended.
         assert times[1] >= nap.ended_at.timestamp()
+
+
+@pytest.mark.slow
+def test_celery_beat_heartbeat_pings_the_server_after_queued_work(
+    redis_url: str, procs: Processes, tmp_path: Path
+) -> None:
+    celery = load_example("flask_celery", "app").make_celery(redis_url, "emails")
+    with server_process.start_server(tmp_path / "server") as server:
+        url = server.create_heartbeat_monitor("celery-pool", period_seconds=60, grace_seconds=120)
+        celery.send_task("example.nap", args=[1.5])
+        env = {
+            "BROKER_URL": redis_url,
+            "CELERY_QUEUE": "emails",
+            "HEARTBEAT_URL": url,
+            "HEARTBEAT_PERIOD": "0.5",
+        }
+        args = [str(BIN / "celery"), "-A", "celery_app", "worker", "-B", "-Q", "emails"]
+        args += ["-c", "1", "--without-mingle", "--without-gossip"]
+        args += ["-s", str(tmp_path / "beat-schedule")]
+        started = time.time()
+        procs.start(args, cwd=EXAMPLES / "flask_celery", env=env)
+        pings = wait_until(lambda: server.pings(url), lambda p: len(p) >= 1, timeout=25)
+        assert pings[0]["kind"] == "success"
+        # One worker process: the nap ran first, the heartbeat task only after it.
+        assert min(_when(p["created_at"]) for p in pings) >= started + 1.5
+    celery.close()

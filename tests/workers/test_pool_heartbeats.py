@@ -15,7 +15,7 @@ from tests.health.procs import BIN, EXAMPLES, Processes, load_example, wait_unti
 from tests.workers.receiver import PingReceiver, ping_receiver
 from tocsin.workers.keys import alive_key, beats_key
 from tocsin.workers.liveness import LivenessBeat
-from tocsin.workers.rq import enqueue_heartbeat
+from tocsin.workers.rq import TocsinSimpleWorker, enqueue_heartbeat
 
 
 @pytest.fixture
@@ -95,3 +95,21 @@ def test_celery_beat_heartbeat_runs_on_the_queue_after_real_work(
     assert receiver.requests[0].at - started >= 1.5
     assert receiver.requests[0].body.startswith("celery heartbeat task ran worker=")
     celery.close()
+
+
+def test_simple_worker_in_burst_mode_runs_its_heartbeat_job(
+    redis_url: str, receiver: PingReceiver
+) -> None:
+    connection = redis.Redis.from_url(redis_url)
+
+    class Worker(TocsinSimpleWorker):
+        liveness_interval = 0.2
+        liveness_ttl = 1.0
+        heartbeat_urls = {"default": receiver.url("burst")}
+
+    queue = Queue("default", connection=connection)
+    Worker([queue], connection=connection).work(burst=True)
+    assert [r.path for r in receiver.requests] == ["/ping/burst"]
+    assert "rq heartbeat job ran worker=" in receiver.requests[0].body
+    assert connection.zcard(alive_key("rq", "default")) == 0  # a clean stop forgets the worker
+    connection.close()

@@ -21,7 +21,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from rq import Queue, Worker, get_current_job
+from rq import Queue, SimpleWorker, Worker, get_current_job
+from rq.worker import BaseWorker
 
 from tocsin.heartbeat import ping
 from tocsin.workers.keys import PREFIX, default_identity
@@ -54,8 +55,12 @@ def heartbeat_lock_key(queue: str) -> str:
     return f"{PREFIX}:rq:heartbeat-lock:{queue}"
 
 
-class TocsinWorker(Worker):
-    """An RQ worker that runs tocsin's liveness beat and schedules heartbeat jobs."""
+class TocsinWorkerMixin(BaseWorker):
+    """Adds tocsin's liveness beat and heartbeat jobs to any RQ worker class.
+
+    ``class MyWorker(TocsinWorkerMixin, SomeRQWorker)``; :class:`TocsinWorker` and
+    :class:`TocsinSimpleWorker` are the two common ones.
+    """
 
     liveness_interval: float = 5.0
     liveness_ttl: float = 15.0
@@ -89,3 +94,11 @@ class TocsinWorker(Worker):
             if self.connection.set(lock, self.name, nx=True, ex=max(1, int(self.heartbeat_period))):
                 job = enqueue_heartbeat(queue, url, self.heartbeat_period)
                 logger.info("heartbeat job enqueued queue=%s job_id=%s", queue.name, job.id)
+
+
+class TocsinWorker(TocsinWorkerMixin, Worker):
+    """RQ's forking worker with tocsin's liveness beat and heartbeat jobs."""
+
+
+class TocsinSimpleWorker(TocsinWorkerMixin, SimpleWorker):
+    """RQ's non-forking worker with tocsin's liveness beat and heartbeat jobs."""
