@@ -30,15 +30,25 @@ def privileged(request: Any) -> bool:
     return bool(request.headers.get("X-Admin") == "1")
 
 
-def create_flask_app(url: str, keepalive: float = 0.5) -> Any:
+def create_flask_app(url: str, keepalive: float = 0.5, rq_hooks: bool = False) -> Any:
     from flask import Flask
 
     from tocsin.tasks.flask import task_blueprint
 
     store = make_store(url)
     app = Flask(__name__)
+    hooks: dict[str, Any] = {}
+    if rq_hooks:
+        from redis import Redis
+
+        from tocsin.tasks.rq import cancel_hook, retry_hook
+
+        connection = Redis.from_url(url)
+        hooks = {"on_cancel": cancel_hook(connection), "on_retry": retry_hook(connection)}
     app.register_blueprint(
-        task_blueprint(store, authorize=authorize, privileged=privileged, keepalive=keepalive),
+        task_blueprint(
+            store, authorize=authorize, privileged=privileged, keepalive=keepalive, **hooks
+        ),
         url_prefix="/tasks",
     )
 

@@ -58,7 +58,9 @@ def stop(proc: subprocess.Popen[Any]) -> None:
 
 
 @contextmanager
-def serve(kind: str, store_url: str, keepalive: float = 0.5) -> Iterator[str]:
+def serve(
+    kind: str, store_url: str, keepalive: float = 0.5, rq_hooks: bool = False
+) -> Iterator[str]:
     """Serve the test app with gunicorn gthread (``flask``) or uvicorn (``asgi``)."""
     port = free_port()
     if kind == "flask":
@@ -72,7 +74,7 @@ def serve(kind: str, store_url: str, keepalive: float = 0.5) -> Iterator[str]:
             "16",
             "-b",
             f"127.0.0.1:{port}",
-            f"tests.tasks.apps:create_flask_app({store_url!r}, {keepalive})",
+            f"tests.tasks.apps:create_flask_app({store_url!r}, {keepalive}, {rq_hooks})",
         ]
     else:
         code = (

@@ -7,11 +7,13 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from redis import Redis
 from rq import Queue, Retry
+from rq.job import Job
 
-from tests.tasks.helpers import ROOT
+from tests.tasks.helpers import ROOT, serve
 from tests.tasks.jobs import always_fail, build_report, fail_first, wait_for_cancel
 from tocsin.tasks import Change, TaskEvent, TaskState, TaskStore
 from tocsin.tasks.redis_store import RedisTaskStore
@@ -149,3 +151,42 @@ def test_cancel_stops_the_job(connection: Redis, worker: None) -> None:
     final = store.get(job.id)
     assert final is not None
     assert final.state is TaskState.CANCELLED
+
+
+def test_retry_and_cancel_endpoints_drive_rq(
+    connection: Redis, worker: None, redis_url: str
+) -> None:
+    """POST /retry requeues the failed RQ job under the same id; POST /cancel stops one."""
+    store = RedisTaskStore(connection)
+    queue = Queue(connection=connection)
+    job = enqueue(queue, fail_first, 1, owner="alice")
+    assert wait_until_done(store, job.id)[-1].record.state is TaskState.FAILED
+    with serve("flask", redis_url, rq_hooks=True) as base:
+        headers = {"X-User": "alice"}
+        response = httpx.post(f"{base}/tasks/{job.id}/retry", headers=headers)
+        assert response.status_code == 202
+        assert response.json()["state"] == "queued"
+        assert response.json()["attempt"] == 2
+        events = wait_until_done(store, job.id)
+        assert [e.record.state for e in events][-4:] == [
+            "queued",
+            "started",
+            "progress",
+            "succeeded",
+        ]
+        assert events[-1].record.attempt == 2
+
+        long_job = enqueue(queue, wait_for_cancel, 20, owner="alice")
+        deadline = time.monotonic() + 15
+        while (record := store.get(long_job.id)) and record.state is not TaskState.PROGRESS:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        response = httpx.post(f"{base}/tasks/{long_job.id}/cancel", headers=headers)
+        assert response.status_code == 202
+        assert wait_until_done(store, long_job.id)[-1].record.state is TaskState.CANCELLED
+        # The RQ job stopped too (stop command or TaskCancelled at its next report).
+        rq_job = Job.fetch(long_job.id, connection=connection)
+        deadline = time.monotonic() + 10
+        while rq_job.get_status(refresh=True) in ("started", "queued"):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
