@@ -171,6 +171,16 @@ def test_env_substitution_and_unset_variable(env: dict[str, str | None], tmp_pat
     assert changed.stdout.splitlines()[0] == "~ channel ops: url changed"
 
 
+def test_the_file_can_come_from_stdin(env: dict[str, str | None]) -> None:
+    text = "monitors:\n  - name: piped\n    period: 5m\n    grace: bad\n"
+    result = CliRunner().invoke(cli, ["apply", "-f", "-"], env=env, input=text)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: <stdin>:4: monitors[0] (piped).grace: ")
+    fixed = text.replace("bad", "1m")
+    result = CliRunner().invoke(cli, ["apply", "-f", "-"], env=env, input=fixed)
+    assert result.stdout.startswith("+ monitor piped (heartbeat, period 5m, grace 1m)\n")
+
+
 def test_yaml_syntax_error_and_missing_file(env: dict[str, str | None], tmp_path: Path) -> None:
     path = write(tmp_path, "monitors:\n  - name: a\n   period: 1d\n")
     result = tocsin(env, "apply", "-f", path)

@@ -124,10 +124,13 @@ async def test_remote_errors_are_clear(database_url: str, tmp_path: Path) -> Non
             base | {"TOCSIN_API_KEY": "tocsin_rw_nope"}, "status", "--url", server.base_url
         )
         assert bad.exit_code == 2
-        assert bad.stderr.startswith("error: the server refused the API key (401): ")
+        assert "error: the server refused the API key (401): " in bad.stderr
         reader = base | {"TOCSIN_API_KEY": await key(server, ApiKeyScope.READ)}
         refused = await tocsin(reader, "apply", "-f", str(path), "--url", server.base_url)
         assert refused.exit_code == 2
-        assert "may not create channel 'ops' (403)" in refused.stderr
+        assert (
+            f"error: {path}:2: channels[0] (ops): the API key may not create channel 'ops' (403)"
+            in refused.stderr
+        )
         assert "after 0 of 3 changes were applied" in refused.stderr
         assert (await tocsin(reader, "status", "--url", server.base_url)).exit_code == 0

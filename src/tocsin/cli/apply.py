@@ -7,6 +7,7 @@ install's ``tocsin ping`` never pays for it.
 from __future__ import annotations
 
 import os
+import sys
 from typing import TYPE_CHECKING
 
 import click
@@ -52,8 +53,8 @@ def render_result(result: ApplyResult, *, dry_run: bool) -> list[str]:
     "--file",
     "path",
     required=True,
-    type=click.Path(dir_okay=False),
-    help="The config file (tocsin.yaml).",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="The config file (tocsin.yaml); - reads it from stdin.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.option("--prune", is_flag=True, help="Delete monitors and channels not in the file.")
@@ -73,14 +74,17 @@ def apply_command(path: str, dry_run: bool, prune: bool, url: str | None) -> Non
     """
     from tocsin.config.apply import apply_document
     from tocsin.config.backends import Backend
-    from tocsin.config.loader import load_file
+    from tocsin.config.loader import load_file, load_text
     from tocsin.config.target import run_with_backend
     from tocsin.settings import Settings
 
     settings = Settings.from_env()
     # The file itself asks for ${...} values from the environment: that is the user's file
     # speaking, not a tocsin setting, so it gets the whole environment.
-    document = load_file(path, os.environ)
+    if path == "-":
+        document = load_text(sys.stdin.read(), os.environ, source="<stdin>")
+    else:
+        document = load_file(path, os.environ)
 
     async def work(backend: Backend) -> ApplyResult:
         return await apply_document(backend, document, prune=prune, dry_run=dry_run)

@@ -10,9 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tocsin.config.backends import Backend, BackendSession, Json
-from tocsin.config.loader import Document
+from tocsin.config.loader import Document, format_path
 from tocsin.config.plan import Action, Change, ObjectKind, Plan, make_plan
-from tocsin.config.validate import check_channel_references, sort_problems, validate
+from tocsin.config.validate import (
+    DesiredState,
+    check_channel_references,
+    sort_problems,
+    validate,
+)
 from tocsin.errors import ConfigError, TocsinError
 from tocsin.monitors.spec import ChannelSpec, MonitorSpec
 
@@ -48,6 +53,14 @@ async def apply_change(session: BackendSession, change: Change) -> Json | None:
     return await session.update_channel(change.key, spec)
 
 
+def _location(document: Document, desired: DesiredState, change: Change) -> str:
+    """``"tocsin.yaml:6: monitors[0] (backup): "`` for a change the file describes."""
+    path = desired.paths.get((f"{change.kind.value}s", change.name))
+    if path is None:
+        return ""
+    return f"{document.source}:{document.line_of(path)}: {format_path(path)} ({change.name}): "
+
+
 async def apply_document(
     backend: Backend, document: Document, *, prune: bool = False, dry_run: bool = False
 ) -> ApplyResult:
@@ -58,6 +71,7 @@ async def apply_document(
     desired, problems = validate(document)
     done = 0
     plan = Plan()
+    failing: Change | None = None
     try:
         async with backend.session(write=not dry_run) as session:
             channels = await session.list_channels()
@@ -74,6 +88,7 @@ async def apply_document(
                 return ApplyResult(plan=plan, applied=False)
             result = ApplyResult(plan=plan, applied=True)
             for change in plan.changes:
+                failing = change
                 new = await apply_change(session, change)
                 done += 1
                 if change.kind is ObjectKind.MONITOR and change.action is Action.CREATE and new:
@@ -83,12 +98,13 @@ async def apply_document(
     except TocsinError as exc:
         if problems:  # the file's own problems matter more than an unreachable server
             raise ConfigError(problems) from exc
-        if not plan.changes:
+        if failing is None:
             raise
+        where = _location(document, desired, failing)
         if backend.atomic:
-            raise TocsinError(f"{exc} (nothing was applied)") from exc
+            raise TocsinError(f"{where}{exc} (nothing was applied)") from exc
         raise TocsinError(
-            f"{exc} (after {done} of {len(plan.changes)} changes were applied; "
+            f"{where}{exc} (after {done} of {len(plan.changes)} changes were applied; "
             "fix the cause and run apply again to finish)"
         ) from exc
     return result
