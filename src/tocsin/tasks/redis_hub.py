@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from typing import Any
+from collections.abc import Callable
 
 import redis.asyncio as aioredis
 
@@ -70,21 +70,8 @@ class RedisSubscription:
 class RedisEventHub:
     """Reads the store's pub/sub channel once and hands each event to its task's subscribers."""
 
-    def __init__(
-        self,
-        *,
-        host: str,
-        port: int,
-        db: int,
-        password: str | None,
-        channel: str,
-    ) -> None:
-        self._connect_kwargs: dict[str, Any] = {
-            "host": host,
-            "port": port,
-            "db": db,
-            "password": password,
-        }
+    def __init__(self, connect: Callable[[], aioredis.Redis], *, channel: str) -> None:
+        self._connect = connect
         self.channel = channel
         self._subscribers: dict[str, set[RedisSubscription]] = {}
         self._reader: asyncio.Task[None] | None = None
@@ -113,7 +100,7 @@ class RedisEventHub:
         delay = 0.1
         first = True
         while True:
-            client = aioredis.Redis(**self._connect_kwargs)
+            client = self._connect()
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)

@@ -76,12 +76,16 @@ class RedisTaskStore:
         self.ttl = ttl
         self.pending_ttl = pending_ttl
         self.max_events = max_events
+        #: The URL given to ``from_url``; the asyncio event hub connects with it.
+        self.url: str | None = None
         self._write = client.register_script(_WRITE)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> RedisTaskStore:
-        """A store on the Redis at ``url`` (``redis://host:port/db``)."""
-        return cls(redis.Redis.from_url(url), **kwargs)
+        """A store on the Redis at ``url`` (``redis://host:port/db``, ``rediss://``, ...)."""
+        store = cls(redis.Redis.from_url(url), **kwargs)
+        store.url = url
+        return store
 
     def _key(self, task_id: str) -> str:
         return f"{self.prefix}:{task_id}"
@@ -168,16 +172,22 @@ class RedisTaskStore:
 
     def event_hub(self) -> RedisEventHub:
         """One shared pub/sub subscription for this process's asyncio streams."""
+        import redis.asyncio as aioredis
+
         from tocsin.tasks.redis_hub import RedisEventHub
 
-        kwargs = self.client.connection_pool.connection_kwargs
-        return RedisEventHub(
-            host=kwargs.get("host", "localhost"),
-            port=kwargs.get("port", 6379),
-            db=kwargs.get("db", 0),
-            password=kwargs.get("password"),
-            channel=self.channel,
-        )
+        url = self.url
+        kwargs = dict(self.client.connection_pool.connection_kwargs)
+
+        def connect() -> aioredis.Redis:
+            # Pings an idle subscription now and then, so a silently dead link is noticed.
+            if url is not None:
+                return aioredis.Redis.from_url(url, health_check_interval=15)
+            allowed = ("host", "port", "db", "username", "password")
+            options = {key: kwargs[key] for key in allowed if key in kwargs}
+            return aioredis.Redis(health_check_interval=15, **options)
+
+        return RedisEventHub(connect, channel=self.channel)
 
     def delete(self, task_id: str) -> None:
         """Forget the task and its events."""
