@@ -158,7 +158,8 @@ def test_streams_do_not_block_other_requests(base_url: str, store: TaskStore) ->
         try:
             began = time.monotonic()
             assert client.get("/healthz").status_code == 200
-            assert time.monotonic() - began < 1.0
+            # A sync worker would block here until a stream ends; allow for a loaded machine.
+            assert time.monotonic() - began < 3.0
         finally:
             for s, r in zip(streams, opened, strict=True):
                 r.close()
