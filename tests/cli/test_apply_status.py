@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from tests.conftest import free_port
 from tocsin.cli import cli
 from tocsin.cli.status import ago, render_table, until
 
@@ -198,6 +199,15 @@ def test_url_without_a_key_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "needs an API key: set TOCSIN_API_KEY" in result.stderr
+    port = free_port()
+    unreachable = CliRunner().invoke(
+        cli, ["status", "--url", f"http://127.0.0.1:{port}"], env=env | {"TOCSIN_API_KEY": "k"}
+    )
+    assert unreachable.exit_code == 2
+    assert unreachable.stderr == (
+        f"error: cannot reach the server at http://127.0.0.1:{port}: "
+        "ConnectError: All connection attempts failed\n"
+    )
 
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

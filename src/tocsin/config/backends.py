@@ -247,7 +247,8 @@ class _RemoteSession:
         try:
             response = await self.client.request(method, path, json=body)
         except httpx.HTTPError as exc:
-            raise TocsinError(f"cannot reach the server at {self.where}: {exc!r}") from exc
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise TocsinError(f"cannot reach the server at {self.where}: {reason}") from exc
         raise_for_status(response, what)
         if response.status_code == 204 or not response.content:
             return None
