@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
+from tests.server.api.conftest import running
 from tocsin.cli import cli
 from tocsin.settings import Settings
 from tocsin.web.app import create_app
@@ -26,7 +27,7 @@ def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 async def _get(settings: Settings, headers: dict[str, str], method: str = "GET") -> int:
     """Status of ``/api/v1/monitors`` on the real server app (lifespan and engines running)."""
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running(app):
         transport = httpx.ASGITransport(app)
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             if method == "POST":

@@ -7,7 +7,9 @@ SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from starlette.types import ASGIApp, Message
 
 from tocsin.settings import Settings
 from tocsin.storage.apikeys import ApiKeyScope, create_api_key
@@ -41,6 +44,31 @@ def build_app(state: ServerState) -> FastAPI:
     install_error_handlers(app)
     app.state.tocsin = state
     return app
+
+
+@asynccontextmanager
+async def running(app: ASGIApp) -> AsyncIterator[None]:
+    """Run ``app``'s ASGI lifespan (startup before the block, shutdown after), as a server
+    would; ``httpx.ASGITransport`` only sends requests."""
+    to_app: asyncio.Queue[Message] = asyncio.Queue()
+    from_app: asyncio.Queue[Message] = asyncio.Queue()
+    scope = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+
+    async def serve() -> None:
+        await app(scope, to_app.get, from_app.put)
+
+    task = asyncio.create_task(serve())
+    await to_app.put({"type": "lifespan.startup"})
+    started = await from_app.get()
+    if started["type"] != "lifespan.startup.complete":
+        await task  # raises the startup error
+        raise RuntimeError(f"the app did not start: {started}")
+    try:
+        yield
+    finally:
+        await to_app.put({"type": "lifespan.shutdown"})
+        await from_app.get()
+        await task
 
 
 async def make_key(db: Database, scope: ApiKeyScope, name: str = "test") -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.server.api.conftest import running
 from tocsin.settings import Settings
 from tocsin.storage.apikeys import ApiKeyScope, create_api_key
 from tocsin.storage.database import Database
@@ -20,7 +21,7 @@ async def test_api_in_the_server_app(database_url: str, db: Database, tmp_path: 
         {"TOCSIN_DATA_DIR": str(tmp_path), "TOCSIN_DATABASE_URL": database_url}
     )
     app = create_app(settings)
-    async with app.router.lifespan_context(app):
+    async with running(app):
         transport = httpx.ASGITransport(app)
         headers = {"Authorization": f"Bearer {key}"}
         async with httpx.AsyncClient(
