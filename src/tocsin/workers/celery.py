@@ -46,8 +46,9 @@ def stamp_publish_time() -> None:
 def install_heartbeat(app: Celery, urls: Mapping[str, str], *, period: float = 60.0) -> Task:
     """Register the heartbeat task and one beat entry per ``queue: ping URL``.
 
-    Each entry expires after ``period`` so a backlog never runs a pile of stale
-    heartbeats. Returns the task.
+    Each message expires after 10 periods (at least 10 minutes): a backlog delays
+    heartbeats rather than dropping them, and a long outage leaves no pile of stale
+    ones. Returns the task.
     """
 
     @app.task(name=HEARTBEAT_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
@@ -61,7 +62,7 @@ def install_heartbeat(app: Celery, urls: Mapping[str, str], *, period: float = 6
             "task": HEARTBEAT_TASK,
             "schedule": period,
             "args": (url,),
-            "options": {"queue": queue, "expires": period},
+            "options": {"queue": queue, "expires": max(600.0, 10 * period)},
         }
     app.conf.beat_schedule = schedule
     task: Task = heartbeat

@@ -38,14 +38,23 @@ def heartbeat_job(url: str) -> bool:
     return ping(url, body=f"rq heartbeat job ran worker={who}", timeout=5.0, retries=2)
 
 
+def heartbeat_expiry(period: float) -> int:
+    """How long a heartbeat job may wait in the queue: 10 periods, at least 10 minutes.
+
+    A backlog delays heartbeats (the monitor's grace covers that) rather than dropping
+    them; a long outage does not leave an unbounded pile of stale ones.
+    """
+    return int(max(600.0, 10 * period))
+
+
 def enqueue_heartbeat(queue: Queue, url: str, period: float = 60.0) -> Any:
-    """Enqueue one :func:`heartbeat_job` on ``queue``; it expires if not run within ``period``."""
+    """Enqueue one :func:`heartbeat_job` on ``queue`` (see :func:`heartbeat_expiry`)."""
     return queue.enqueue(
         heartbeat_job,
         url,
-        ttl=max(1, int(period)),
+        ttl=heartbeat_expiry(period),
         result_ttl=0,
-        failure_ttl=int(period * 10),
+        failure_ttl=heartbeat_expiry(period),
         description=f"tocsin heartbeat for queue {queue.name}",
     )
 
