@@ -5,11 +5,13 @@ The core imports nothing heavy; each built-in check lives in its own module unde
 sqlalchemy) only when you import that module.
 """
 
+from tocsin.health.asgi import HealthASGIApp
 from tocsin.health.check import Check, FunctionCheck
 from tocsin.health.endpoint import HealthEndpoint, HTTPResponse
 from tocsin.health.model import MEDIA_TYPE, HealthReport, Measurement, Status
 from tocsin.health.runner import HealthChecker
 from tocsin.health.thresholds import NEVER, Threshold, above, below
+from tocsin.health.wsgi import HealthWSGIApp
 
 __all__ = [
     "MEDIA_TYPE",
@@ -17,9 +19,11 @@ __all__ = [
     "Check",
     "FunctionCheck",
     "HTTPResponse",
+    "HealthASGIApp",
     "HealthChecker",
     "HealthEndpoint",
     "HealthReport",
+    "HealthWSGIApp",
     "Measurement",
     "Status",
     "Threshold",

@@ -6,7 +6,7 @@ prometheus-client's multiprocess mode (gunicorn) cannot carry these gauges.
 
 from __future__ import annotations
 
-from tocsin.health.model import HealthReport, Status
+from tocsin.health.model import HealthReport
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -46,6 +46,3 @@ def render(report: HealthReport) -> str:
         *values,
     ]
     return "\n".join(lines) + "\n"
-
-
-__all__ = ["CONTENT_TYPE", "Status", "render"]
