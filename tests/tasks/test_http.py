@@ -193,3 +193,17 @@ def test_asgi_stream_survives_a_lost_pubsub_connection(redis_url: str) -> None:
     assert states == ["started", "succeeded"]
     admin.close()
     store.close()
+
+
+@pytest.mark.parametrize("kind", ["flask", "asgi"])
+def test_store_down_answers_503(kind: str) -> None:
+    """Nothing listens where the store's Redis should be: 503 + Retry-After, not a 500."""
+    from tests.conftest import free_port
+
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
+    with serve(kind, dead_redis) as base, httpx.Client(base_url=base, timeout=10) as client:
+        for path in (f"/tasks/{'a' * 32}", f"/tasks/{'a' * 32}/events"):
+            response = client.get(path)
+            assert response.status_code == 503
+            assert response.json() == {"error": "task status is unavailable right now"}
+            assert response.headers["Retry-After"] == "2"

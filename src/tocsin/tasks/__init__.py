@@ -25,6 +25,7 @@ from tocsin.tasks.states import TERMINAL_STATES, TaskState
 from tocsin.tasks.store import (
     EventHub,
     TaskStore,
+    TaskStoreError,
     get_default_store,
     set_default_store,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "TaskRecord",
     "TaskState",
     "TaskStore",
+    "TaskStoreError",
     "Tracker",
     "apply_change",
     "current_tracker",

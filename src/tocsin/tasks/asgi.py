@@ -11,9 +11,10 @@ connection and no polling. On the SQL backend each stream polls the events table
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -41,7 +42,7 @@ from tocsin.tasks.sse import (
     status_headers,
 )
 from tocsin.tasks.states import TaskState
-from tocsin.tasks.store import EventHub, Subscription, TaskStore
+from tocsin.tasks.store import EventHub, Subscription, TaskStore, TaskStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,9 @@ class TaskEndpoints:
                     if await run_in_threadpool(self.store.get, task_id) is None:
                         return
                     yield KEEPALIVE
+        except TaskStoreError as exc:
+            # End the stream; EventSource reconnects with Last-Event-ID and resumes.
+            logger.warning("task stream ended task_id=%s error=%s", task_id, exc)
         finally:
             if subscription is not None:
                 self._streams.discard(subscription)
@@ -226,11 +230,30 @@ class TaskEndpoints:
     def routes(self) -> list[Route]:
         """Starlette routes, relative to where they are mounted."""
         return [
-            Route("/{task_id}", self.status, methods=["GET"]),
-            Route("/{task_id}/events", self.events, methods=["GET"]),
-            Route("/{task_id}/cancel", self.cancel, methods=["POST"]),
-            Route("/{task_id}/retry", self.retry, methods=["POST"]),
+            Route("/{task_id}", self._guard(self.status), methods=["GET"]),
+            Route("/{task_id}/events", self._guard(self.events), methods=["GET"]),
+            Route("/{task_id}/cancel", self._guard(self.cancel), methods=["POST"]),
+            Route("/{task_id}/retry", self._guard(self.retry), methods=["POST"]),
         ]
+
+    def _guard(
+        self, endpoint: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
+        """``TaskStoreError`` -> 503 with ``Retry-After`` (not a 500 with a traceback)."""
+
+        @functools.wraps(endpoint)
+        async def guarded(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except TaskStoreError as exc:
+                logger.warning("task store unavailable error=%s", exc)
+                return JSONResponse(
+                    {"error": "task status is unavailable right now"},
+                    status_code=503,
+                    headers={"Retry-After": str(self.retry_after)},
+                )
+
+        return guarded
 
     async def aclose(self) -> None:
         """Stop the keep-alive timer and the shared event feed."""

@@ -31,7 +31,7 @@ from tocsin.tasks.sse import (
     sync_stream,
 )
 from tocsin.tasks.states import TaskState
-from tocsin.tasks.store import TaskStore
+from tocsin.tasks.store import TaskStore, TaskStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,14 @@ def task_blueprint(
         if record is None or not access.can_see(record, request):
             return None
         return record
+
+    @bp.errorhandler(TaskStoreError)
+    def store_unavailable(exc: TaskStoreError) -> Response:
+        logger.warning("task store unavailable error=%s", exc)
+        response = jsonify({"error": "task status is unavailable right now"})
+        response.status_code = 503
+        response.headers["Retry-After"] = str(retry_after)
+        return response
 
     def not_found() -> tuple[Response, int]:
         return jsonify({"error": "no such task"}), 404

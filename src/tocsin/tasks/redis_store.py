@@ -31,7 +31,7 @@ from tocsin.tasks.records import (
     parse_event_id,
     utcnow,
 )
-from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL
+from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL, translate_errors
 
 if TYPE_CHECKING:
     from tocsin.tasks.redis_hub import RedisEventHub
@@ -56,6 +56,7 @@ return id
 """
 
 _MAX_CAS_ATTEMPTS = 50
+_translate = translate_errors(redis.RedisError)
 
 
 class RedisTaskStore:
@@ -93,6 +94,7 @@ class RedisTaskStore:
     def _stream(self, task_id: str) -> str:
         return f"{self.prefix}:{task_id}:events"
 
+    @_translate
     def create(
         self, name: str, *, task_id: str | None = None, owner: str | None = None
     ) -> TaskRecord:
@@ -106,11 +108,13 @@ class RedisTaskStore:
         logger.debug("task created task_id=%s name=%s", record.id, name)
         return record
 
+    @_translate
     def get(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None`` when unknown or expired."""
         data = self.client.hget(self._key(task_id), "data")
         return TaskRecord.from_json(data) if data else None
 
+    @_translate
     def update(self, task_id: str, change: Change) -> TaskRecord | None:
         """Apply ``change`` atomically; ``None`` when the task is unknown or the change stale."""
         for _ in range(_MAX_CAS_ATTEMPTS):
@@ -147,6 +151,7 @@ class RedisTaskStore:
         )
         return _text(result) if result else None
 
+    @_translate
     def events_after(self, task_id: str, after: str | None, limit: int = 100) -> list[TaskEvent]:
         """Logged events newer than event id ``after`` (all retained ones for ``None``)."""
         after = parse_event_id(after)
@@ -154,11 +159,13 @@ class RedisTaskStore:
         entries: Any = self.client.xrange(self._stream(task_id), min=start, max="+", count=limit)
         return [_event(entry) for entry in entries or []]
 
+    @_translate
     def latest_event(self, task_id: str) -> TaskEvent | None:
         """The newest logged event."""
         entries: Any = self.client.xrevrange(self._stream(task_id), count=1)
         return _event(entries[0]) if entries else None
 
+    @_translate
     def wait_events(self, task_id: str, after: str | None, timeout: float) -> list[TaskEvent]:
         """Block (``XREAD BLOCK``, no polling) up to ``timeout`` s for events after ``after``."""
         after = parse_event_id(after) or "0-0"
@@ -189,6 +196,7 @@ class RedisTaskStore:
 
         return RedisEventHub(connect, channel=self.channel)
 
+    @_translate
     def delete(self, task_id: str) -> None:
         """Forget the task and its events."""
         self.client.delete(self._key(task_id), self._stream(task_id))

@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from tocsin.tasks.records import (
     Change,
@@ -46,11 +46,12 @@ from tocsin.tasks.records import (
     parse_event_id,
     utcnow,
 )
-from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL
+from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL, translate_errors
 
 logger = logging.getLogger(__name__)
 
 _MAX_CAS_ATTEMPTS = 50
+_translate = translate_errors(SQLAlchemyError)
 _PURGE_EVERY_SECONDS = 60.0
 
 
@@ -112,10 +113,12 @@ class SqlTaskStore:
             store.create_tables()
         return store
 
+    @_translate
     def create_tables(self) -> None:
         """Create the two tables if they do not exist."""
         self.metadata.create_all(self.engine)
 
+    @_translate
     def create(
         self, name: str, *, task_id: str | None = None, owner: str | None = None
     ) -> TaskRecord:
@@ -133,6 +136,7 @@ class SqlTaskStore:
             return existing
         return record
 
+    @_translate
     def get(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None`` when unknown or expired."""
         query = select(self.tasks.c.data).where(
@@ -142,6 +146,7 @@ class SqlTaskStore:
             data = conn.execute(query).scalar_one_or_none()
         return TaskRecord.from_json(data) if data else None
 
+    @_translate
     def update(self, task_id: str, change: Change) -> TaskRecord | None:
         """Apply ``change`` with compare-and-set on ``version``; ``None`` if unknown or stale."""
         for _ in range(_MAX_CAS_ATTEMPTS):
@@ -182,6 +187,7 @@ class SqlTaskStore:
             "expires_at": time.time() + ttl.total_seconds(),
         }
 
+    @_translate
     def events_after(self, task_id: str, after: str | None, limit: int = 100) -> list[TaskEvent]:
         """Logged events newer than event id ``after`` (all of them for ``None``)."""
         after = parse_event_id(after)
@@ -199,6 +205,7 @@ class SqlTaskStore:
             rows = conn.execute(query).all()
         return [TaskEvent(str(row.id), TaskRecord.from_json(row.data)) for row in rows]
 
+    @_translate
     def latest_event(self, task_id: str) -> TaskEvent | None:
         """The newest logged event."""
         if self.get(task_id) is None:
@@ -227,12 +234,14 @@ class SqlTaskStore:
         """No push feed: asyncio streams poll (see the module docstring)."""
         return
 
+    @_translate
     def delete(self, task_id: str) -> None:
         """Forget the task and its events."""
         with self.engine.begin() as conn:
             conn.execute(delete(self.events).where(self.events.c.task_id == task_id))
             conn.execute(delete(self.tasks).where(self.tasks.c.id == task_id))
 
+    @_translate
     def purge_expired(self) -> int:
         """Delete expired tasks and their events; returns how many tasks went."""
         now = time.time()

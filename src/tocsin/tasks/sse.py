@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tocsin.tasks.records import TaskEvent, TaskRecord
-from tocsin.tasks.store import TaskStore
+from tocsin.tasks.store import TaskStore, TaskStoreError
 
 logger = logging.getLogger(__name__)
 
@@ -128,20 +128,24 @@ def sync_stream(
     (``XREAD BLOCK`` on Redis, polling on SQL) and ends after a terminal state."""
     yield f"retry: {RECONNECT_MS}\n\n".encode()
     last: str | None = None
-    for event in opening:
-        yield format_event(event, privileged)
-        last = event.id
-        if event.record.state.terminal:
-            return
-    while True:
-        events = store.wait_events(task_id, last, timeout=keepalive)
-        if not events:
-            if store.get(task_id) is None:
-                return
-            yield KEEPALIVE
-            continue
-        for event in events:
+    try:
+        for event in opening:
             yield format_event(event, privileged)
             last = event.id
             if event.record.state.terminal:
                 return
+        while True:
+            events = store.wait_events(task_id, last, timeout=keepalive)
+            if not events:
+                if store.get(task_id) is None:
+                    return
+                yield KEEPALIVE
+                continue
+            for event in events:
+                yield format_event(event, privileged)
+                last = event.id
+                if event.record.state.terminal:
+                    return
+    except TaskStoreError as exc:
+        # End the stream; EventSource reconnects with Last-Event-ID and resumes.
+        logger.warning("task stream ended task_id=%s error=%s", task_id, exc)

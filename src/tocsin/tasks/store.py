@@ -7,10 +7,12 @@ record never lives in one process's memory. ``set_default_store`` lets trackers
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Final, Protocol, runtime_checkable
+from typing import Final, ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from tocsin.errors import ConfigError
+from tocsin.errors import ConfigError, TocsinError
 from tocsin.tasks.records import Change, TaskEvent, TaskRecord
 
 #: How long a finished task stays readable.
@@ -19,6 +21,34 @@ DEFAULT_TTL = timedelta(hours=24)
 DEFAULT_PENDING_TTL = timedelta(days=7)
 #: What ``Subscription.get`` returns after ``nudge()``: time for a keep-alive comment.
 KEEPALIVE_TICK: Final = "keepalive"
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class TaskStoreError(TocsinError):
+    """The store's backend failed (Redis unreachable, a database error). The web endpoints
+    answer 503; trackers log it and let the task go on."""
+
+
+def translate_errors(
+    *kinds: type[BaseException],
+) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorator for store methods: the backend's ``kinds`` of errors become ``TaskStoreError``
+    (the one place each backend's exceptions are translated)."""
+
+    def decorate(method: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(method)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return method(*args, **kwargs)
+            except kinds as exc:
+                raise TaskStoreError(f"task store failed: {exc}") from exc
+
+        return wrapper
+
+    return decorate
 
 
 class EventHub(Protocol):
