@@ -101,3 +101,28 @@ def test_monitored_survives_a_dead_server() -> None:
         return "ran anyway"
 
     assert job() == "ran anyway"
+
+
+def test_ping_survives_a_server_speaking_garbage() -> None:
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            conn.recv(4096)
+            conn.sendall(b"NOT HTTP AT ALL\r\n\r\n")
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        assert ping(f"http://127.0.0.1:{port}/ping/x", retries=1, retry_delay=0.01) is False
+    finally:
+        thread.join(5)
+        listener.close()

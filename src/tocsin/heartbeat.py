@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http.client
 import inspect
 import logging
 import threading
@@ -109,7 +110,7 @@ def ping(
                 logger.warning("heartbeat refused status=%s url=%s", exc.code, target)
                 return False
             error = f"status={exc.code}"
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as exc:
             error = f"error={exc}"
         if attempt < retries:
             time.sleep(delay)
