@@ -136,3 +136,24 @@ def test_rabbitmq_broker_depth_and_inspect_workers(amqp_queue: str, procs: Proce
     status, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=10, step=0.3)
     assert entry(body, "celery:workers", amqp_queue)["status"] == "fail"
     celery.close()
+
+
+@pytest.mark.slow
+def test_rabbitmq_broker_with_redis_liveness_detects_a_killed_worker_fast(
+    amqp_queue: str, redis_url: str, procs: Processes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LIVENESS_REDIS_URL", redis_url)  # read by the example app
+    celery = make_celery(AMQP_URL, amqp_queue)
+    app = make_app(celery)
+    worker = start_worker(procs, AMQP_URL, amqp_queue, LIVENESS_REDIS_URL=redis_url)
+    _, body = wait_until(lambda: healthz(app), lambda r: r[0] == 200, timeout=25, step=0.2)
+    workers = entry(body, "celery:workers", amqp_queue)
+    assert workers["observedValue"] == 1
+    assert "tocsin heartbeat" in workers["output"]
+
+    os.kill(worker.pid, signal.SIGKILL)
+    killed = time.monotonic()
+    _, body = wait_until(lambda: healthz(app), lambda r: r[0] == 503, timeout=6)
+    assert time.monotonic() - killed <= 2 + 1.0
+    assert body["output"] == "not passing: celery:workers"
+    celery.close()
