@@ -10,6 +10,7 @@ change real rows).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.server.api.conftest import build_app
+from tocsin.errors import ConflictError
 from tocsin.monitors.spec import channel_spec, monitor_spec
 from tocsin.settings import Settings
 from tocsin.storage.apikeys import ApiKeyScope, create_api_key
@@ -54,21 +56,30 @@ CHECKS: list[Callable[..., Any]] = [
 ]
 
 
-async def _seed(database_url: str) -> str:
+async def _seed(database_url: str) -> None:
+    """Make sure the monitor and the channel named ``seeded`` exist (again)."""
     database = Database(database_url)
     now = datetime.now(UTC)
+    channel = channel_spec({"name": "seeded", "kind": "webhook", "url": "http://x.test/"})
+    monitor = monitor_spec({"name": "seeded", "period": "5m", "channels": ["seeded"]})
     try:
         async with database.write() as conn:
             project = await default_project(conn)
-            await create_channel(
-                conn,
-                project.id,
-                channel_spec({"name": "seeded", "kind": "webhook", "url": "http://x.test/"}),
-                now,
+            with contextlib.suppress(ConflictError):
+                await create_channel(conn, project.id, channel, now)
+            with contextlib.suppress(ConflictError):
+                await create_monitor(conn, project.id, monitor, now)
+    finally:
+        await database.dispose()
+
+
+async def _key(database_url: str) -> str:
+    database = Database(database_url)
+    try:
+        async with database.write() as conn:
+            created = await create_api_key(
+                conn, "schemathesis", ApiKeyScope.WRITE, datetime.now(UTC)
             )
-            spec = monitor_spec({"name": "seeded", "period": "5m", "channels": ["seeded"]})
-            await create_monitor(conn, project.id, spec, now)
-            created = await create_api_key(conn, "schemathesis", ApiKeyScope.WRITE, now)
     finally:
         await database.dispose()
     return created.key
@@ -96,11 +107,10 @@ def _app(database_url: str, data_dir: Path) -> FastAPI:
 
 @pytest.fixture
 def api_app(database_url: str, tmp_path: Path) -> Iterator[tuple[FastAPI, str, str]]:
-    """The app, a read-write key and the backend; the app's lifespan is shut down afterwards."""
-    key = asyncio.run(_seed(database_url))
-    backend = "sqlite" if database_url.startswith("sqlite") else "postgresql"
+    """The app, a read-write key and the database URL; the app's lifespan is shut down after."""
+    key = asyncio.run(_key(database_url))
     try:
-        yield _app(database_url, tmp_path), key, backend
+        yield _app(database_url, tmp_path), key, database_url
     finally:
         shutdown_lifespans()
 
@@ -125,8 +135,8 @@ def _run(
 
 
 def test_api_conforms_to_its_openapi_document(api_app: tuple[FastAPI, str, str]) -> None:
-    app, key, backend = api_app
-    valid, invalid = EXAMPLES[backend]
+    app, key, database_url = api_app
+    valid, invalid = EXAMPLES["sqlite" if database_url.startswith("sqlite") else "postgresql"]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
     assert len(operations) == 14
@@ -134,6 +144,7 @@ def test_api_conforms_to_its_openapi_document(api_app: tuple[FastAPI, str, str])
         _run(operation, schemathesis.GenerationMode.NEGATIVE, key, invalid)
         _run(operation, schemathesis.GenerationMode.POSITIVE, key, valid)
         if "{key}" in operation.path:
+            asyncio.run(_seed(database_url))
             _run(
                 operation,
                 schemathesis.GenerationMode.POSITIVE,

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic.config import JsonDict
 
 from tocsin.errors import ValidationError
 from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState
@@ -30,24 +31,51 @@ def _duration_type(value: object) -> object:
 Duration = Annotated[
     str | int | float,
     PlainValidator(_duration_type),
-    WithJsonSchema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*[smhdw]?\s*$"},
+                {"type": "number", "exclusiveMinimum": 0, "maximum": 366 * 86400},
+            ]
+        }
+    ),
 ]
+
+# Constraints shown in the OpenAPI document (so clients and schemathesis know them) but
+# not enforced by pydantic: ``monitor_spec``/``channel_spec`` enforce them, in their words.
+_NAME: JsonDict = {"minLength": 1, "maxLength": 100}
+_SLUG: JsonDict = {"pattern": "^[a-z0-9_-]{1,100}$"}
+_MONITOR_KIND: JsonDict = {"enum": ["heartbeat", None]}
+_CHANNEL_KIND: JsonDict = {"enum": ["webhook"]}
+_CHANNEL_KIND_OR_NULL: JsonDict = {"enum": ["webhook", None]}
+_URL: JsonDict = {"pattern": "^https?://[^\\s/]+"}
+
+
+# Unknown fields reach ``monitor_spec``/``channel_spec``, which refuse them by name; the
+# OpenAPI document says plainly that they are refused.
+_LET_UNKNOWN_THROUGH = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
 
 class MonitorIn(BaseModel):
     """A new heartbeat monitor."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _LET_UNKNOWN_THROUGH
 
-    name: str = Field(description="unique within the project, at most 100 characters")
-    kind: str | None = Field(None, description='"heartbeat" (the default)')
+    name: str = Field(
+        description="unique within the project, at most 100 characters", json_schema_extra=_NAME
+    )
+    kind: str | None = Field(
+        None, description='"heartbeat" (the default)', json_schema_extra=_MONITOR_KIND
+    )
     period: Duration | None = Field(
         None, description=f"expected time between pings; {_DURATION_DOC}"
     )
     grace: Duration | None = Field(None, description=f"how late a ping may be; {_DURATION_DOC}")
     cron: str | None = Field(None, description="a cron expression, instead of period")
     timezone: str | None = Field(None, description="IANA time zone of the cron expression")
-    slug: str | None = Field(None, description="for slug ping URLs; derived from name if absent")
+    slug: str | None = Field(
+        None, description="for slug ping URLs; derived from name if absent", json_schema_extra=_SLUG
+    )
     desc: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = Field(None, description="names of channels to alert")
@@ -56,15 +84,15 @@ class MonitorIn(BaseModel):
 class MonitorPatch(BaseModel):
     """Changes to a monitor: given fields replace the current values; ``null`` clears one."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _LET_UNKNOWN_THROUGH
 
-    name: str | None = None
-    kind: str | None = None
+    name: str | None = Field(None, json_schema_extra=_NAME)
+    kind: str | None = Field(None, json_schema_extra=_MONITOR_KIND)
     period: Duration | None = None
     grace: Duration | None = None
     cron: str | None = None
     timezone: str | None = None
-    slug: str | None = None
+    slug: str | None = Field(None, json_schema_extra=_SLUG)
     desc: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = None
@@ -73,11 +101,13 @@ class MonitorPatch(BaseModel):
 class ChannelIn(BaseModel):
     """A new notification channel."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _LET_UNKNOWN_THROUGH
 
-    name: str
-    kind: str = Field(description='"webhook"')
-    url: str | None = Field(None, description="where a webhook channel POSTs alerts")
+    name: str = Field(json_schema_extra=_NAME)
+    kind: str = Field(description='"webhook"', json_schema_extra=_CHANNEL_KIND)
+    url: str | None = Field(
+        None, description="where a webhook channel POSTs alerts", json_schema_extra=_URL
+    )
     headers: dict[str, str] | None = None
     timeout: Duration | None = Field(None, description="at most 60 seconds")
 
@@ -85,11 +115,11 @@ class ChannelIn(BaseModel):
 class ChannelPatch(BaseModel):
     """Changes to a channel: given fields replace the current values; ``null`` clears one."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = _LET_UNKNOWN_THROUGH
 
-    name: str | None = None
-    kind: str | None = None
-    url: str | None = None
+    name: str | None = Field(None, json_schema_extra=_NAME)
+    kind: str | None = Field(None, json_schema_extra=_CHANNEL_KIND_OR_NULL)
+    url: str | None = Field(None, json_schema_extra=_URL)
     headers: dict[str, str] | None = None
     timeout: Duration | None = None
 
