@@ -36,7 +36,9 @@ def create_app(redis_url: str | None = None) -> Flask:
     store = RedisTaskStore(connection)
     queue = Queue(connection=connection)
     app = Flask(__name__)
-    app.secret_key = os.environ.get("SECRET_KEY") or secrets.token_hex(16)
+    # A fixed development key keeps sessions (and so task ownership) valid across restarts;
+    # set SECRET_KEY in any real deployment.
+    app.secret_key = os.environ.get("SECRET_KEY", "task-progress-example-dev-key")
 
     def authorize(task: Any, req: Any) -> bool:
         # Only the browser session that started a report may see it; others get 404.

@@ -66,6 +66,7 @@ def serve(
     if kind == "flask":
         cmd = [
             str(BIN / "gunicorn"),
+            "--no-control-socket",
             "-k",
             "gthread",
             "-w",

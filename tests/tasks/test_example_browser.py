@@ -6,6 +6,8 @@ gthread with a real RQ worker (``--with-scheduler``, for the retry interval).
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_for_port
 from tests.tasks.helpers import BIN, ROOT, running, stop
 
 pytestmark = pytest.mark.slow
@@ -39,8 +41,22 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+def gunicorn_cmd(redis_url: str, port: int) -> list[str]:
+    return [
+        str(BIN / "gunicorn"),
+        "--no-control-socket",
+        "-k",
+        "gthread",
+        "--threads",
+        "16",
+        "-b",
+        f"127.0.0.1:{port}",
+        f"examples.task_progress.app:create_app({redis_url!r})",
+    ]
+
+
 @pytest.fixture
-def example_url(redis_url: str) -> Iterator[str]:
+def rq_worker(redis_url: str) -> Iterator[None]:
     worker = subprocess.Popen(
         [
             str(BIN / "rq"),
@@ -58,22 +74,17 @@ def example_url(redis_url: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    port = free_port()
-    cmd = [
-        str(BIN / "gunicorn"),
-        "-k",
-        "gthread",
-        "--threads",
-        "16",
-        "-b",
-        f"127.0.0.1:{port}",
-        f"examples.task_progress.app:create_app({redis_url!r})",
-    ]
     try:
-        with running(cmd, port):
-            yield f"http://127.0.0.1:{port}"
+        yield
     finally:
         stop(worker)
+
+
+@pytest.fixture
+def example_url(redis_url: str, rq_worker: None) -> Iterator[str]:
+    port = free_port()
+    with running(gunicorn_cmd(redis_url, port), port):
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture
@@ -139,3 +150,43 @@ def test_polling_fallback(browser: Any, example_url: str) -> None:
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(pytest.main([__file__, "-q"]))
+
+
+def test_stream_resumes_after_a_server_restart(
+    browser: Any, redis_url: str, rq_worker: None
+) -> None:
+    """Kill the web server mid-task: EventSource reconnects with Last-Event-ID and goes on."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    server = subprocess.Popen(
+        gunicorn_cmd(redis_url, port), cwd=ROOT, start_new_session=True, **quiet
+    )
+    restarted = None
+    try:
+        wait_for_port(port)
+        context = browser.new_context()
+        page = context.new_page()
+        page.add_init_script(RECORDER)
+        page.goto(f"{url}/?steps=12")
+        page.click("#start")
+        page.wait_for_function("document.getElementById('status').textContent === 'running 25 %'")
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        restarted = subprocess.Popen(
+            gunicorn_cmd(redis_url, port), cwd=ROOT, start_new_session=True, **quiet
+        )
+        wait_for_port(port)
+        page.wait_for_function(
+            "document.getElementById('status').textContent === 'done'", timeout=20000
+        )
+        seen = page.evaluate("window.__seen")
+        assert page.text_content("#transport") == "sse"  # resumed, did not fall back
+        percents = [int(s.split()[1]) for s in seen if s.startswith("running ")]
+        assert percents == sorted(percents)
+        assert percents[-1] == 100
+        context.close()
+    finally:
+        for proc in (server, restarted):
+            if proc is not None:
+                stop(proc)
