@@ -207,3 +207,25 @@ def test_store_down_answers_503(kind: str) -> None:
             assert response.status_code == 503
             assert response.json() == {"error": "task status is unavailable right now"}
             assert response.headers["Retry-After"] == "2"
+
+
+def test_every_web_process_streams_the_same_updates(redis_url: str) -> None:
+    """A Flask (gunicorn) and an ASGI (uvicorn) process stream one task from one Redis."""
+    store = make_store(redis_url)
+    task = store.create("report")
+    with (
+        serve("flask", redis_url) as flask_base,
+        serve("asgi", redis_url) as asgi_base,
+        httpx.Client(timeout=10) as client,
+        client.stream("GET", f"{flask_base}/tasks/{task.id}/events") as first,
+        client.stream("GET", f"{asgi_base}/tasks/{task.id}/events") as second,
+    ):
+        streams = [events_only(iter_sse(first)), events_only(iter_sse(second))]
+        for messages in streams:
+            assert next(messages).json["state"] == "queued"
+        store.update(task.id, Change(TaskState.PROGRESS, progress=Progress(40)))
+        store.update(task.id, Change(TaskState.SUCCEEDED))
+        received = [[(m.id, m.json["state"]) for m in messages] for messages in streams]
+    assert received[0] == received[1]
+    assert [state for _, state in received[0]] == ["progress", "succeeded"]
+    store.close()
