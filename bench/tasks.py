@@ -12,7 +12,8 @@ on the Redis store with one uvicorn process (uvloop + httptools). Then, from thi
 2. ``--updates`` progress updates are written through the store (as a worker would), one
    every ``--interval`` s; each event's latency is "received by a subscriber" minus "just
    before ``store.update``" on the same clock, over every (subscriber, update) pair;
-3. ``--gets`` sequential ``GET /tasks/<id>`` requests on a keep-alive connection.
+3. ``--gets`` sequential ``GET /tasks/<id>`` requests on a keep-alive connection, to the
+   ASGI app and then to the Flask blueprint on gunicorn ``-k gthread``.
 
 Targets from the issue: SSE p99 <= 250 ms at 1,000 subscribers; GET p50 <= 2 ms.
 Client and server share the machine's cores, so treat the figures as an upper bound.
@@ -51,6 +52,19 @@ def make_app() -> Any:
 
     store = RedisTaskStore.from_url(os.environ["BENCH_REDIS_URL"])
     return Starlette(routes=[Mount("/tasks", task_app(store))])
+
+
+def make_flask_app() -> Any:
+    """The Flask blueprint on ``$BENCH_REDIS_URL`` (a gunicorn target)."""
+    from flask import Flask
+
+    from tocsin.tasks.flask import task_blueprint
+    from tocsin.tasks.redis_store import RedisTaskStore
+
+    app = Flask("bench")
+    store = RedisTaskStore.from_url(os.environ["BENCH_REDIS_URL"])
+    app.register_blueprint(task_blueprint(store), url_prefix="/tasks")
+    return app
 
 
 def free_port() -> int:
@@ -263,6 +277,13 @@ def main() -> None:
 
             sse = uvloop.run(run_sse(base, store, args, server.pid))
             gets = uvloop.run(run_gets(base, store, args.gets))
+            flask_port = free_port()
+            gunicorn_cmd = [str(BIN / "gunicorn"), "--no-control-socket", "-k", "gthread"]
+            gunicorn_cmd += ["--threads", "8", "-b", f"127.0.0.1:{flask_port}"]
+            gunicorn_cmd += ["--log-level", "warning", "bench.tasks:make_flask_app()"]
+            with process(gunicorn_cmd, flask_port, {"BENCH_REDIS_URL": redis_url}):
+                flask_base = f"http://127.0.0.1:{flask_port}"
+                flask_gets = uvloop.run(run_gets(flask_base, store, args.gets))
             store.close()
     print(f"SSE fan-out: {sse['subscribers']} subscribers x {sse['updates']} updates")
     print(f"  all connected in {sse['connect_all_s']:.2f} s; deliveries {sse['deliveries']}")
@@ -276,10 +297,11 @@ def main() -> None:
         " CPU server {server_cpu_ms:.0f} ms, client {client_cpu_ms:.0f} ms".format(**sse)
     )
     print(f"GET /tasks/<id>: {gets['requests']} sequential requests on one connection")
-    print(
-        "  latency ms: p50 {p50_ms:.2f}  p99 {p99_ms:.2f}  mean {mean_ms:.2f}"
-        "  (target p50 <= 2)".format(**gets)
-    )
+    for label, result in (("ASGI (uvicorn)", gets), ("Flask (gunicorn gthread)", flask_gets)):
+        print(
+            f"  {label}: latency ms: p50 {{p50_ms:.2f}}  p99 {{p99_ms:.2f}}  mean {{mean_ms:.2f}}"
+            "  (target p50 <= 2)".format(**result)
+        )
 
 
 if __name__ == "__main__":

@@ -89,3 +89,10 @@ def test_channel_spec() -> None:
     with pytest.raises(ValidationError) as url_info:
         channel_spec({"name": "ops", "kind": "webhook", "url": "ftp://x"})
     assert set(url_info.value.fields) == {"url"}
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "a\ud800b"])
+def test_text_every_database_can_store(text: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        monitor_spec({"name": text, "tags": [text], "desc": text})
+    assert set(info.value.fields) == {"name", "tags", "desc"}

@@ -26,7 +26,7 @@ S = MonitorState
 
 def status(state: MonitorState, **kw: object) -> HeartbeatStatus:
     base = HeartbeatStatus(state=state, last_ping_at=T0 if state is not S.NEW else None)
-    return HeartbeatStatus(**{**base.__dict__, **kw})  # type: ignore[arg-type]
+    return base.evolve(**kw)
 
 
 @pytest.mark.parametrize(
@@ -96,9 +96,7 @@ def test_exit_status_cause() -> None:
 )
 def test_on_deadline(state: MonitorState, minutes: int, expected: MonitorState | None) -> None:
     current = status(state)
-    current = HeartbeatStatus(
-        **{**current.__dict__, "next_deadline": deadline_for(current, PERIOD)}
-    )
+    current = current.evolve(next_deadline=deadline_for(current, PERIOD))
     result = on_deadline(current, PERIOD, T0 + timedelta(minutes=minutes))
     assert (result.status.state if result else None) is expected
 
@@ -130,7 +128,7 @@ def test_cron_deadline_follows_the_schedule_in_its_timezone() -> None:
     result = on_ping(status(S.NEW), cron, Ping(PingKind.SUCCESS, ping_at))
     assert result.status.next_deadline == datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
     down = on_deadline(
-        HeartbeatStatus(**{**result.status.__dict__, "state": S.GRACE, "next_deadline": None}),
+        result.status.evolve(state=S.GRACE, next_deadline=None),
         cron,
         datetime(2026, 11, 25, 2, 30, tzinfo=UTC),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -210,3 +211,18 @@ async def test_metrics_count_stored_pings(server: LiveServer, client: httpx.Asyn
     assert 'tocsin_pings_received_total{kind="success"} 1.0' in text
     assert 'tocsin_monitors{state="up"} 1.0' in text
     assert "tocsin_ping_writer_batch_size_count" in text
+
+
+async def test_nul_bytes_in_a_body_are_stored_safely(
+    server: LiveServer, client: httpx.AsyncClient
+) -> None:
+    monitor = await server.create_monitor(name="job")
+    other = await server.create_monitor(name="other")
+    # PostgreSQL refuses NUL in text; the ping and its batch neighbours must still land.
+    first, second = await asyncio.gather(
+        client.post(f"/ping/{monitor.uuid}", content=b"a\x00b"),
+        client.post(f"/ping/{other.uuid}", content=b"fine"),
+    )
+    assert (first.text, second.text) == ("OK", "OK")
+    assert (await server.pings(monitor.uuid))[0].body == "a\ufffdb"
+    assert (await server.pings(other.uuid))[0].body == "fine"

@@ -23,9 +23,9 @@ from tocsin.background import cancel_and_wait
 from tocsin.heartbeats.requests import PingOutcome, PingRequest
 from tocsin.monitors.spec import DEFAULT_GRACE, DEFAULT_PERIOD
 from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKind
-from tocsin.monitors.transitions import Flip, Ping, on_ping
+from tocsin.monitors.transitions import Flip, HeartbeatStatus, Ping, on_ping
 from tocsin.storage.database import Database
-from tocsin.storage.flips import record_flip
+from tocsin.storage.flips import record_flips
 from tocsin.storage.projects import project_by_ping_key
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors, pings
@@ -35,9 +35,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class _Working:
-    """A monitor being changed by the batch."""
+    """A monitor being changed by the batch; ``status`` runs ahead of ``record.status``."""
 
     record: MonitorRecord
+    status: HeartbeatStatus
     n_pings: int
     last_duration: float | None
 
@@ -109,10 +110,15 @@ class PingWriter:
             async with self.database.write() as conn:
                 outcomes, result = await self._apply(conn, batch)
         except Exception as exc:  # the clients must hear that their pings were not stored
-            logger.exception("ping batch failed size=%d", len(batch))
-            for request in batch:
-                if not request.done.done():
-                    request.done.set_exception(exc)
+            if len(batch) > 1:
+                # One bad ping must not sink its neighbours: write them one by one.
+                logger.warning("ping batch failed size=%d; retrying one by one", len(batch))
+                for request in batch:
+                    await self._write([request])
+                return
+            logger.exception("ping not stored uuid=%s", batch[0].uuid)
+            if not batch[0].done.done():
+                batch[0].done.set_exception(exc)
             return
         for request, outcome in zip(batch, outcomes, strict=True):
             if not request.done.done():
@@ -155,18 +161,18 @@ class PingWriter:
             item = working.get(record.id)
             if item is None:
                 item = working[record.id] = _Working(
-                    record, record.n_pings, record.last_duration_seconds
+                    record, record.status, record.n_pings, record.last_duration_seconds
                 )
             ping = Ping(request.kind, request.received_at, request.rid, request.exit_status)
             start_at = _matching_start(item, request, starts)
-            transition = on_ping(item.record.status, item.record.schedule, ping, start_at)
+            transition = on_ping(item.status, record.schedule, ping, start_at)
             if request.kind is PingKind.START:
                 starts[(record.id, request.rid)] = request.received_at
             item.n_pings += 1
             duration = transition.duration.total_seconds() if transition.duration else None
             if duration is not None:
                 item.last_duration = duration
-            item.record = replace(item.record, status=transition.status)
+            item.status = transition.status
             if transition.flip is not None:
                 flips.append((item, transition.flip, request.received_at))
             ping_rows.append(_ping_row(record.id, item.n_pings, request, duration))
@@ -176,11 +182,13 @@ class PingWriter:
         if working:
             await conn.execute(_MONITOR_UPDATE, [_status_row(w) for w in working.values()])
         alerts = 0
-        for item, flip, at in flips:
-            flip_id = await record_flip(conn, item.record.id, flip, at)
-            alerts += await queue_alerts(conn, item.record, flip, flip_id, at, self.base_url)
+        flip_ids = await record_flips(conn, [(w.record.id, flip, at) for w, flip, at in flips])
+        for (item, flip, at), flip_id in zip(flips, flip_ids, strict=True):
+            if flip.alert is not None:
+                record = replace(item.record, status=item.status)
+                alerts += await queue_alerts(conn, record, flip, flip_id, at, self.base_url)
         result = BatchResult(
-            deadlines={w.record.id: w.record.status.next_deadline for w in working.values()},
+            deadlines={w.record.id: w.status.next_deadline for w in working.values()},
             flips=[flip for _, flip, _ in flips],
             alerts_queued=alerts,
         )
@@ -195,21 +203,22 @@ class PingWriter:
             project = await project_by_ping_key(conn, ping_key)
             if project is not None:
                 self._ping_keys[ping_key] = project.id
-        conditions = []
-        if uuids:
-            conditions.append(monitors.c.uuid.in_(uuids))
         slug_pairs = [(self._ping_keys[k], s) for k, s in slugs if k in self._ping_keys]
-        if slug_pairs:
-            conditions.append(tuple_(monitors.c.project_id, monitors.c.slug).in_(slug_pairs))
         by_uuid: dict[str, MonitorRecord] = {}
         by_slug: dict[tuple[str, str], list[MonitorRecord]] = {}
-        if not conditions:
+        if not uuids and not slug_pairs:
             return by_uuid, by_slug
-        query = select(monitors).where(or_(*conditions)).order_by(monitors.c.id)
-        if lock:
-            query = query.with_for_update()
+        if not slug_pairs:
+            # The common case, as one cached statement: no per-batch SQL compilation.
+            query, params = _BY_UUIDS_LOCKED if lock else _BY_UUIDS, {"uuids": list(uuids)}
+        else:
+            conditions = [tuple_(monitors.c.project_id, monitors.c.slug).in_(slug_pairs)]
+            if uuids:
+                conditions.append(monitors.c.uuid.in_(uuids))
+            query = select(monitors).where(or_(*conditions)).order_by(monitors.c.id)
+            query, params = (query.with_for_update() if lock else query), {}
         project_keys = {pid: key for key, pid in self._ping_keys.items()}
-        for row in (await conn.execute(query)).mappings().all():
+        for row in (await conn.execute(query, params)).mappings().all():
             record = MonitorRecord.from_row(row)
             by_uuid[record.uuid] = record
             key = project_keys.get(record.project_id)
@@ -217,6 +226,13 @@ class PingWriter:
                 by_slug.setdefault((key, record.slug), []).append(record)
         return by_uuid, {**by_slug}
 
+
+_BY_UUIDS = (
+    select(monitors)
+    .where(monitors.c.uuid.in_(bindparam("uuids", expanding=True)))
+    .order_by(monitors.c.id)
+)
+_BY_UUIDS_LOCKED = _BY_UUIDS.with_for_update()
 
 _MONITOR_UPDATE = (
     update(monitors)
@@ -234,7 +250,7 @@ _MONITOR_UPDATE = (
 
 
 def _status_row(item: _Working) -> dict[str, object]:
-    status = item.record.status
+    status = item.status
     return {
         "m_id": item.record.id,
         "m_state": status.state.value,
@@ -272,7 +288,7 @@ def _matching_start(
 ) -> datetime | None:
     if request.kind not in (PingKind.SUCCESS, PingKind.FAIL):
         return None
-    status = item.record.status
+    status = item.status
     if status.last_start_at is not None and status.last_start_rid == request.rid:
         return status.last_start_at
     return starts.get((item.record.id, request.rid))

@@ -66,7 +66,21 @@ def _text(data: Mapping[str, Any], key: str, errors: dict[str, str], *, required
     if not isinstance(value, str):
         errors[key] = "must be a string"
         return ""
+    if not _storable(value):
+        errors[key] = "must not contain NUL or unpaired surrogate characters"
+        return ""
     return value.strip()
+
+
+def _storable(text: str) -> bool:
+    """Whether every database can store ``text`` (PostgreSQL refuses NUL and surrogates)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[str, ...]:
@@ -75,6 +89,9 @@ def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[s
         return ()
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
         errors[key] = "must be a list of non-empty strings"
+        return ()
+    if not all(_storable(v) for v in value):
+        errors[key] = "must not contain NUL or unpaired surrogate characters"
         return ()
     return tuple(dict.fromkeys(v.strip() for v in value))
 
@@ -173,7 +190,8 @@ def channel_spec(data: Mapping[str, Any]) -> ChannelSpec:
         headers = data.get("headers")
         if headers is not None:
             if not isinstance(headers, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+                isinstance(k, str) and isinstance(v, str) and _storable(k + v)
+                for k, v in headers.items()
             ):
                 errors["headers"] = "must map header names to string values"
             else:

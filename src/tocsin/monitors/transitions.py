@@ -7,8 +7,9 @@ changes the state without a flip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from tocsin.monitors.durations import format_duration
 from tocsin.monitors.schedule import Schedule
@@ -19,7 +20,7 @@ _QUIET_CHANGES = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HeartbeatStatus:
     """The mutable part of a heartbeat monitor."""
 
@@ -28,6 +29,16 @@ class HeartbeatStatus:
     last_start_at: datetime | None = None
     last_start_rid: str | None = None
     next_deadline: datetime | None = None
+
+    def evolve(self, **changes: Any) -> HeartbeatStatus:
+        """A copy with ``changes`` applied (``dataclasses.replace`` is slow on the ping path)."""
+        return HeartbeatStatus(
+            changes.get("state", self.state),
+            changes.get("last_ping_at", self.last_ping_at),
+            changes.get("last_start_at", self.last_start_at),
+            changes.get("last_start_rid", self.last_start_rid),
+            changes.get("next_deadline", self.next_deadline),
+        )
 
 
 @dataclass(frozen=True)
@@ -81,14 +92,19 @@ def deadline_for(status: HeartbeatStatus, schedule: Schedule) -> datetime | None
 
 
 def _move(
-    status: HeartbeatStatus, schedule: Schedule, state: MonitorState, cause: str, **changes: object
+    status: HeartbeatStatus,
+    schedule: Schedule,
+    state: MonitorState,
+    cause: str,
+    duration: timedelta | None = None,
+    **changes: Any,
 ) -> Transition:
-    moved = replace(status, state=state, **changes)  # type: ignore[arg-type]
-    moved = replace(moved, next_deadline=deadline_for(moved, schedule))
+    moved = status.evolve(state=state, **changes)
+    moved = moved.evolve(next_deadline=deadline_for(moved, schedule))
     flip = None
     if state is not status.state and frozenset({state, status.state}) not in _QUIET_CHANGES:
         flip = Flip(status.state, state, cause)
-    return Transition(moved, flip)
+    return Transition(moved, flip, duration)
 
 
 def on_ping(
@@ -103,25 +119,23 @@ def on_ping(
     if kind is PingKind.LOG:
         return Transition(status)
     if kind is PingKind.START:
-        started = {"last_start_at": ping.at, "last_start_rid": ping.rid}
+        started: dict[str, Any] = {"last_start_at": ping.at, "last_start_rid": ping.rid}
         if status.state is MonitorState.DOWN:
-            return Transition(replace(status, **started))  # type: ignore[arg-type]
+            return Transition(status.evolve(**started))
         return _move(status, schedule, MonitorState.STARTED, "start ping", **started)
     duration = ping.at - start_at if start_at is not None and start_at <= ping.at else None
     ends_latest_run = status.last_start_at is not None and status.last_start_rid == ping.rid
-    cleared: dict[str, object] = {"last_ping_at": ping.at}
+    cleared: dict[str, Any] = {"last_ping_at": ping.at}
     if ends_latest_run or status.state is MonitorState.DOWN:
         cleared |= {"last_start_at": None, "last_start_rid": None}
     if kind is PingKind.FAIL:
         cause = "fail ping" if ping.exit_status is None else f"exit status {ping.exit_status}"
-        moved = _move(status, schedule, MonitorState.DOWN, cause, **cleared)
-        return replace(moved, duration=duration)
+        return _move(status, schedule, MonitorState.DOWN, cause, duration, **cleared)
     still_running = not ends_latest_run and status.last_start_at is not None
     still_running = still_running and status.state is MonitorState.STARTED
     state = MonitorState.STARTED if still_running else MonitorState.UP
     cause = "success ping" if ping.exit_status is None else "exit status 0"
-    moved = _move(status, schedule, state, cause, **cleared)
-    return replace(moved, duration=duration)
+    return _move(status, schedule, state, cause, duration, **cleared)
 
 
 def on_deadline(status: HeartbeatStatus, schedule: Schedule, now: datetime) -> Transition | None:
@@ -152,8 +166,9 @@ def on_deadline(status: HeartbeatStatus, schedule: Schedule, now: datetime) -> T
 
 def pause(status: HeartbeatStatus, cause: str = "paused") -> Transition:
     """Stop watching: no deadlines, no alerts until the next ping or ``resume``."""
-    moved = replace(status, state=MonitorState.PAUSED, next_deadline=None)
-    moved = replace(moved, last_start_at=None, last_start_rid=None)
+    moved = status.evolve(
+        state=MonitorState.PAUSED, next_deadline=None, last_start_at=None, last_start_rid=None
+    )
     flip = None if status.state is MonitorState.PAUSED else Flip(status.state, moved.state, cause)
     return Transition(moved, flip)
 
@@ -162,10 +177,10 @@ def resume(status: HeartbeatStatus, cause: str = "resumed") -> Transition:
     """Watch again from scratch: the monitor is ``new`` until its next ping."""
     if status.state is not MonitorState.PAUSED:
         return Transition(status)
-    moved = replace(status, state=MonitorState.NEW, next_deadline=None)
+    moved = status.evolve(state=MonitorState.NEW, next_deadline=None)
     return Transition(moved, Flip(status.state, moved.state, cause))
 
 
 def rescheduled(status: HeartbeatStatus, schedule: Schedule) -> HeartbeatStatus:
     """``status`` with its deadline recomputed after the schedule changed."""
-    return replace(status, next_deadline=deadline_for(status, schedule))
+    return status.evolve(next_deadline=deadline_for(status, schedule))

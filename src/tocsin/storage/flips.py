@@ -28,6 +28,26 @@ async def record_flip(conn: AsyncConnection, monitor_id: int, flip: Flip, now: d
     return int(flip_id)
 
 
+async def record_flips(conn: AsyncConnection, items: list[tuple[int, Flip, datetime]]) -> list[int]:
+    """Store many flips ``(monitor_id, flip, at)`` in one statement; return their ids in order."""
+    if not items:
+        return []
+    rows = [
+        {
+            "monitor_id": monitor_id,
+            "created_at": at,
+            "old_state": flip.old_state.value,
+            "new_state": flip.new_state.value,
+            "cause": flip.cause,
+        }
+        for monitor_id, flip, at in items
+    ]
+    result = await conn.execute(
+        insert(flips).returning(flips.c.id, sort_by_parameter_order=True), rows
+    )
+    return [int(row[0]) for row in result.all()]
+
+
 async def list_flips(conn: AsyncConnection, monitor_id: int, limit: int = 100) -> list[FlipRecord]:
     """The newest ``limit`` flips of a monitor, newest first."""
     rows = await conn.execute(

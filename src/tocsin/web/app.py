@@ -1,8 +1,10 @@
 """The server application: ping routes, the REST API, ``/metrics``, and the engines.
 
-``create_app(settings)`` builds a FastAPI app whose lifespan opens the database and
-starts the three background engines: the group-commit ping writer, the deadline watch
-and the alert delivery worker. The ping routes are raw Starlette routes on the same app.
+``create_app(settings)`` builds the ASGI app. ``/ping/...`` goes straight to a raw ASGI
+handler (the hot path: no FastAPI middleware, router or request objects); everything
+else goes to the FastAPI app with the REST API and OpenAPI docs. The FastAPI app's
+lifespan opens the database and starts the three background engines: the group-commit
+ping writer, the deadline watch and the alert delivery worker.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tocsin import __version__
 from tocsin.alerts.delivery import DeliveryWorker
@@ -27,6 +30,7 @@ from tocsin.settings import Settings
 from tocsin.storage.database import Database
 from tocsin.storage.projects import default_project
 from tocsin.web import pings
+from tocsin.web.api import api_router, install_error_handlers
 from tocsin.web.metrics import CONTENT_TYPE, ServerMetrics
 from tocsin.web.state import ServerState
 
@@ -45,7 +49,7 @@ async def health_endpoint(request: Request) -> Response:
     return JSONResponse({"status": "pass", "version": __version__})
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings) -> TocsinApp:
     """Build the server's ASGI app for ``settings`` (migrations must already be applied)."""
     metrics = ServerMetrics()
 
@@ -102,11 +106,27 @@ def create_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
         lifespan=lifespan,
     )
-    app.router.routes.extend(pings.ROUTES)
     app.router.routes.append(Route("/metrics", metrics_endpoint, include_in_schema=False))
     app.router.routes.append(Route("/livez", health_endpoint, include_in_schema=False))
-    _install_api(app)
-    return app
+    install_error_handlers(app)
+    app.include_router(api_router())
+    return TocsinApp(app, pings.PingApp(app.state))
+
+
+class TocsinApp:
+    """Routes ``/ping/`` to the bare ping app and everything else to the FastAPI app."""
+
+    def __init__(self, api: FastAPI, ping_app: pings.PingApp) -> None:
+        self.api = api
+        self.ping_app = ping_app
+        self.state = api.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "http" and scope["path"].startswith(pings.PREFIX):
+            await self.ping_app(scope, receive, send)
+        else:
+            await self.api(scope, receive, send)
 
 
 def _after_deadlines(
@@ -115,13 +135,3 @@ def _after_deadlines(
     metrics.deadlines_fired(result)
     if result.alerts_queued:
         delivery.wake()
-
-
-def _install_api(app: FastAPI) -> None:
-    try:
-        from tocsin.web.api import api_router, install_error_handlers
-    except ImportError:  # the REST API package is optional while it is being built
-        logger.warning("REST API not available")
-        return
-    install_error_handlers(app)
-    app.include_router(api_router())

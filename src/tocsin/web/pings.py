@@ -1,9 +1,10 @@
-"""The Healthchecks-compatible ping routes, as plain Starlette handlers (the hot path).
+"""The Healthchecks-compatible ping endpoint, as a raw ASGI app (the hot path).
 
 ``/ping/<uuid>[/start|/fail|/log|/<0-255>]`` and
 ``/ping/<ping-key>/<slug>[/start|/fail|/log|/<0-255>]`` with ``?rid=<uuid>`` and, on slug
 URLs, ``?create=1``. Answers are Healthchecks' plain-text ones: ``OK``, ``Created``,
-``not found``, ``invalid url format``, ``ambiguous slug``.
+``not found``, ``invalid url format``, ``ambiguous slug``; 413 ``request body too large``
+for a body over ``TOCSIN_PING_BODY_MAX``, 503 when the database refused the write.
 """
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from __future__ import annotations
 import logging
 import uuid as uuid_module
 from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl
 
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from tocsin.heartbeats.requests import PingOutcome, PingRequest, SlugTarget
 from tocsin.monitors.states import PingKind
-from tocsin.web.state import ServerState
+from tocsin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -57,20 +58,38 @@ def _action(text: str) -> tuple[PingKind, int | None]:
     raise _BadPing(404, "not found")
 
 
-def _answer(request: Request, status: int, text: str, limit: int) -> Response:
-    headers = {"Access-Control-Allow-Origin": "*", "Ping-Body-Limit": str(limit)}
-    if request.method == "HEAD":
-        return Response(status_code=status, headers=headers, media_type="text/plain")
-    return PlainTextResponse(text, status_code=status, headers=headers)
+def _headers(status_limit: int, length: int) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(length).encode()),
+        (b"access-control-allow-origin", b"*"),
+        (b"ping-body-limit", str(status_limit).encode()),
+    ]
 
 
-async def _read_body(request: Request, keep: int, maximum: int) -> tuple[bytes, int]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > maximum:
+async def _respond(send: Send, method: str, status: int, text: str, limit: int) -> None:
+    body = text.encode()
+    headers = _headers(limit, len(body))
+    if status == 405:
+        headers.append((b"allow", b"GET, POST, HEAD"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+
+
+async def _read_body(
+    receive: Receive, declared: int | None, keep: int, maximum: int
+) -> tuple[bytes, int]:
+    if declared is not None and declared > maximum:
         raise _BadPing(413, "request body too large")
     kept = bytearray()
     size = 0
-    async for chunk in request.stream():
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _BadPing(400, "client disconnected")
+        chunk = message.get("body", b"")
+        more = message.get("more_body", False)
         size += len(chunk)
         if size > maximum:
             raise _BadPing(413, "request body too large")
@@ -106,33 +125,67 @@ def _parse(segments: list[str], query: dict[str, str]) -> dict[str, object]:
     return fields
 
 
-async def ping(request: Request) -> Response:
-    """Record one ping; answer only after it is durable."""
-    state: ServerState = request.app.state.tocsin
-    settings = state.settings
-    limit = settings.ping_body_limit
-    try:
-        segments = request.path_params["rest"].removesuffix("/").split("/")
-        fields = _parse(segments, dict(request.query_params))
-        body, size = await _read_body(request, limit, settings.ping_body_max)
-    except _BadPing as bad:
-        return _answer(request, bad.status, bad.text, limit)
-    ping_request = PingRequest(
-        received_at=datetime.now(UTC),
-        method=request.method,
-        scheme=request.url.scheme,
-        remote_addr=request.client.host if request.client else None,
-        user_agent=(request.headers.get("user-agent") or "")[:200] or None,
-        body=body.decode("utf-8", "replace") if size else None,
-        body_size=size,
-        **fields,  # type: ignore[arg-type]
-    )
-    try:
-        outcome = await request.app.state.writer.submit(ping_request)
-    except Exception:
-        logger.warning("ping not stored; answering 503", exc_info=True)
-        return _answer(request, 503, "database unavailable, try again", limit)
-    return _answer(request, _STATUS[outcome], outcome.value, limit)
+def _storable(text: str) -> str:
+    """``text`` without NUL characters, which PostgreSQL refuses in text columns."""
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-ROUTES = [Route("/ping/{rest:path}", ping, methods=["GET", "POST", "HEAD"])]
+class PingApp:
+    """Raw ASGI app for ``/ping/...``: no router, request or response objects on the hot path.
+
+    ``state`` is the shared Starlette ``State`` holding ``tocsin`` (``ServerState``) and
+    ``writer`` (``PingWriter``), filled in by the server's lifespan.
+    """
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Record one ping; answer only after it is durable."""
+        method: str = scope["method"]
+        settings = self.state.tocsin.settings
+        limit = settings.ping_body_limit
+        try:
+            await self._handle(scope, receive, send, method, settings)
+        except _BadPing as bad:
+            await _respond(send, method, bad.status, bad.text, limit)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, send: Send, method: str, settings: Settings
+    ) -> None:
+        limit = settings.ping_body_limit
+        if method not in ("GET", "POST", "HEAD"):
+            raise _BadPing(405, "method not allowed")
+        path: str = scope["path"]
+        segments = path[len(PREFIX) :].removesuffix("/").split("/")
+        raw_query: bytes = scope.get("query_string", b"")
+        query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
+        fields = _parse(segments, query)
+        declared: int | None = None
+        user_agent: str | None = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = int(value) if value.isdigit() else None
+            elif name == b"user-agent":
+                user_agent = _storable(value.decode("latin-1")[:200]) or None
+        body, size = await _read_body(receive, declared, limit, settings.ping_body_max)
+        client = scope.get("client")
+        request = PingRequest(
+            received_at=datetime.now(UTC),
+            method=method,
+            scheme=scope.get("scheme", "http"),
+            remote_addr=client[0] if client else None,
+            user_agent=user_agent,
+            body=_storable(body.decode("utf-8", "replace")) if size else None,
+            body_size=size,
+            **fields,  # type: ignore[arg-type]
+        )
+        try:
+            outcome = await self.state.writer.submit(request)
+        except Exception:
+            logger.warning("ping not stored; answering 503", exc_info=True)
+            raise _BadPing(503, "database unavailable, try again") from None
+        await _respond(send, method, _STATUS[outcome], outcome.value, limit)
+
+
+PREFIX = "/ping/"
