@@ -61,7 +61,7 @@ def make_flask_app() -> Any:
     from tocsin.tasks.flask import task_blueprint
     from tocsin.tasks.redis_store import RedisTaskStore
 
-    app = Flask("bench")
+    app = Flask(__name__)
     store = RedisTaskStore.from_url(os.environ["BENCH_REDIS_URL"])
     app.register_blueprint(task_blueprint(store), url_prefix="/tasks")
     return app
