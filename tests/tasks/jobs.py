@@ -7,7 +7,7 @@ import time
 from tocsin.tasks import report_progress
 
 
-def build_report(steps: int, pause: float = 0.05) -> dict[str, int]:
+def build_report(steps: int, pause: float = 0.12) -> dict[str, int]:
     """Reports progress step by step, then returns a small summary."""
     for step in range(1, steps + 1):
         time.sleep(pause)

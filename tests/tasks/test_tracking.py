@@ -39,14 +39,31 @@ def test_track_in_a_thread(store: TaskStore) -> None:
     thread.start()
     thread.join()
     events = store.events_after(task_id, None)
-    assert [e.record.state for e in events] == ["queued", "started"] + ["progress"] * 4 + [
-        "succeeded"
+    # A tight loop: reports within min_interval are dropped, except the last step.
+    assert [e.record.state for e in events] == [
+        "queued",
+        "started",
+        "progress",
+        "progress",
+        "succeeded",
     ]
+    percents = [e.record.progress.resolved_percent for e in events if e.record.progress]
+    assert percents[:2] == [25.0, 100.0]
     final = events[-1].record
     assert final.result == {"files": 4}
     assert final.owner == "alice"
     assert final.progress is not None
     assert final.progress.resolved_percent == 100.0
+
+
+def test_every_report_is_sent_without_throttling(store: TaskStore) -> None:
+    task_id = store.create("export").id
+    with track(task_id, store=store) as tracker:
+        tracker.min_interval = 0
+        for step in range(1, 6):
+            assert tracker.progress(current=step, total=10) is not None
+    states = [e.record.state for e in store.events_after(task_id, None)]
+    assert states.count(TaskState.PROGRESS) == 5
 
 
 def test_track_records_failure_and_reraises(store: TaskStore) -> None:
@@ -65,7 +82,8 @@ def test_track_records_failure_and_reraises(store: TaskStore) -> None:
 def test_cancelled_task_stops_at_next_progress(store: TaskStore) -> None:
     task_id = store.create("export").id
     reached = []
-    with track(task_id, store=store):
+    with track(task_id, store=store) as tracker:
+        tracker.min_interval = 0
         report_progress(10)
         store.update(task_id, Change(TaskState.CANCELLED))
         report_progress(20)  # raises TaskCancelled, which track() swallows
@@ -139,3 +157,17 @@ def test_late_started_of_an_old_attempt_is_dropped() -> None:
     assert apply_change(record, Change(TaskState.STARTED, attempt=1), NOW) is None
     assert apply_change(record, Change(TaskState.RETRYING, attempt=1), NOW) is None
     assert apply_change(record, Change(TaskState.PROGRESS, attempt=2), NOW) is not None
+
+
+def test_work_goes_on_when_the_store_is_down() -> None:
+    from tests.conftest import free_port
+    from tocsin.tasks.redis_store import RedisTaskStore
+
+    store = RedisTaskStore.from_url(f"redis://127.0.0.1:{free_port()}/0")
+    done = []
+    with track(new_task_id(), store=store) as tracker:
+        report_progress(50)
+        tracker.result = 1
+        done.append(True)
+    assert done == [True]
+    store.close()

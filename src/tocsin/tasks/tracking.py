@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,12 +34,18 @@ class Tracker:
     """Reports one task's changes to a store. Errors talking to the store are logged, never
     raised into the task (status reporting must not break the work)."""
 
+    #: Progress reports closer together than this (seconds) are dropped, except the last
+    #: step (percent 100 or current == total): a tight loop must not flood the store and
+    #: every open stream. Set to 0 to send each one.
+    min_interval: float = 0.1
+
     def __init__(self, store: TaskStore, task_id: str, *, attempt: int | None = None) -> None:
         self.store = store
         self.task_id = task_id
         self.attempt = attempt
         #: Set by task code to store a result summary on success (small JSON).
         self.result: Any = None
+        self._last_progress = -float("inf")
 
     def _send(self, change: Change) -> TaskRecord | None:
         try:
@@ -64,13 +71,17 @@ class Tracker:
         total: int | None = None,
         message: str | None = None,
     ) -> TaskRecord | None:
-        """Record progress; raises ``TaskCancelled`` when the task was cancelled meanwhile."""
-        change = Change(
-            TaskState.PROGRESS,
-            attempt=self.attempt,
-            progress=Progress(percent, current, total, message),
-        )
-        record = self._send(change)
+        """Record progress; raises ``TaskCancelled`` when the task was cancelled meanwhile.
+
+        Returns ``None`` when the report was dropped (too soon after the previous one).
+        """
+        progress = Progress(percent, current, total, message)
+        now = time.monotonic()
+        last_step = progress.resolved_percent == 100.0
+        if now - self._last_progress < self.min_interval and not last_step:
+            return None
+        self._last_progress = now
+        record = self._send(Change(TaskState.PROGRESS, attempt=self.attempt, progress=progress))
         if record is None:
             self._raise_if_cancelled()
         return record
@@ -172,8 +183,11 @@ def track(
     """
     store = store or get_default_store()
     tracker = Tracker(store, task_id)
-    if store.get(task_id) is None:
-        store.create(name, task_id=task_id, owner=owner)
+    try:
+        if store.get(task_id) is None:
+            store.create(name, task_id=task_id, owner=owner)
+    except Exception as exc:  # the store is down: do the work anyway, unreported
+        logger.warning("task status create failed task_id=%s error=%s", task_id, exc)
     tracker.started()
     with activate(tracker):
         try:
