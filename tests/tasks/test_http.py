@@ -73,6 +73,8 @@ def test_status_json_etag_and_ownership(base_url: str, store: TaskStore) -> None
             assert client.get(f"/tasks/{mine.id}/events", headers=headers).status_code == 404
             assert client.post(f"/tasks/{mine.id}/cancel", headers=headers).status_code == 404
         assert client.get(f"/tasks/{'0' * 32}").status_code == 404
+        # Not an id at all (here: the Redis key of the task's event stream): 404 too.
+        assert client.get(f"/tasks/{mine.id}:events").status_code == 404
         # A task without owner is visible to whoever knows its id.
         assert client.get(f"/tasks/{public.id}").status_code == 200
 

@@ -23,7 +23,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from tocsin.tasks.records import Change, TaskEvent, TaskRecord, event_sort_key, parse_event_id
+from tocsin.tasks.records import (
+    Change,
+    TaskEvent,
+    TaskRecord,
+    event_sort_key,
+    parse_event_id,
+    valid_task_id,
+)
 from tocsin.tasks.sse import (
     KEEPALIVE,
     RECONNECT_MS,
@@ -75,7 +82,10 @@ class TaskEndpoints:
         self._ticker: asyncio.Task[None] | None = None
 
     async def _visible(self, request: Request) -> TaskRecord | None:
-        record = await run_in_threadpool(self.store.get, request.path_params["task_id"])
+        task_id = request.path_params["task_id"]
+        if not valid_task_id(task_id):
+            return None
+        record = await run_in_threadpool(self.store.get, task_id)
         if record is None or not self.access.can_see(record, request):
             return None
         return record

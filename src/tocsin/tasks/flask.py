@@ -14,7 +14,7 @@ import logging
 
 from flask import Blueprint, Response, jsonify, request
 
-from tocsin.tasks.records import Change, TaskRecord, parse_event_id
+from tocsin.tasks.records import Change, TaskRecord, parse_event_id, valid_task_id
 from tocsin.tasks.sse import (
     SSE_HEADERS,
     SSE_MEDIA_TYPE,
@@ -58,6 +58,8 @@ def task_blueprint(
     bp = Blueprint(name, __name__)
 
     def visible(task_id: str) -> TaskRecord | None:
+        if not valid_task_id(task_id):
+            return None
         record = store.get(task_id)
         if record is None or not access.can_see(record, request):
             return None

@@ -8,6 +8,7 @@ then write the result with a compare-and-set on ``version``.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -17,6 +18,17 @@ from tocsin.tasks.states import TaskState
 
 #: Result summaries bigger than this (as JSON) are dropped rather than stored.
 RESULT_SUMMARY_MAX_BYTES = 4096
+
+
+_TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def valid_task_id(value: str) -> bool:
+    """True for ids tocsin, RQ and Celery make (hex, uuid): letters, digits, ``-``, ``_``.
+
+    The HTTP endpoints answer 404 for anything else before touching the store.
+    """
+    return _TASK_ID.fullmatch(value) is not None
 
 
 def new_task_id() -> str:
