@@ -33,12 +33,12 @@ def make_celery(
         worker_hijack_root_logger=False,
     )
 
-    @app.task(name="example.send_welcome_email")
+    @app.task(name="example.send_welcome_email", shared=False)
     def send_welcome_email(address: str) -> str:
         time.sleep(0.05)
         return f"sent to {address}"
 
-    @app.task(name="example.nap")
+    @app.task(name="example.nap", shared=False)
     def nap(seconds: float) -> None:
         time.sleep(seconds)
 

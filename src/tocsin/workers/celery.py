@@ -51,7 +51,7 @@ def install_heartbeat(app: Celery, urls: Mapping[str, str], *, period: float = 6
     ones. Returns the task.
     """
 
-    @app.task(name=HEARTBEAT_TASK, bind=True, ignore_result=True)  # type: ignore[untyped-decorator]
+    @app.task(name=HEARTBEAT_TASK, bind=True, ignore_result=True, shared=False)  # type: ignore[untyped-decorator]
     def heartbeat(self: Task, url: str) -> bool:
         worker = self.request.hostname
         return ping(url, body=f"celery heartbeat task ran worker={worker}", timeout=5.0)
