@@ -6,6 +6,7 @@ import asyncio
 
 import redis
 
+from tests.tasks.conftest import StoreFactory
 from tocsin.tasks import Change, TaskState
 from tocsin.tasks.records import event_sort_key
 from tocsin.tasks.redis_store import RedisTaskStore
@@ -42,3 +43,27 @@ async def test_one_subscription_feeds_many_subscribers(redis_url: str) -> None:
     assert len([c for c in clients if c["db"] == redis_url.rsplit("/", 1)[1]]) == 1
     await hub.aclose()
     store.close()
+
+
+async def test_hub_on_every_backend(make_store: StoreFactory) -> None:
+    """Redis pushes through pub/sub; SQL polls once per watched task, not once per stream."""
+    store = make_store()
+    hub = store.event_hub()
+    assert hub is not None
+    task = store.create("report")
+    subscriptions = [hub.subscribe(task.id) for _ in range(20)]
+    await hub.ready()
+    await asyncio.to_thread(store.update, task.id, Change(TaskState.STARTED))
+    await asyncio.to_thread(store.update, task.id, Change(TaskState.SUCCEEDED))
+    for subscription in subscriptions:
+        states = []
+        while not states or states[-1] != "succeeded":
+            item = await asyncio.wait_for(subscription.get(), 5)
+            assert item is not None
+            assert not isinstance(item, str)
+            states.append(item.record.state)
+        # The polling hub starts a new task's cursor at the beginning of its log (no gaps);
+        # streams drop what they already sent.
+        assert states[-2:] == ["started", "succeeded"]
+        subscription.close()
+    await hub.aclose()

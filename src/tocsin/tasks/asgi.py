@@ -4,8 +4,10 @@
 
 On the Redis backend all SSE streams of a process share ONE pub/sub subscription
 (``RedisEventHub``) and are fed from memory, so a thousand open streams cost one Redis
-connection and no polling. On the SQL backend each stream polls the events table every
-``poll_interval`` seconds. Store reads run in the thread pool (the stores are synchronous).
+connection and no polling. On the SQL backend one ``PollingHub`` loop per process reads each
+watched task's new events every ``poll_interval`` of the store and fans them out the same way
+(a store without a hub makes each stream poll on its own). One timer sends the keep-alive
+comments of all streams. Store reads run in the thread pool (the stores are synchronous).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ autoincrement id per accepted change, which is also the SSE id). Writers update 
 of one task are committed in id order.
 
 There is no push: SSE streams poll ``task_events`` every ``poll_interval`` seconds (the
-documented fallback). Expired rows are hidden at once and deleted by ``purge_expired``, which
+documented fallback; on asyncio servers one ``PollingHub`` loop per process does it for all
+streams). Expired rows are hidden at once and deleted by ``purge_expired``, which
 ``create`` runs at most once a minute.
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -47,6 +48,9 @@ from tocsin.tasks.records import (
     utcnow,
 )
 from tocsin.tasks.store import DEFAULT_PENDING_TTL, DEFAULT_TTL, translate_errors
+
+if TYPE_CHECKING:
+    from tocsin.tasks.polling_hub import PollingHub
 
 logger = logging.getLogger(__name__)
 
@@ -230,9 +234,11 @@ class SqlTaskStore:
                 return events
             time.sleep(min(self.poll_interval, remaining))
 
-    def event_hub(self) -> None:
-        """No push feed: asyncio streams poll (see the module docstring)."""
-        return
+    def event_hub(self) -> PollingHub:
+        """No push in SQL: one polling loop per process, fanned out to its streams."""
+        from tocsin.tasks.polling_hub import PollingHub
+
+        return PollingHub(self, interval=self.poll_interval)
 
     @_translate
     def delete(self, task_id: str) -> None:
