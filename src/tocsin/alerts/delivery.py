@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.alerts.states import NotificationStatus
@@ -69,6 +69,8 @@ class DeliveryWorker:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+        self._limit = asyncio.Semaphore(concurrency)
 
     def wake(self) -> None:
         """New notifications were queued: look now instead of at the next poll."""
@@ -82,6 +84,8 @@ class DeliveryWorker:
         """Stop after the current batch; unsent claims expire and are retried later."""
         await cancel_and_wait(self._task)
         self._task = None
+        for task in list(self._sending):
+            await cancel_and_wait(task)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -92,11 +96,17 @@ class DeliveryWorker:
         while True:
             self._wake.clear()
             try:
-                sent = await self.deliver_due()
+                async with self.database.write() as conn:
+                    claimed = await self._claim(conn, datetime.now(UTC))
             except Exception:
-                logger.exception("delivery pass failed")
-                sent = 0
-            if sent:
+                logger.exception("claiming notifications failed")
+                claimed = []
+            if claimed:
+                # Send in the background and look for more at once: a slow receiver must not
+                # hold back alerts that became due meanwhile.
+                task = asyncio.create_task(self._deliver(claimed))
+                self._sending.add(task)
+                task.add_done_callback(self._sending.discard)
                 continue
             try:
                 await wait_event(self._wake, await self._seconds_to_next())
@@ -109,7 +119,8 @@ class DeliveryWorker:
             next_at = (
                 await conn.execute(
                     select(func.min(notifications.c.next_attempt_at)).where(
-                        notifications.c.status == NotificationStatus.PENDING.value
+                        notifications.c.status == NotificationStatus.PENDING.value,
+                        notifications.c.claimed_until.is_(None),
                     )
                 )
             ).scalar()
@@ -122,19 +133,16 @@ class DeliveryWorker:
         seconds = (next_at - datetime.now(UTC)).total_seconds()
         return float(min(max(seconds, 0.05), IDLE_POLL_SECONDS))
 
-    async def deliver_due(self) -> int:
-        """Claim and send every due notification once; return how many were attempted."""
-        async with self.database.write() as conn:
-            claimed = await self._claim(conn, datetime.now(UTC))
-        if not claimed:
-            return 0
-        assert self._session is not None
-        limit = asyncio.Semaphore(self.concurrency)
-        results = await asyncio.gather(*(self._send(item, limit) for item in claimed))
-        async with self.database.write() as conn:
-            for item, error in zip(claimed, results, strict=True):
-                await self._record(conn, item, error, datetime.now(UTC))
-        return len(claimed)
+    async def _deliver(self, claimed: list[_Claimed]) -> None:
+        """Send claimed notifications and record every attempt."""
+        results = await asyncio.gather(*(self._send(item) for item in claimed))
+        try:
+            async with self.database.write() as conn:
+                outcomes = list(zip(claimed, results, strict=True))
+                await self._record(conn, outcomes, datetime.now(UTC))
+        except Exception:  # the claims expire and the alerts are sent again
+            logger.exception("recording deliveries failed count=%d", len(claimed))
+        self._wake.set()  # retries may now have a due time
 
     async def _claim(self, conn: AsyncConnection, now: datetime) -> list[_Claimed]:
         due = and_(
@@ -174,9 +182,9 @@ class DeliveryWorker:
             _Claimed(row[0], row[1], dict(row[2]), dict(row[3]), row[4], row[5] + 1) for row in rows
         ]
 
-    async def _send(self, item: _Claimed, limit: asyncio.Semaphore) -> DeliveryError | None:
+    async def _send(self, item: _Claimed) -> DeliveryError | None:
         assert self._session is not None
-        async with limit:
+        async with self._limit:
             try:
                 await channel_for(item.kind).send(
                     self._session, item.settings, item.payload, item.idempotency_key
@@ -189,24 +197,43 @@ class DeliveryWorker:
         return None
 
     async def _record(
-        self, conn: AsyncConnection, item: _Claimed, error: DeliveryError | None, now: datetime
+        self,
+        conn: AsyncConnection,
+        outcomes: list[tuple[_Claimed, DeliveryError | None]],
+        now: datetime,
     ) -> None:
-        values: dict[str, object] = {"claimed_until": None}
-        if error is None:
-            values |= {
-                "status": NotificationStatus.DELIVERED.value,
-                "delivered_at": now,
-                "last_error": None,
+        rows: list[dict[str, object]] = []
+        for item, error in outcomes:
+            row: dict[str, object] = {
+                "n_id": item.id,
+                "n_status": NotificationStatus.PENDING.value,
+                "n_delivered_at": None,
+                "n_next": None,
+                "n_error": str(error) if error else None,
             }
-            logger.info("alert delivered notification=%s attempt=%d", item.id, item.attempts)
-        elif error.permanent or item.attempts >= MAX_ATTEMPTS:
-            values |= {"status": NotificationStatus.FAILED.value, "last_error": str(error)}
-            logger.warning("alert failed notification=%s error=%s", item.id, error)
-        else:
-            values |= {"next_attempt_at": now + backoff(item.attempts), "last_error": str(error)}
-            logger.info("alert will be retried notification=%s error=%s", item.id, error)
-        await conn.execute(
-            update(notifications).where(notifications.c.id == item.id).values(values)
-        )
-        if self.on_result is not None:
-            self.on_result(item.kind, error is None)
+            if error is None:
+                row |= {"n_status": NotificationStatus.DELIVERED.value, "n_delivered_at": now}
+                logger.info("alert delivered notification=%s attempt=%d", item.id, item.attempts)
+            elif error.permanent or item.attempts >= MAX_ATTEMPTS:
+                row["n_status"] = NotificationStatus.FAILED.value
+                logger.warning("alert failed notification=%s error=%s", item.id, error)
+            else:
+                row["n_next"] = now + backoff(item.attempts)
+                logger.info("alert will be retried notification=%s error=%s", item.id, error)
+            rows.append(row)
+            if self.on_result is not None:
+                self.on_result(item.kind, error is None)
+        await conn.execute(_RECORD, rows)
+
+
+_RECORD = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("n_id"))
+    .values(
+        status=bindparam("n_status"),
+        delivered_at=bindparam("n_delivered_at"),
+        next_attempt_at=func.coalesce(bindparam("n_next"), notifications.c.next_attempt_at),
+        last_error=bindparam("n_error"),
+        claimed_until=None,
+    )
+)

@@ -55,37 +55,45 @@ def alert_payload(
 
 async def queue_alerts(
     conn: AsyncConnection,
-    monitor: MonitorRecord,
-    flip: Flip,
-    flip_id: int,
-    at: datetime,
+    flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
 ) -> int:
-    """Write a notification per channel of ``monitor`` if ``flip`` alerts; return how many."""
-    if flip.alert is None:
+    """Write a notification per channel for each ``(monitor, flip, flip_id, at)`` that alerts.
+
+    One query for the channels and one insert, however many monitors flipped at once.
+    Returns how many notifications were queued.
+    """
+    alerting = [item for item in flipped if item[1].alert is not None]
+    if not alerting:
         return 0
+    monitor_ids = sorted({monitor.id for monitor, _, _, _ in alerting})
     rows = await conn.execute(
-        select(monitor_channels.c.channel_id).where(monitor_channels.c.monitor_id == monitor.id)
-    )
-    channel_ids = [row[0] for row in rows.all()]
-    if not channel_ids:
-        return 0
-    values = []
-    for channel_id in channel_ids:
-        key = str(uuid_module.uuid4())
-        values.append(
-            {
-                "monitor_id": monitor.id,
-                "channel_id": channel_id,
-                "flip_id": flip_id,
-                "kind": flip.alert.value,
-                "idempotency_key": key,
-                "payload": alert_payload(monitor, flip, at, base_url, key),
-                "status": NotificationStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": at,
-                "created_at": at,
-            }
+        select(monitor_channels.c.monitor_id, monitor_channels.c.channel_id).where(
+            monitor_channels.c.monitor_id.in_(monitor_ids)
         )
-    await conn.execute(insert(notifications), values)
+    )
+    channels_of: dict[int, list[int]] = {}
+    for monitor_id, channel_id in rows.all():
+        channels_of.setdefault(monitor_id, []).append(channel_id)
+    values = []
+    for monitor, flip, flip_id, at in alerting:
+        assert flip.alert is not None
+        for channel_id in channels_of.get(monitor.id, []):
+            key = str(uuid_module.uuid4())
+            values.append(
+                {
+                    "monitor_id": monitor.id,
+                    "channel_id": channel_id,
+                    "flip_id": flip_id,
+                    "kind": flip.alert.value,
+                    "idempotency_key": key,
+                    "payload": alert_payload(monitor, flip, at, base_url, key),
+                    "status": NotificationStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "created_at": at,
+                }
+            )
+    if values:
+        await conn.execute(insert(notifications), values)
     return len(values)

@@ -17,7 +17,7 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
@@ -27,7 +27,7 @@ from tocsin.alerts.outbox import queue_alerts
 from tocsin.background import cancel_and_wait, wait_event
 from tocsin.monitors.transitions import Flip, on_deadline
 from tocsin.storage.database import Database
-from tocsin.storage.flips import record_flip
+from tocsin.storage.flips import record_flips
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors
 
@@ -167,7 +167,7 @@ class DeadlineWatch:
             query = query.with_for_update()
         deadlines: dict[int, datetime | None] = {}
         updates: list[dict[str, object]] = []
-        alerts = 0
+        changed: list[tuple[MonitorRecord, Flip]] = []
         for row in (await conn.execute(query)).mappings().all():
             record = MonitorRecord.from_row(row)
             transition = on_deadline(record.status, record.schedule, now)
@@ -180,19 +180,23 @@ class DeadlineWatch:
                 {"m_id": record.id, "m_state": status.state.value, "m_next": status.next_deadline}
             )
             if transition.flip is not None:
-                flips.append(transition.flip)
-                flip_id = await record_flip(conn, record.id, transition.flip, now)
-                alerts += await queue_alerts(
-                    conn, record, transition.flip, flip_id, now, self.base_url
-                )
-                logger.info(
-                    "monitor flipped monitor=%s old=%s new=%s",
-                    record.uuid,
-                    transition.flip.old_state,
-                    transition.flip.new_state,
-                )
+                changed.append((replace(record, status=status), transition.flip))
         if updates:
             await conn.execute(_FLIP_UPDATE, updates)
+        flip_ids = await record_flips(conn, [(r.id, flip, now) for r, flip in changed])
+        flipped = [
+            (record, flip, flip_id, now)
+            for (record, flip), flip_id in zip(changed, flip_ids, strict=True)
+        ]
+        alerts = await queue_alerts(conn, flipped, self.base_url)
+        for record, flip in changed:
+            flips.append(flip)
+            logger.info(
+                "monitor flipped monitor=%s old=%s new=%s",
+                record.uuid,
+                flip.old_state,
+                flip.new_state,
+            )
         return deadlines, alerts
 
 

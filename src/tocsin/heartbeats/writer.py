@@ -181,12 +181,12 @@ class PingWriter:
             await conn.execute(insert(pings), ping_rows)
         if working:
             await conn.execute(_MONITOR_UPDATE, [_status_row(w) for w in working.values()])
-        alerts = 0
         flip_ids = await record_flips(conn, [(w.record.id, flip, at) for w, flip, at in flips])
-        for (item, flip, at), flip_id in zip(flips, flip_ids, strict=True):
-            if flip.alert is not None:
-                record = replace(item.record, status=item.status)
-                alerts += await queue_alerts(conn, record, flip, flip_id, at, self.base_url)
+        flipped = [
+            (replace(item.record, status=item.status), flip, flip_id, at)
+            for (item, flip, at), flip_id in zip(flips, flip_ids, strict=True)
+        ]
+        alerts = await queue_alerts(conn, flipped, self.base_url)
         result = BatchResult(
             deadlines={w.record.id: w.status.next_deadline for w in working.values()},
             flips=[flip for _, flip, _ in flips],
