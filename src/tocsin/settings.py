@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +40,8 @@ class Settings:
     ping_body_max: int = 10_000_000
     # Pings kept per monitor; older ones are pruned in the background.
     ping_history: int = 100
-    # Group-commit writer: the most pings in one transaction, and how long a batch may wait.
+    # Group-commit writer: the most pings in one transaction.
     writer_batch_max: int = 500
-    writer_window_ms: float = 2.0
     # How often the deadline watch re-reads upcoming deadlines from the database.
     deadline_reload_seconds: float = 5.0
     log_level: str = "INFO"
@@ -50,7 +49,6 @@ class Settings:
     # Remote server for `apply`/`status --url`; the key is read here so the CLI never reads env.
     api_url: str | None = None
     api_key: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -106,7 +104,6 @@ class Settings:
             ping_body_max=integer("TOCSIN_PING_BODY_MAX", 10_000_000, minimum=1),
             ping_history=integer("TOCSIN_PING_HISTORY", 100, minimum=1),
             writer_batch_max=integer("TOCSIN_WRITER_BATCH_MAX", 500, minimum=1),
-            writer_window_ms=number("TOCSIN_WRITER_WINDOW_MS", 2.0),
             deadline_reload_seconds=number("TOCSIN_DEADLINE_RELOAD_SECONDS", 5.0),
             log_level=(env.get("TOCSIN_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
