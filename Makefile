@@ -34,8 +34,9 @@ format: $(STAMP) ## rewrite files with ruff's formatter and safe fixes
 	$(BIN)/ruff check --fix src tests bench examples
 	$(BIN)/ruff format src tests bench examples
 
-services: ## start PostgreSQL, Redis and RabbitMQ if one is down
+services: ## start PostgreSQL, Redis and RabbitMQ if one is down; install Chromium if missing
 	@bash scripts/ensure-services.sh
+	@bash scripts/ensure-chromium.sh
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
