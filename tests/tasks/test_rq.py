@@ -176,6 +176,17 @@ def test_retry_and_cancel_endpoints_drive_rq(
         ]
         assert events[-1].record.attempt == 2
 
+        # No RQ job behind this record: the hook fails, the record goes back to failed.
+        orphan = store.create("report", owner="alice")
+        store.update(orphan.id, Change(TaskState.FAILED))
+        response = httpx.post(f"{base}/tasks/{orphan.id}/retry", headers=headers)
+        assert response.status_code == 503
+        again = store.get(orphan.id)
+        assert again is not None
+        assert again.state is TaskState.FAILED
+        assert again.error is not None
+        assert again.error.type == "NoSuchJobError"
+
         long_job = enqueue(queue, wait_for_cancel, 20, owner="alice")
         deadline = time.monotonic() + 15
         while (record := store.get(long_job.id)) and record.state is not TaskState.PROGRESS:

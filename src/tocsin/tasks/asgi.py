@@ -47,6 +47,8 @@ from tocsin.tasks.sse import (
     format_event,
     nothing_to_resume,
     opening_events,
+    run_cancel_hook,
+    run_retry_hook,
     status_body,
     status_headers,
 )
@@ -209,7 +211,7 @@ class TaskEndpoints:
         updated = await run_in_threadpool(self.store.update, record.id, Change(TaskState.CANCELLED))
         if updated is None:
             return JSONResponse({"error": "task already finished"}, status_code=409)
-        await self._run_hook(self.on_cancel, updated, "cancel")
+        await run_in_threadpool(run_cancel_hook, self.on_cancel, updated)
         privileged = self.access.is_privileged(request)
         return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
 
@@ -227,17 +229,10 @@ class TaskEndpoints:
         )
         if updated is None:
             return JSONResponse({"error": "task changed meanwhile"}, status_code=409)
-        await self._run_hook(self.on_retry, updated, "retry")
+        if not await run_in_threadpool(run_retry_hook, self.store, self.on_retry, updated):
+            return JSONResponse({"error": "the task could not be re-enqueued"}, status_code=503)
         privileged = self.access.is_privileged(request)
         return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
-
-    async def _run_hook(self, hook: ActionHook | None, record: TaskRecord, action: str) -> None:
-        if hook is None:
-            return
-        try:
-            await run_in_threadpool(hook, record)
-        except Exception:
-            logger.exception("task %s hook failed task_id=%s", action, record.id)
 
     def routes(self) -> list[Route]:
         """Starlette routes, relative to where they are mounted."""

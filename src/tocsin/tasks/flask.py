@@ -26,6 +26,8 @@ from tocsin.tasks.sse import (
     etag_matches,
     nothing_to_resume,
     opening_events,
+    run_cancel_hook,
+    run_retry_hook,
     status_body,
     status_headers,
     sync_stream,
@@ -119,7 +121,7 @@ def task_blueprint(
         updated = store.update(task_id, Change(TaskState.CANCELLED))
         if updated is None:
             return jsonify({"error": "task already finished"}), 409
-        _run_hook(on_cancel, updated, "cancel")
+        run_cancel_hook(on_cancel, updated)
         return jsonify(updated.public_dict(privileged=access.is_privileged(request))), 202
 
     @bp.post("/<task_id>/retry")
@@ -132,16 +134,8 @@ def task_blueprint(
         updated = store.update(task_id, Change(TaskState.QUEUED, requeue=True))
         if updated is None:
             return jsonify({"error": "task changed meanwhile"}), 409
-        _run_hook(on_retry, updated, "retry")
+        if not run_retry_hook(store, on_retry, updated):
+            return jsonify({"error": "the task could not be re-enqueued"}), 503
         return jsonify(updated.public_dict(privileged=access.is_privileged(request))), 202
 
     return bp
-
-
-def _run_hook(hook: ActionHook | None, record: TaskRecord, action: str) -> None:
-    if hook is None:
-        return
-    try:
-        hook(record)
-    except Exception:
-        logger.exception("task %s hook failed task_id=%s", action, record.id)

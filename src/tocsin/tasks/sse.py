@@ -12,7 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tocsin.tasks.records import TaskEvent, TaskRecord
+from tocsin.tasks.records import Change, TaskError, TaskEvent, TaskRecord
+from tocsin.tasks.states import TaskState
 from tocsin.tasks.store import TaskStore, TaskStoreError
 
 logger = logging.getLogger(__name__)
@@ -59,6 +60,30 @@ class TaskAccess:
         except Exception:
             logger.exception("task privileged hook failed")
             return False
+
+
+def run_cancel_hook(hook: ActionHook | None, record: TaskRecord) -> None:
+    """Call ``on_cancel`` after the record says cancelled; a failing hook is only logged
+    (the task stops at its next ``report_progress()`` anyway)."""
+    if hook is None:
+        return
+    try:
+        hook(record)
+    except Exception:
+        logger.exception("task cancel hook failed task_id=%s", record.id)
+
+
+def run_retry_hook(store: TaskStore, hook: ActionHook, record: TaskRecord) -> bool:
+    """Call ``on_retry`` after the record was re-opened. If the hook fails nothing will run,
+    so the record goes back to ``failed`` (with why) instead of staying ``queued``."""
+    try:
+        hook(record)
+    except Exception as exc:
+        logger.exception("task retry hook failed task_id=%s", record.id)
+        error = TaskError(type(exc).__name__, f"could not re-enqueue the task: {exc}")
+        store.update(record.id, Change(TaskState.FAILED, error=error))
+        return False
+    return True
 
 
 def etag(record: TaskRecord, privileged: bool) -> str:
