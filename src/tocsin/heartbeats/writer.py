@@ -19,7 +19,6 @@ from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, updat
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.alerts.outbox import queue_alerts
-from tocsin.background import cancel_and_wait
 from tocsin.heartbeats.requests import PingOutcome, PingRequest
 from tocsin.monitors.spec import DEFAULT_GRACE, DEFAULT_PERIOD
 from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKind
@@ -67,7 +66,9 @@ class PingWriter:
         self.base_url = base_url
         self.batch_max = batch_max
         self.on_commit = on_commit
-        self._queue: asyncio.Queue[PingRequest] = asyncio.Queue()
+        # ``None`` is the stop signal.
+        self._queue: asyncio.Queue[PingRequest | None] = asyncio.Queue()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._ping_keys: dict[str, int] = {}
 
@@ -76,17 +77,21 @@ class PingWriter:
         self._task = asyncio.create_task(self._run(), name="tocsin-ping-writer")
 
     async def stop(self) -> None:
-        """Write what is queued, then stop."""
+        """Finish the batch in progress and write what is queued, then stop.
+
+        The task is not cancelled mid-transaction: a ping is either committed and
+        answered, or never started.
+        """
         if self._task is None:
             return
-        await cancel_and_wait(self._task)
+        self._stopping = True
+        self._queue.put_nowait(None)
+        await self._task
         self._task = None
-        while not self._queue.empty():
-            await self._write(self._take_batch(self._queue.get_nowait()))
 
     async def submit(self, request: PingRequest) -> PingOutcome:
         """Queue ``request`` and wait until it is durable (or refused)."""
-        if self._task is None or self._task.done():
+        if self._task is None or self._task.done() or self._stopping:
             raise RuntimeError("the ping writer is not running")
         self._queue.put_nowait(request)
         return await request.done
@@ -95,15 +100,21 @@ class PingWriter:
         batch = [first]
         while len(batch) < self.batch_max:
             try:
-                batch.append(self._queue.get_nowait())
+                item = self._queue.get_nowait()
             except asyncio.QueueEmpty:
                 break
+            if item is None:  # stop() was called: finish after this batch
+                self._queue.put_nowait(None)
+                break
+            batch.append(item)
         return batch
 
     async def _run(self) -> None:
         while True:
-            batch = self._take_batch(await self._queue.get())
-            await self._write(batch)
+            first = await self._queue.get()
+            if first is None:
+                return
+            await self._write(self._take_batch(first))
 
     async def _write(self, batch: list[PingRequest]) -> None:
         try:
