@@ -60,11 +60,13 @@ class PingWriter:
         *,
         base_url: str,
         batch_max: int = 500,
+        window: float = 0.001,
         on_commit: Callable[[BatchResult, list[PingRequest]], None] | None = None,
     ) -> None:
         self.database = database
         self.base_url = base_url
         self.batch_max = batch_max
+        self.window = window
         self.on_commit = on_commit
         # ``None`` is the stop signal.
         self._queue: asyncio.Queue[PingRequest | None] = asyncio.Queue()
@@ -114,6 +116,11 @@ class PingWriter:
             first = await self._queue.get()
             if first is None:
                 return
+            if self._queue.empty() and self.window > 0:
+                # The writer was idle: give the requests that arrived in the same burst a
+                # moment to queue up, or a batch of 1 takes a whole transaction while the
+                # rest of the burst waits for the next one.
+                await asyncio.sleep(self.window)
             await self._write(self._take_batch(first))
 
     async def _write(self, batch: list[PingRequest]) -> None:
