@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin import __version__
@@ -63,11 +64,22 @@ async def queue_alerts(
     One query for the channels and one insert, however many monitors flipped at once.
     Returns how many notifications were queued.
     """
+    if not any(flip.alert is not None for _, flip, _, _ in flipped):
+        return 0
+    return await conn.run_sync(insert_alerts, flipped, base_url)
+
+
+def insert_alerts(
+    conn: Connection,
+    flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
+    base_url: str,
+) -> int:
+    """``queue_alerts`` for a synchronous connection."""
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
         return 0
     monitor_ids = sorted({monitor.id for monitor, _, _, _ in alerting})
-    rows = await conn.execute(
+    rows = conn.execute(
         select(monitor_channels.c.monitor_id, monitor_channels.c.channel_id).where(
             monitor_channels.c.monitor_id.in_(monitor_ids)
         )
@@ -95,5 +107,5 @@ async def queue_alerts(
                 }
             )
     if values:
-        await conn.execute(insert(notifications), values)
+        conn.execute(insert(notifications), values)
     return len(values)

@@ -14,8 +14,8 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy import create_engine, event
+from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
@@ -61,19 +61,25 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _begin_immediate(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def _sqlite_engine(url: URL, *, immediate: bool, pool_size: int) -> AsyncEngine:
     database = url.database or ""
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=60)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
-
+    if immediate:
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
+    else:
+        event.listen(engine.sync_engine, "begin", _begin_deferred)
     return engine
+
+
+def _begin_deferred(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -82,6 +88,7 @@ class Database:
     def __init__(self, database_url: str, *, pool_size: int = 5) -> None:
         self.url = async_url(database_url)
         self.dialect = self.url.get_backend_name()
+        self._sync_write_engine: Engine | None = None
         if self.dialect == "sqlite":
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
@@ -90,6 +97,22 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
             )
             self.write_engine = self.read_engine
+
+    def sync_write_engine(self) -> Engine:
+        """SQLite only: a synchronous engine with one write connection, for code that runs a
+        whole transaction on its own thread (the ping writer). Built on first use."""
+        if self._sync_write_engine is None:
+            assert self.is_sqlite, "only SQLite needs a synchronous write engine"
+            engine = create_engine(
+                self.url.set(drivername="sqlite+pysqlite"),
+                pool_size=1,
+                max_overflow=0,
+                pool_timeout=60,
+            )
+            event.listen(engine, "connect", _sqlite_pragmas)
+            event.listen(engine, "begin", _begin_immediate)
+            self._sync_write_engine = engine
+        return self._sync_write_engine
 
     @property
     def is_sqlite(self) -> bool:
@@ -113,6 +136,8 @@ class Database:
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
+        if self._sync_write_engine is not None:
+            self._sync_write_engine.dispose()
 
 
 def sync_engine_for_migrations(database_url: str) -> Any:
@@ -124,9 +149,5 @@ def sync_engine_for_migrations(database_url: str) -> Any:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-
-        @event.listens_for(engine.sync_engine, "begin")
-        def _begin(conn: Any) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
+        event.listen(engine.sync_engine, "begin", _begin_immediate)
     return engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.monitors.transitions import Flip
@@ -32,6 +33,14 @@ async def record_flips(conn: AsyncConnection, items: list[tuple[int, Flip, datet
     """Store many flips ``(monitor_id, flip, at)`` in one statement; return their ids in order."""
     if not items:
         return []
+    ids: list[int] = await conn.run_sync(insert_flips, items)
+    return ids
+
+
+def insert_flips(conn: Connection, items: list[tuple[int, Flip, datetime]]) -> list[int]:
+    """``record_flips`` for a synchronous connection."""
+    if not items:
+        return []
     rows = [
         {
             "monitor_id": monitor_id,
@@ -42,9 +51,7 @@ async def record_flips(conn: AsyncConnection, items: list[tuple[int, Flip, datet
         }
         for monitor_id, flip, at in items
     ]
-    result = await conn.execute(
-        insert(flips).returning(flips.c.id, sort_by_parameter_order=True), rows
-    )
+    result = conn.execute(insert(flips).returning(flips.c.id, sort_by_parameter_order=True), rows)
     return [int(row[0]) for row in result.all()]
 
 

@@ -10,6 +10,7 @@ for a body over ``TOCSIN_PING_BODY_MAX``, 503 when the database refused the writ
 from __future__ import annotations
 
 import logging
+import re
 import uuid as uuid_module
 from datetime import UTC, datetime
 from typing import Any
@@ -18,11 +19,13 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from tocsin.heartbeats.requests import PingOutcome, PingRequest, SlugTarget
+from tocsin.monitors.spec import SLUG_PATTERN
 from tocsin.monitors.states import PingKind
 from tocsin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+_PING_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL, "log": PingKind.LOG}
 _STATUS = {
     PingOutcome.OK: 200,
@@ -111,6 +114,8 @@ def _parse(segments: list[str], query: dict[str, str]) -> dict[str, object]:
     else:
         if len(segments) == 1:
             raise _BadPing(404, "not found")
+        if not _PING_KEY.match(segments[0]) or not SLUG_PATTERN.match(segments[1]):
+            raise _BadPing(404, "not found")  # no monitor can have it: do not even look
         create = query.get("create") == "1"
         fields["slug"] = SlugTarget(segments[0], segments[1], create)
         rest = segments[2:]
