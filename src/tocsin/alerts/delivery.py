@@ -33,6 +33,7 @@ CLAIM_SECONDS = 60.0
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 5.0
+CLAIM_PAUSE_SECONDS = 0.01
 
 
 def backoff(attempts: int) -> timedelta:
@@ -107,6 +108,9 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver(claimed))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
+                # A short pause lets alerts flipped together be claimed together: one
+                # claim transaction per burst rather than one per alert.
+                await asyncio.sleep(CLAIM_PAUSE_SECONDS)
                 continue
             try:
                 await wait_event(self._wake, await self._seconds_to_next())
