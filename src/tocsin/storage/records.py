@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -162,7 +162,6 @@ class PingRecord:
     user_agent: str | None
     body: str | None
     body_size: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_row(cls, row: RowMapping) -> PingRecord:
