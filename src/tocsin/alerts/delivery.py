@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import aiohttp
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
-from tocsin.alerts.states import NotificationStatus
+from tocsin.alerts.outbox import ClaimedAlert
+from tocsin.alerts.states import CLAIM_SECONDS, NotificationStatus
 from tocsin.background import cancel_and_wait, wait_event
 from tocsin.errors import DeliveryError
 from tocsin.notify import channel_for
@@ -28,28 +27,16 @@ from tocsin.storage.tables import channels, notifications
 
 logger = logging.getLogger(__name__)
 
-CLAIM_SECONDS = 60.0
 # Seconds to wait before attempt 2, 3, ...; the last entry repeats.
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 5.0
-CLAIM_PAUSE_SECONDS = 0.01
 
 
 def backoff(attempts: int) -> timedelta:
     """How long to wait after the ``attempts``-th failed attempt."""
     index = min(max(attempts - 1, 0), len(BACKOFF_SECONDS) - 1)
     return timedelta(seconds=BACKOFF_SECONDS[index])
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    id: int
-    kind: str
-    settings: dict[str, Any]
-    payload: dict[str, Any]
-    idempotency_key: str
-    attempts: int
 
 
 class DeliveryWorker:
@@ -74,8 +61,16 @@ class DeliveryWorker:
         self._limit = asyncio.Semaphore(concurrency)
 
     def wake(self) -> None:
-        """New notifications were queued: look now instead of at the next poll."""
+        """Notifications may be due: look now instead of at the next poll."""
         self._wake.set()
+
+    def send(self, alerts: list[ClaimedAlert]) -> None:
+        """Send notifications this process just wrote, already claimed for it."""
+        if not alerts or self._task is None or self._session is None:
+            return  # not running: the claims expire and the poll sends them later
+        task = asyncio.create_task(self._deliver(alerts))
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     def start(self) -> None:
         """Start the worker task."""
@@ -97,8 +92,7 @@ class DeliveryWorker:
         while True:
             self._wake.clear()
             try:
-                async with self.database.write() as conn:
-                    claimed = await self._claim(conn, datetime.now(UTC))
+                claimed = await self.database.run_write(self._claim, datetime.now(UTC))
             except Exception:
                 logger.exception("claiming notifications failed")
                 claimed = []
@@ -108,9 +102,6 @@ class DeliveryWorker:
                 task = asyncio.create_task(self._deliver(claimed))
                 self._sending.add(task)
                 task.add_done_callback(self._sending.discard)
-                # A short pause lets alerts flipped together be claimed together: one
-                # claim transaction per burst rather than one per alert.
-                await asyncio.sleep(CLAIM_PAUSE_SECONDS)
                 continue
             try:
                 await wait_event(self._wake, await self._seconds_to_next())
@@ -137,18 +128,20 @@ class DeliveryWorker:
         seconds = (next_at - datetime.now(UTC)).total_seconds()
         return float(min(max(seconds, 0.05), IDLE_POLL_SECONDS))
 
-    async def _deliver(self, claimed: list[_Claimed]) -> None:
+    async def _deliver(self, claimed: list[ClaimedAlert]) -> None:
         """Send claimed notifications and record every attempt."""
         results = await asyncio.gather(*(self._send(item) for item in claimed))
         try:
-            async with self.database.write() as conn:
-                outcomes = list(zip(claimed, results, strict=True))
-                await self._record(conn, outcomes, datetime.now(UTC))
+            outcomes = list(zip(claimed, results, strict=True))
+            await self.database.run_write(self._record, outcomes, datetime.now(UTC))
         except Exception:  # the claims expire and the alerts are sent again
             logger.exception("recording deliveries failed count=%d", len(claimed))
+        if self.on_result is not None:
+            for item, error in zip(claimed, results, strict=True):
+                self.on_result(item.kind, error is None)
         self._wake.set()  # retries may now have a due time
 
-    async def _claim(self, conn: AsyncConnection, now: datetime) -> list[_Claimed]:
+    def _claim(self, conn: Connection, now: datetime) -> list[ClaimedAlert]:
         due = and_(
             notifications.c.status == NotificationStatus.PENDING.value,
             notifications.c.next_attempt_at <= now,
@@ -170,11 +163,11 @@ class DeliveryWorker:
         )
         if not self.database.is_sqlite:
             query = query.with_for_update(skip_locked=True, of=notifications)
-        rows = (await conn.execute(query)).all()
+        rows = conn.execute(query).all()
         if not rows:
             return []
         ids = [row[0] for row in rows]
-        await conn.execute(
+        conn.execute(
             update(notifications)
             .where(notifications.c.id.in_(ids), due)
             .values(
@@ -183,10 +176,11 @@ class DeliveryWorker:
             )
         )
         return [
-            _Claimed(row[0], row[1], dict(row[2]), dict(row[3]), row[4], row[5] + 1) for row in rows
+            ClaimedAlert(row[0], row[1], dict(row[2]), dict(row[3]), row[4], row[5] + 1)
+            for row in rows
         ]
 
-    async def _send(self, item: _Claimed) -> DeliveryError | None:
+    async def _send(self, item: ClaimedAlert) -> DeliveryError | None:
         assert self._session is not None
         async with self._limit:
             try:
@@ -200,10 +194,10 @@ class DeliveryWorker:
                 return DeliveryError(f"{type(exc).__name__}: {exc}")
         return None
 
-    async def _record(
+    def _record(
         self,
-        conn: AsyncConnection,
-        outcomes: list[tuple[_Claimed, DeliveryError | None]],
+        conn: Connection,
+        outcomes: list[tuple[ClaimedAlert, DeliveryError | None]],
         now: datetime,
     ) -> None:
         rows: list[dict[str, object]] = []
@@ -225,9 +219,7 @@ class DeliveryWorker:
                 row["n_next"] = now + backoff(item.attempts)
                 logger.info("alert will be retried notification=%s error=%s", item.id, error)
             rows.append(row)
-            if self.on_result is not None:
-                self.on_result(item.kind, error is None)
-        await conn.execute(_RECORD, rows)
+        conn.execute(_RECORD, rows)
 
 
 _RECORD = (

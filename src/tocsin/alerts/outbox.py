@@ -2,13 +2,17 @@
 
 A flip that raises an alert writes one ``notifications`` row per channel of the monitor
 in the same transaction as the flip itself, so "the monitor went down" and "an alert is
-owed" are committed together or not at all.
+owed" are committed together or not at all. The rows are written already claimed by the
+writing process, which hands them straight to its delivery worker: no second
+transaction and no polling stand between a flip and its alert. If the process dies
+before sending, the claim expires and any server sends the alert.
 """
 
 from __future__ import annotations
 
 import uuid as uuid_module
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -16,10 +20,22 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin import __version__
-from tocsin.alerts.states import NotificationStatus
+from tocsin.alerts.states import CLAIM_SECONDS, NotificationStatus
 from tocsin.monitors.transitions import Flip
 from tocsin.storage.records import MonitorRecord
-from tocsin.storage.tables import monitor_channels, notifications
+from tocsin.storage.tables import channels, monitor_channels, notifications
+
+
+@dataclass(frozen=True)
+class ClaimedAlert:
+    """A notification this process owns and should send now."""
+
+    id: int
+    kind: str
+    settings: dict[str, Any]
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
 
 
 def alert_payload(
@@ -58,39 +74,42 @@ async def queue_alerts(
     conn: AsyncConnection,
     flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
-) -> int:
+) -> list[ClaimedAlert]:
     """Write a notification per channel for each ``(monitor, flip, flip_id, at)`` that alerts.
 
     One query for the channels and one insert, however many monitors flipped at once.
-    Returns how many notifications were queued.
+    Returns the notifications, claimed for this process, for its delivery worker.
     """
     if not any(flip.alert is not None for _, flip, _, _ in flipped):
-        return 0
-    return await conn.run_sync(insert_alerts, flipped, base_url)
+        return []
+    alerts: list[ClaimedAlert] = await conn.run_sync(insert_alerts, flipped, base_url)
+    return alerts
 
 
 def insert_alerts(
     conn: Connection,
     flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
-) -> int:
+) -> list[ClaimedAlert]:
     """``queue_alerts`` for a synchronous connection."""
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
-        return 0
+        return []
     monitor_ids = sorted({monitor.id for monitor, _, _, _ in alerting})
     rows = conn.execute(
-        select(monitor_channels.c.monitor_id, monitor_channels.c.channel_id).where(
-            monitor_channels.c.monitor_id.in_(monitor_ids)
-        )
+        select(monitor_channels.c.monitor_id, channels.c.id, channels.c.kind, channels.c.settings)
+        .join(channels, channels.c.id == monitor_channels.c.channel_id)
+        .where(monitor_channels.c.monitor_id.in_(monitor_ids))
+        .order_by(channels.c.id)
     )
-    channels_of: dict[int, list[int]] = {}
-    for monitor_id, channel_id in rows.all():
-        channels_of.setdefault(monitor_id, []).append(channel_id)
-    values = []
+    channels_of: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
+    for monitor_id, channel_id, kind, settings in rows.all():
+        channels_of.setdefault(monitor_id, []).append((channel_id, kind, dict(settings)))
+    values: list[dict[str, Any]] = []
+    senders: list[tuple[str, dict[str, Any]]] = []
     for monitor, flip, flip_id, at in alerting:
         assert flip.alert is not None
-        for channel_id in channels_of.get(monitor.id, []):
+        for channel_id, kind, settings in channels_of.get(monitor.id, []):
             key = str(uuid_module.uuid4())
             values.append(
                 {
@@ -101,11 +120,20 @@ def insert_alerts(
                     "idempotency_key": key,
                     "payload": alert_payload(monitor, flip, at, base_url, key),
                     "status": NotificationStatus.PENDING.value,
-                    "attempts": 0,
+                    "attempts": 1,
                     "next_attempt_at": at,
+                    "claimed_until": at + timedelta(seconds=CLAIM_SECONDS),
                     "created_at": at,
                 }
             )
-    if values:
-        conn.execute(insert(notifications), values)
-    return len(values)
+            senders.append((kind, settings))
+    if not values:
+        return []
+    ids = conn.execute(
+        insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True),
+        values,
+    ).all()
+    return [
+        ClaimedAlert(row[0], kind, settings, value["payload"], value["idempotency_key"], 1)
+        for row, (kind, settings), value in zip(ids, senders, values, strict=True)
+    ]

@@ -12,3 +12,8 @@ class NotificationStatus(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+
+
+# How long a claimed notification belongs to the process that claimed it; a process that
+# dies mid-send leaves a claim that expires after this, and the alert is sent again.
+CLAIM_SECONDS = 60.0

@@ -21,13 +21,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.engine import Connection
 
-from tocsin.alerts.outbox import queue_alerts
+from tocsin.alerts.outbox import ClaimedAlert, insert_alerts
 from tocsin.background import cancel_and_wait, wait_event
 from tocsin.monitors.transitions import Flip, on_deadline
 from tocsin.storage.database import Database
-from tocsin.storage.flips import record_flips
+from tocsin.storage.flips import insert_flips
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors
 
@@ -42,7 +42,7 @@ class DeadlineResult:
     """What one pass did."""
 
     flips: list[Flip]
-    alerts_queued: int
+    alerts: list[ClaimedAlert]
 
 
 class DeadlineWatch:
@@ -141,12 +141,11 @@ class DeadlineWatch:
         """Flip every monitor whose deadline passed by ``now``."""
         due = self._pop_due(now)
         flips: list[Flip] = []
-        alerts = 0
+        alerts: list[ClaimedAlert] = []
         for start in range(0, len(due), CHUNK):
             chunk = due[start : start + CHUNK]
             try:
-                async with self.database.write() as conn:
-                    changed = await self._flip(conn, chunk, now, flips)
+                changed = await self.database.run_write(self._flip, chunk, now, flips)
                 alerts += changed[1]
             except Exception:
                 for monitor_id in chunk:  # due again on the next pass
@@ -159,16 +158,16 @@ class DeadlineWatch:
             self.on_fired(result)
         return result
 
-    async def _flip(
-        self, conn: AsyncConnection, ids: list[int], now: datetime, flips: list[Flip]
-    ) -> tuple[dict[int, datetime | None], int]:
+    def _flip(
+        self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
+    ) -> tuple[dict[int, datetime | None], list[ClaimedAlert]]:
         query = select(monitors).where(monitors.c.id.in_(ids))
         if not self.database.is_sqlite:
             query = query.with_for_update()
         deadlines: dict[int, datetime | None] = {}
         updates: list[dict[str, object]] = []
         changed: list[tuple[MonitorRecord, Flip]] = []
-        for row in (await conn.execute(query)).mappings().all():
+        for row in conn.execute(query).mappings().all():
             record = MonitorRecord.from_row(row)
             transition = on_deadline(record.status, record.schedule, now)
             if transition is None:
@@ -182,13 +181,13 @@ class DeadlineWatch:
             if transition.flip is not None:
                 changed.append((replace(record, status=status), transition.flip))
         if updates:
-            await conn.execute(_FLIP_UPDATE, updates)
-        flip_ids = await record_flips(conn, [(r.id, flip, now) for r, flip in changed])
+            conn.execute(_FLIP_UPDATE, updates)
+        flip_ids = insert_flips(conn, [(r.id, flip, now) for r, flip in changed])
         flipped = [
             (record, flip, flip_id, now)
             for (record, flip), flip_id in zip(changed, flip_ids, strict=True)
         ]
-        alerts = await queue_alerts(conn, flipped, self.base_url)
+        alerts = insert_alerts(conn, flipped, self.base_url)
         for record, flip in changed:
             flips.append(flip)
             logger.info(

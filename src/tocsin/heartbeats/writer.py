@@ -12,14 +12,13 @@ import asyncio
 import logging
 import uuid as uuid_module
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
 from sqlalchemy.engine import Connection
 
-from tocsin.alerts.outbox import insert_alerts
+from tocsin.alerts.outbox import ClaimedAlert, insert_alerts
 from tocsin.heartbeats.requests import PingOutcome, PingRequest
 from tocsin.monitors.spec import DEFAULT_GRACE, DEFAULT_PERIOD
 from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKind
@@ -48,7 +47,7 @@ class BatchResult:
 
     deadlines: dict[int, datetime | None]
     flips: list[Flip]
-    alerts_queued: int
+    alerts: list[ClaimedAlert]
 
 
 class PingWriter:
@@ -74,7 +73,6 @@ class PingWriter:
         self._task: asyncio.Task[None] | None = None
         # Only touched inside a batch transaction, which never runs twice at once.
         self._ping_keys: dict[str, int] = {}
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tocsin-writer")
 
     def start(self) -> None:
         """Start the writer task."""
@@ -92,7 +90,6 @@ class PingWriter:
         self._queue.put_nowait(None)
         await self._task
         self._task = None
-        self._executor.shutdown(wait=True)
 
     async def submit(self, request: PingRequest) -> PingOutcome:
         """Queue ``request`` and wait until it is durable (or refused)."""
@@ -147,21 +144,8 @@ class PingWriter:
             self.on_commit(result, batch)
 
     async def _commit(self, batch: list[PingRequest]) -> tuple[list[PingOutcome], BatchResult]:
-        """Write ``batch`` in one transaction, as synchronous SQLAlchemy code in one hop.
-
-        On SQLite the whole transaction runs on the writer's own thread and connection
-        (one thread hop per batch instead of one per statement); on PostgreSQL it runs on
-        the async connection through ``run_sync``. Same code, same SQL, both databases.
-        """
-        if self.database.is_sqlite:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._executor, self._commit_sqlite, batch)
-        async with self.database.write() as conn:
-            return await conn.run_sync(self._apply, batch)
-
-    def _commit_sqlite(self, batch: list[PingRequest]) -> tuple[list[PingOutcome], BatchResult]:
-        with self.database.sync_write_engine().begin() as conn:
-            return self._apply(conn, batch)
+        """Write ``batch`` in one transaction (see ``Database.run_write``)."""
+        return await self.database.run_write(self._apply, batch)
 
     def _apply(
         self, conn: Connection, batch: list[PingRequest]
@@ -227,7 +211,7 @@ class PingWriter:
         result = BatchResult(
             deadlines={w.record.id: w.status.next_deadline for w in working.values()},
             flips=[flip for _, flip, _ in flips],
-            alerts_queued=alerts,
+            alerts=alerts,
         )
         return outcomes, result
 

@@ -1,18 +1,22 @@
 """The database handle: async engines for SQLite (WAL) and PostgreSQL (asyncpg).
 
 ``Database.read()`` gives a connection for queries; ``Database.write()`` a connection
-inside a transaction that commits on success. On SQLite every write transaction starts
-with ``BEGIN IMMEDIATE`` on one dedicated connection: SQLite has a single writer, and
-taking the write lock up front avoids the deadlock of two readers both upgrading.
+inside a transaction that commits on success; ``Database.run_write()`` runs synchronous
+SQLAlchemy code in one write transaction (the engines' hot paths). On SQLite every write
+transaction starts with ``BEGIN IMMEDIATE``: SQLite has a single writer, and taking the
+write lock up front avoids the deadlock of two readers both upgrading.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
@@ -23,6 +27,8 @@ from sqlalchemy.pool import NullPool
 from tocsin.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -89,6 +95,7 @@ class Database:
         self.url = async_url(database_url)
         self.dialect = self.url.get_backend_name()
         self._sync_write_engine: Engine | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
         if self.dialect == "sqlite":
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
@@ -98,9 +105,30 @@ class Database:
             )
             self.write_engine = self.read_engine
 
-    def sync_write_engine(self) -> Engine:
-        """SQLite only: a synchronous engine with one write connection, for code that runs a
-        whole transaction on its own thread (the ping writer). Built on first use."""
+    async def run_write(self, work: Callable[..., T], *args: Any) -> T:
+        """Run ``work(connection, *args)`` in one write transaction and return its result.
+
+        ``work`` is synchronous SQLAlchemy code, so a whole transaction costs one hop:
+        on SQLite it runs on the database's own writer thread and connection (every
+        engine write in the process goes through it, so they never fight over SQLite's
+        lock); on PostgreSQL it runs on a pooled async connection through ``run_sync``.
+        """
+        if self.is_sqlite:
+            if self._write_thread is None:
+                self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="tocsin-sqlite")
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(
+                self._write_thread, functools.partial(self._write_sync, work, *args)
+            )
+        async with self.write() as conn:
+            result: T = await conn.run_sync(work, *args)
+            return result
+
+    def _write_sync(self, work: Callable[..., T], *args: Any) -> T:
+        with self._sqlite_write_engine().begin() as conn:
+            return work(conn, *args)
+
+    def _sqlite_write_engine(self) -> Engine:
         if self._sync_write_engine is None:
             assert self.is_sqlite, "only SQLite needs a synchronous write engine"
             engine = create_engine(
@@ -108,6 +136,8 @@ class Database:
                 pool_size=1,
                 max_overflow=0,
                 pool_timeout=60,
+                # Every use is `engine.begin()`, which commits or rolls back itself.
+                pool_reset_on_return=None,
             )
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _begin_immediate)
@@ -136,6 +166,9 @@ class Database:
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
+        if self._write_thread is not None:
+            self._write_thread.shutdown(wait=True)
+            self._write_thread = None
         if self._sync_write_engine is not None:
             self._sync_write_engine.dispose()
 

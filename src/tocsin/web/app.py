@@ -69,8 +69,7 @@ def create_app(settings: Settings) -> TocsinApp:
         def after_batch(result: BatchResult, batch: list[PingRequest]) -> None:
             for monitor_id, deadline in result.deadlines.items():
                 watch.watch(monitor_id, deadline)
-            if result.alerts_queued:
-                delivery.wake()
+            delivery.send(result.alerts)
             metrics.ping_batch(result, batch)
 
         writer = PingWriter(
@@ -133,5 +132,4 @@ def _after_deadlines(
     result: DeadlineResult, metrics: ServerMetrics, delivery: DeliveryWorker
 ) -> None:
     metrics.deadlines_fired(result)
-    if result.alerts_queued:
-        delivery.wake()
+    delivery.send(result.alerts)

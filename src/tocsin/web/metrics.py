@@ -53,11 +53,11 @@ class ServerMetrics:
         for request in batch:
             if request.done.done() and request.done.result() in STORED:
                 self.pings.labels(request.kind.value).inc()
-        self._flips(result.flips, result.alerts_queued)
+        self._flips(result.flips, len(result.alerts))
 
     def deadlines_fired(self, result: DeadlineResult) -> None:
         """Count what a deadline pass did."""
-        self._flips(result.flips, result.alerts_queued)
+        self._flips(result.flips, len(result.alerts))
 
     def _flips(self, flips: list[Flip], alerts: int) -> None:
         for flip in flips:
