@@ -48,6 +48,11 @@ class DeadlineResult:
 class DeadlineWatch:
     """Holds upcoming deadlines and fires them."""
 
+    @property
+    def held(self) -> int:
+        """How many heap entries are held (a gauge of the watch's memory)."""
+        return len(self._heap)
+
     def __init__(
         self,
         database: Database,
@@ -66,10 +71,18 @@ class DeadlineWatch:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
+    def _horizon(self) -> datetime:
+        """Deadlines up to this moment are held in memory; later ones wait for a reload."""
+        return datetime.now(UTC) + timedelta(seconds=self.reload_seconds * 2 + 1)
+
     def watch(self, monitor_id: int, deadline: datetime | None) -> None:
-        """Record that ``monitor_id`` now next changes at ``deadline`` (``None``: never)."""
+        """Record that ``monitor_id`` now next changes at ``deadline`` (``None``: never).
+
+        Only deadlines inside the horizon enter the heap: a monitor pinged every second
+        with a one-day period would otherwise leave a stale heap entry per ping.
+        """
         self._touched.add(monitor_id)
-        if deadline is None:
+        if deadline is None or deadline > self._horizon():
             self._current.pop(monitor_id, None)
             return
         if self._current.get(monitor_id) == deadline:
@@ -90,7 +103,7 @@ class DeadlineWatch:
 
     async def reload(self) -> None:
         """Re-read the deadlines due before the next reload (and a margin) from the database."""
-        horizon = datetime.now(UTC) + timedelta(seconds=self.reload_seconds * 2 + 1)
+        horizon = self._horizon()
         self._touched.clear()
         async with self.database.read() as conn:
             rows = (
