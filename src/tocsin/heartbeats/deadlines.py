@@ -174,7 +174,8 @@ class DeadlineWatch:
     def _flip(
         self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
     ) -> tuple[dict[int, datetime | None], list[ClaimedAlert]]:
-        query = select(monitors).where(monitors.c.id.in_(ids))
+        # Locked in id order, like the ping writer, so two nodes never deadlock.
+        query = select(monitors).where(monitors.c.id.in_(ids)).order_by(monitors.c.id)
         if not self.database.is_sqlite:
             query = query.with_for_update()
         deadlines: dict[int, datetime | None] = {}

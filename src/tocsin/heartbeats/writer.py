@@ -2,8 +2,9 @@
 
 Requests queue up while the previous batch commits, so batches grow with load by
 themselves; each batch is a handful of statements whatever its size. A ping's future
-resolves only after its transaction committed, so an acknowledged ping is durable; if the
-transaction fails, every ping in it gets the exception and the client sees an error.
+resolves only after its transaction committed, so an acknowledged ping is durable. If a
+batch's transaction fails, its pings are written again one by one, so one bad ping
+cannot fail its neighbours; a ping that still fails is answered with an error.
 """
 
 from __future__ import annotations
