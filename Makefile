@@ -38,5 +38,11 @@ services: ## start PostgreSQL, Redis and RabbitMQ if one is down; install Chromi
 	@bash scripts/ensure-services.sh
 	@bash scripts/ensure-chromium.sh
 
+bench: $(STAMP) services ## run every benchmark in bench/ (several minutes; prints the figures)
+	$(BIN)/python bench/pings.py
+	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/healthz.py
+	$(BIN)/python bench/tasks.py
+
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
