@@ -17,7 +17,6 @@ from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin import __version__
 from tocsin.alerts.states import CLAIM_SECONDS, NotificationStatus
@@ -70,8 +69,8 @@ def alert_payload(
     }
 
 
-async def queue_alerts(
-    conn: AsyncConnection,
+def insert_alerts(
+    conn: Connection,
     flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
 ) -> list[ClaimedAlert]:
@@ -80,18 +79,6 @@ async def queue_alerts(
     One query for the channels and one insert, however many monitors flipped at once.
     Returns the notifications, claimed for this process, for its delivery worker.
     """
-    if not any(flip.alert is not None for _, flip, _, _ in flipped):
-        return []
-    alerts: list[ClaimedAlert] = await conn.run_sync(insert_alerts, flipped, base_url)
-    return alerts
-
-
-def insert_alerts(
-    conn: Connection,
-    flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
-    base_url: str,
-) -> list[ClaimedAlert]:
-    """``queue_alerts`` for a synchronous connection."""
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
         return []

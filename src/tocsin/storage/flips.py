@@ -29,16 +29,8 @@ async def record_flip(conn: AsyncConnection, monitor_id: int, flip: Flip, now: d
     return int(flip_id)
 
 
-async def record_flips(conn: AsyncConnection, items: list[tuple[int, Flip, datetime]]) -> list[int]:
-    """Store many flips ``(monitor_id, flip, at)`` in one statement; return their ids in order."""
-    if not items:
-        return []
-    ids: list[int] = await conn.run_sync(insert_flips, items)
-    return ids
-
-
 def insert_flips(conn: Connection, items: list[tuple[int, Flip, datetime]]) -> list[int]:
-    """``record_flips`` for a synchronous connection."""
+    """Store many flips ``(monitor_id, flip, at)`` in one statement; return their ids in order."""
     if not items:
         return []
     rows = [

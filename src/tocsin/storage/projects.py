@@ -32,15 +32,3 @@ async def default_project(conn: AsyncConnection) -> Project:
     if row is None:
         raise TocsinError("the database has no default project: run `tocsin migrate`")
     return Project(id=row["id"], name=row["name"], ping_key=row["ping_key"])
-
-
-async def project_by_ping_key(conn: AsyncConnection, ping_key: str) -> Project | None:
-    """The project whose ping key is ``ping_key``, if any."""
-    row = (
-        (await conn.execute(select(projects).where(projects.c.ping_key == ping_key)))
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    return Project(id=row["id"], name=row["name"], ping_key=row["ping_key"])
