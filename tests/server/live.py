@@ -24,7 +24,7 @@ from tocsin.settings import Settings
 from tocsin.storage.channels import create_channel
 from tocsin.storage.database import Database
 from tocsin.storage.flips import list_flips
-from tocsin.storage.monitors import create_monitor, get_monitor
+from tocsin.storage.monitors import create_monitor, get_monitor, list_monitors
 from tocsin.storage.pings import list_pings
 from tocsin.storage.projects import default_project
 from tocsin.storage.records import FlipRecord, MonitorRecord, PingRecord
@@ -57,6 +57,12 @@ class LiveServer:
         async with self.database.read() as conn:
             project = await default_project(conn)
             return await get_monitor(conn, project.id, key)
+
+    async def monitors(self) -> list[MonitorRecord]:
+        """Every monitor as stored now."""
+        async with self.database.read() as conn:
+            project = await default_project(conn)
+            return await list_monitors(conn, project.id)
 
     async def pings(self, key: str) -> list[PingRecord]:
         """Stored pings of a monitor, newest first."""

@@ -226,3 +226,44 @@ async def test_nul_bytes_in_a_body_are_stored_safely(
     assert (first.text, second.text) == ("OK", "OK")
     assert (await server.pings(monitor.uuid))[0].body == "a\ufffdb"
     assert (await server.pings(other.uuid))[0].body == "fine"
+
+
+@pytest.fixture
+async def small_batches(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A server whose writer takes at most 4 pings per batch, so a burst makes many
+    batches; on PostgreSQL several of them are in flight at once."""
+    async with live_server(database_url, tmp_path, TOCSIN_WRITER_BATCH_MAX="4") as live:
+        yield live
+
+
+async def test_concurrent_pings_to_shared_monitors_are_numbered_without_gaps(
+    small_batches: LiveServer,
+) -> None:
+    server = small_batches
+    monitors = [await server.create_monitor(name=f"job-{i}") for i in range(3)]
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        answers = await asyncio.gather(
+            *(client.get(f"/ping/{monitors[i % 3].uuid}") for i in range(150))
+        )
+    assert {a.text for a in answers} == {"OK"}
+    for monitor in monitors:
+        stored = await server.monitor(monitor.uuid)
+        assert stored.n_pings == 50
+        assert sorted(p.n for p in await server.pings(monitor.uuid)) == list(range(1, 51))
+
+
+async def test_concurrent_create_pings_for_a_new_slug_make_one_monitor(
+    small_batches: LiveServer,
+) -> None:
+    server = small_batches
+    key = await server.ping_key()
+    # The name is taken, so each creation would get a suffixed name of its own: only
+    # taking turns keeps two batches from both creating a monitor.
+    await server.create_monitor(name="brand-new", slug="older-job")
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        answers = await asyncio.gather(
+            *(client.get(f"/ping/{key}/brand-new?create=1") for _ in range(40))
+        )
+    assert sorted(a.status_code for a in answers) == [200] * 39 + [201]
+    created = [m for m in await server.monitors() if m.slug == "brand-new"]
+    assert [m.n_pings for m in created] == [40]

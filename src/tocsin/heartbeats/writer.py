@@ -1,7 +1,9 @@
 """Group-commit ping writer: many pings, one transaction, answered only after the commit.
 
 Requests queue up while the previous batch commits, so batches grow with load by
-themselves; each batch is a handful of statements whatever its size. A ping's future
+themselves; each batch is a handful of statements whatever its size. On PostgreSQL
+several batches may be in flight at once (``concurrency``): each locks its monitors in
+id order, so two batches that share a monitor run one after the other. A ping's future
 resolves only after its transaction committed, so an acknowledged ping is durable. If a
 batch's transaction fails, its pings are written again one by one, so one bad ping
 cannot fail its neighbours; a ping that still fails is answered with an error.
@@ -16,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
 from sqlalchemy.engine import Connection
 
 from tocsin.alerts.outbox import ClaimedAlert, insert_alerts
@@ -61,18 +63,23 @@ class PingWriter:
         base_url: str,
         batch_max: int = 500,
         window: float = 0.001,
+        concurrency: int = 1,
         on_commit: Callable[[BatchResult, list[PingRequest]], None] | None = None,
     ) -> None:
         self.database = database
         self.base_url = base_url
         self.batch_max = batch_max
         self.window = window
+        if concurrency > 1 and database.is_sqlite:
+            raise ValueError("SQLite has a single writer: concurrency must be 1")
+        self.concurrency = concurrency
         self.on_commit = on_commit
         # ``None`` is the stop signal.
         self._queue: asyncio.Queue[PingRequest | None] = asyncio.Queue()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
-        # Only touched inside a batch transaction, which never runs twice at once.
+        # Ping key -> project id; filled inside batch transactions (on the event loop or,
+        # for SQLite, the one writer thread).
         self._ping_keys: dict[str, int] = {}
 
     def start(self) -> None:
@@ -113,16 +120,30 @@ class PingWriter:
         return batch
 
     async def _run(self) -> None:
+        slots = asyncio.Semaphore(self.concurrency)
+        in_flight: set[asyncio.Task[None]] = set()
         while True:
             first = await self._queue.get()
             if first is None:
-                return
-            if self._queue.empty() and self.window > 0:
+                break
+            if not in_flight and self._queue.empty() and self.window > 0:
                 # The writer was idle: give the requests that arrived in the same burst a
                 # moment to queue up, or a batch of 1 takes a whole transaction while the
                 # rest of the burst waits for the next one.
                 await asyncio.sleep(self.window)
-            await self._write(self._take_batch(first))
+            # The batch is taken only once a slot is free, so it grows while all are busy.
+            await slots.acquire()
+            task = asyncio.create_task(self._write_in_slot(self._take_batch(first), slots))
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        if in_flight:
+            await asyncio.wait(in_flight)
+
+    async def _write_in_slot(self, batch: list[PingRequest], slots: asyncio.Semaphore) -> None:
+        try:
+            await self._write(batch)
+        finally:
+            slots.release()
 
     async def _write(self, batch: list[PingRequest]) -> None:
         try:
@@ -228,6 +249,11 @@ class PingWriter:
             if found is not None:
                 self._ping_keys[ping_key] = found
         slug_pairs = [(self._ping_keys[k], s) for k, s in slugs if k in self._ping_keys]
+        if lock and any(r.slug is not None and r.slug.create for r in batch):
+            # Two transactions (batches in flight, or server nodes) must not both create
+            # the monitor for one new slug: creators take turns, and the query below sees
+            # what the one before committed.
+            conn.execute(_SLUG_CREATE_LOCK)
         by_uuid: dict[str, MonitorRecord] = {}
         by_slug: dict[tuple[str, str], list[MonitorRecord]] = {}
         if not uuids and not slug_pairs:
@@ -257,6 +283,7 @@ _BY_UUIDS = (
     .order_by(monitors.c.id)
 )
 _BY_UUIDS_LOCKED = _BY_UUIDS.with_for_update()
+_SLUG_CREATE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('tocsin:slug-create'))")
 
 _MONITOR_UPDATE = (
     update(monitors)

@@ -76,6 +76,7 @@ def create_app(settings: Settings) -> TocsinApp:
             database,
             base_url=settings.base_url,
             batch_max=settings.writer_batch_max,
+            concurrency=1 if database.is_sqlite else settings.writer_concurrency,
             on_commit=after_batch,
         )
         app.state.tocsin = ServerState(settings, database, project, watch=watch.watch)
