@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, text, tuple_, update
+from sqlalchemy import and_, func, insert, or_, select, text, tuple_
 from sqlalchemy.engine import Connection
 
 from tocsin.alerts.outbox import ClaimedAlert, insert_alerts
@@ -28,6 +28,7 @@ from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKin
 from tocsin.monitors.transitions import Flip, HeartbeatStatus, Ping, on_ping
 from tocsin.storage.database import Database
 from tocsin.storage.flips import insert_flips
+from tocsin.storage.ping_sql import PingStatements
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors, pings, projects
 
@@ -81,6 +82,12 @@ class PingWriter:
         # Ping key -> project id; filled inside batch transactions (on the event loop or,
         # for SQLite, the one writer thread).
         self._ping_keys: dict[str, int] = {}
+        self._ping_statements: PingStatements | None = None
+
+    def _statements(self, conn: Connection) -> PingStatements:
+        if self._ping_statements is None:
+            self._ping_statements = PingStatements(conn.dialect)
+        return self._ping_statements
 
     def start(self) -> None:
         """Start the writer task."""
@@ -176,7 +183,7 @@ class PingWriter:
         by_uuid, by_slug = self._load(conn, batch, lock)
         outcomes: list[PingOutcome] = []
         working: dict[int, _Working] = {}
-        ping_rows: list[dict[str, object]] = []
+        ping_rows: list[tuple[object, ...]] = []
         flips: list[tuple[_Working, Flip, datetime]] = []
         starts = _start_times(conn, batch, by_uuid, by_slug)
         for request in batch:
@@ -220,10 +227,9 @@ class PingWriter:
                 flips.append((item, transition.flip, request.received_at))
             ping_rows.append(_ping_row(record.id, item.n_pings, request, duration))
             outcomes.append(outcome)
-        if ping_rows:
-            conn.execute(insert(pings), ping_rows)
-        if working:
-            conn.execute(_MONITOR_UPDATE, [_status_row(w) for w in working.values()])
+        self._statements(conn).write_batch(
+            conn, ping_rows, [_status_row(w) for w in working.values()]
+        )
         flip_ids = insert_flips(conn, [(w.record.id, flip, at) for w, flip, at in flips])
         flipped = [
             (replace(item.record, status=item.status), flip, flip_id, at)
@@ -259,17 +265,17 @@ class PingWriter:
         if not uuids and not slug_pairs:
             return by_uuid, by_slug
         if not slug_pairs:
-            # The common case, as one cached statement: no per-batch SQL compilation.
-            query, params = _BY_UUIDS_LOCKED if lock else _BY_UUIDS, {"uuids": list(uuids)}
+            # The common case: the driver-level statement of the hot path.
+            found = self._statements(conn).monitors_by_uuid(conn, sorted(uuids))
         else:
             conditions = [tuple_(monitors.c.project_id, monitors.c.slug).in_(slug_pairs)]
             if uuids:
                 conditions.append(monitors.c.uuid.in_(uuids))
             query = select(monitors).where(or_(*conditions)).order_by(monitors.c.id)
-            query, params = (query.with_for_update() if lock else query), {}
+            query = query.with_for_update() if lock else query
+            found = [MonitorRecord.from_row(row) for row in conn.execute(query).mappings()]
         project_keys = {pid: key for key, pid in self._ping_keys.items()}
-        for row in conn.execute(query, params).mappings().all():
-            record = MonitorRecord.from_row(row)
+        for record in found:
             by_uuid[record.uuid] = record
             key = project_keys.get(record.project_id)
             if key is not None and (key, record.slug) in slugs:
@@ -277,61 +283,43 @@ class PingWriter:
         return by_uuid, {**by_slug}
 
 
-_BY_UUIDS = (
-    select(monitors)
-    .where(monitors.c.uuid.in_(bindparam("uuids", expanding=True)))
-    .order_by(monitors.c.id)
-)
-_BY_UUIDS_LOCKED = _BY_UUIDS.with_for_update()
 _SLUG_CREATE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('tocsin:slug-create'))")
 
-_MONITOR_UPDATE = (
-    update(monitors)
-    .where(monitors.c.id == bindparam("m_id"))
-    .values(
-        state=bindparam("m_state"),
-        last_ping_at=bindparam("m_last_ping_at"),
-        last_start_at=bindparam("m_last_start_at"),
-        last_start_rid=bindparam("m_last_start_rid"),
-        next_deadline=bindparam("m_next_deadline"),
-        last_duration_seconds=bindparam("m_last_duration"),
-        n_pings=bindparam("m_n_pings"),
-    )
-)
 
-
-def _status_row(item: _Working) -> dict[str, object]:
+def _status_row(item: _Working) -> tuple[object, ...]:
+    """``ping_sql.MONITOR_UPDATE_COLUMNS`` and the id."""
     status = item.status
-    return {
-        "m_id": item.record.id,
-        "m_state": status.state.value,
-        "m_last_ping_at": status.last_ping_at,
-        "m_last_start_at": status.last_start_at,
-        "m_last_start_rid": status.last_start_rid,
-        "m_next_deadline": status.next_deadline,
-        "m_last_duration": item.last_duration,
-        "m_n_pings": item.n_pings,
-    }
+    return (
+        status.state.value,
+        status.last_ping_at,
+        status.last_start_at,
+        status.last_start_rid,
+        status.next_deadline,
+        item.last_duration,
+        item.n_pings,
+        item.record.id,
+    )
 
 
 def _ping_row(
     monitor_id: int, n: int, request: PingRequest, duration: float | None
-) -> dict[str, object]:
-    return {
-        "monitor_id": monitor_id,
-        "n": n,
-        "created_at": request.received_at,
-        "kind": request.kind.value,
-        "exit_status": request.exit_status,
-        "rid": request.rid,
-        "duration_seconds": duration,
-        "method": request.method,
-        "scheme": request.scheme,
-        "remote_addr": request.remote_addr,
-        "user_agent": request.user_agent,
-        "body": request.body,
-        "body_size": request.body_size,
-    }
+) -> tuple[object, ...]:
+    """``ping_sql.PING_COLUMNS``."""
+    return (
+        monitor_id,
+        n,
+        request.received_at,
+        request.kind.value,
+        request.exit_status,
+        request.rid,
+        duration,
+        request.method,
+        request.scheme,
+        request.remote_addr,
+        request.user_agent,
+        request.body,
+        request.body_size,
+    )
 
 
 def _matching_start(

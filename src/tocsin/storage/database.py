@@ -96,6 +96,7 @@ class Database:
         self.dialect = self.url.get_backend_name()
         self._sync_write_engine: Engine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
+        self._batch_engine: AsyncEngine | None = None
         if self.dialect == "sqlite":
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
@@ -104,6 +105,12 @@ class Database:
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
             )
             self.write_engine = self.read_engine
+            # The engines' hot paths check out a connection per transaction; a pre-ping
+            # would add a round trip to each. Their transactions are retried when they
+            # fail (a stale connection invalidates the pool), so they go without.
+            self._batch_engine = create_async_engine(
+                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=False
+            )
 
     async def run_write(self, work: Callable[..., T], *args: Any) -> T:
         """Run ``work(connection, *args)`` in one write transaction and return its result.
@@ -111,7 +118,8 @@ class Database:
         ``work`` is synchronous SQLAlchemy code, so a whole transaction costs one hop:
         on SQLite it runs on the database's own writer thread and connection (every
         engine write in the process goes through it, so they never fight over SQLite's
-        lock); on PostgreSQL it runs on a pooled async connection through ``run_sync``.
+        lock); on PostgreSQL it runs through ``run_sync`` on a connection from a pool
+        that skips the pre-ping round trip (see ``__init__``).
         """
         if self.is_sqlite:
             if self._write_thread is None:
@@ -120,7 +128,8 @@ class Database:
             return await loop.run_in_executor(
                 self._write_thread, functools.partial(self._write_sync, work, *args)
             )
-        async with self.write() as conn:
+        assert self._batch_engine is not None
+        async with self._batch_engine.begin() as conn:
             result: T = await conn.run_sync(work, *args)
             return result
 
@@ -166,6 +175,8 @@ class Database:
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
+        if self._batch_engine is not None:
+            await self._batch_engine.dispose()
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
             self._write_thread = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -40,8 +41,10 @@ class MonitorRecord:
     channels: tuple[str, ...] = ()
 
     @classmethod
-    def from_row(cls, row: RowMapping, channels: tuple[str, ...] = ()) -> MonitorRecord:
-        """Build a record from a ``monitors`` row."""
+    def from_row(
+        cls, row: RowMapping | Mapping[str, Any], channels: tuple[str, ...] = ()
+    ) -> MonitorRecord:
+        """Build a record from a ``monitors`` row (or a dict with its columns)."""
         period = row["period_seconds"]
         schedule = Schedule(
             grace=timedelta(seconds=row["grace_seconds"]),
