@@ -117,8 +117,10 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
         before = run(stored(server.database_url))
         assert server.process is not None
         cpu_before = cpu_seconds(server.process.pid)
+        client_before = time.process_time()
         result = run(load(server.base_url, uuids, args.seconds, args.concurrency))
         server_cpu = cpu_seconds(server.process.pid) - cpu_before
+        client_cpu = time.process_time() - client_before
         assert isinstance(result, dict)
         after = run(stored(server.database_url))
         assert isinstance(before, int) and isinstance(after, int)
@@ -129,7 +131,8 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
         f"{label:<10} {result['rate']:>8.0f} pings/s  p50 {result['p50_ms']:5.1f} ms  "
         f"p99 {result['p99_ms']:5.1f} ms  errors {result['errors']:.0f}  "
         f"acked {result['acked']:.0f}  stored {durable}  "
-        f"server CPU {server_cpu / max(result['acked'], 1) * 1e6:.0f} us/ping"
+        f"CPU us/ping: server {server_cpu / max(result['acked'], 1) * 1e6:.0f}, "
+        f"load generator {client_cpu / max(result['acked'], 1) * 1e6:.0f}"
     )
 
 

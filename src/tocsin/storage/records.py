@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,25 @@ from tocsin.monitors.transitions import HeartbeatStatus
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+# Plain lookups: calling an Enum class is slow, and the ping writer builds records per batch.
+_STATES = {state.value: state for state in MonitorState}
+_KINDS = {kind.value: kind for kind in MonitorKind}
+_MANAGED_BY = {owner.value: owner for owner in ManagedBy}
+
+
+@functools.lru_cache(maxsize=4096)
+def _schedule(
+    period_seconds: float | None, grace_seconds: float, cron: str | None, timezone: str
+) -> Schedule:
+    """Schedules are immutable and shared by many monitors: build each once."""
+    return Schedule(
+        grace=timedelta(seconds=grace_seconds),
+        period=timedelta(seconds=period_seconds) if period_seconds is not None else None,
+        cron=cron,
+        timezone=timezone,
+    )
 
 
 @dataclass(frozen=True)
@@ -45,15 +65,11 @@ class MonitorRecord:
         cls, row: RowMapping | Mapping[str, Any], channels: tuple[str, ...] = ()
     ) -> MonitorRecord:
         """Build a record from a ``monitors`` row (or a dict with its columns)."""
-        period = row["period_seconds"]
-        schedule = Schedule(
-            grace=timedelta(seconds=row["grace_seconds"]),
-            period=timedelta(seconds=period) if period is not None else None,
-            cron=row["cron"],
-            timezone=row["timezone"],
+        schedule = _schedule(
+            row["period_seconds"], row["grace_seconds"], row["cron"], row["timezone"]
         )
         status = HeartbeatStatus(
-            state=MonitorState(row["state"]),
+            state=_STATES[row["state"]],
             last_ping_at=row["last_ping_at"],
             last_start_at=row["last_start_at"],
             last_start_rid=row["last_start_rid"],
@@ -65,14 +81,14 @@ class MonitorRecord:
             project_id=row["project_id"],
             name=row["name"],
             slug=row["slug"],
-            kind=MonitorKind(row["kind"]),
+            kind=_KINDS[row["kind"]],
             desc=row["desc"],
             tags=tuple(row["tags"] or ()),
             schedule=schedule,
             status=status,
             last_duration_seconds=row["last_duration_seconds"],
             n_pings=row["n_pings"],
-            managed_by=ManagedBy(row["managed_by"]),
+            managed_by=_MANAGED_BY[row["managed_by"]],
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             channels=channels,

@@ -50,9 +50,12 @@ class ServerMetrics:
     def ping_batch(self, result: BatchResult, batch: list[PingRequest]) -> None:
         """Count a committed ping batch."""
         self.batch_size.observe(len(batch))
+        stored: dict[str, int] = {}
         for request in batch:
             if request.done.done() and request.done.result() in STORED:
-                self.pings.labels(request.kind.value).inc()
+                stored[request.kind.value] = stored.get(request.kind.value, 0) + 1
+        for kind, count in stored.items():
+            self.pings.labels(kind).inc(count)
         self._flips(result.flips, len(result.alerts))
 
     def deadlines_fired(self, result: DeadlineResult) -> None:

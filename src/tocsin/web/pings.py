@@ -9,6 +9,7 @@ for a body over ``TOCSIN_PING_BODY_MAX``, 503 when the database refused the writ
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import uuid as uuid_module
@@ -61,22 +62,24 @@ def _action(text: str) -> tuple[PingKind, int | None]:
     raise _BadPing(404, "not found")
 
 
-def _headers(status_limit: int, length: int) -> list[tuple[bytes, bytes]]:
-    return [
+@functools.lru_cache(maxsize=64)
+def _headers(status: int, text: str, limit: int) -> list[tuple[bytes, bytes]]:
+    # A handful of distinct answers, built once each: this runs for every ping.
+    headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
-        (b"content-length", str(length).encode()),
+        (b"content-length", str(len(text.encode())).encode()),
         (b"access-control-allow-origin", b"*"),
-        (b"ping-body-limit", str(status_limit).encode()),
+        (b"ping-body-limit", str(limit).encode()),
     ]
+    if status == 405:
+        headers.append((b"allow", b"GET, POST, HEAD"))
+    return headers
 
 
 async def _respond(send: Send, method: str, status: int, text: str, limit: int) -> None:
-    body = text.encode()
-    headers = _headers(limit, len(body))
-    if status == 405:
-        headers.append((b"allow", b"GET, POST, HEAD"))
+    headers = _headers(status, text, limit)
     await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else body})
+    await send({"type": "http.response.body", "body": b"" if method == "HEAD" else text.encode()})
 
 
 async def _read_body(
