@@ -88,7 +88,11 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=10)
-        self._session = aiohttp.ClientSession(connector=connector)
+        # No cookie jar: a receiver's cookies must not ride along on later alerts (and
+        # keeping them costs time on every request).
+        self._session = aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        )
         while True:
             self._wake.clear()
             try:
@@ -130,7 +134,16 @@ class DeliveryWorker:
 
     async def _deliver(self, claimed: list[ClaimedAlert]) -> None:
         """Send claimed notifications and record every attempt."""
-        results = await asyncio.gather(*(self._send(item) for item in claimed))
+        results: list[DeliveryError | None] = [None] * len(claimed)
+        pending = iter(range(len(claimed)))
+
+        async def sender() -> None:
+            # A few senders taking turns instead of a task per alert: a burst of 1,000
+            # alerts would otherwise create 1,000 tasks that mostly wait for a slot.
+            for index in pending:
+                results[index] = await self._send(claimed[index])
+
+        await asyncio.gather(*(sender() for _ in range(min(len(claimed), self.concurrency))))
         try:
             outcomes = list(zip(claimed, results, strict=True))
             await self.database.run_write(self._record, outcomes, datetime.now(UTC))

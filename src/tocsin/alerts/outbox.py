@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin import __version__
 from tocsin.alerts.states import CLAIM_SECONDS, NotificationStatus
 from tocsin.monitors.transitions import Flip
+from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.records import MonitorRecord
-from tocsin.storage.tables import channels, monitor_channels, notifications
+from tocsin.storage.tables import channels, monitor_channels
 
 
 @dataclass(frozen=True)
@@ -83,44 +84,40 @@ def insert_alerts(
     if not alerting:
         return []
     monitor_ids = sorted({monitor.id for monitor, _, _, _ in alerting})
-    rows = conn.execute(
+    found = conn.execute(
         select(monitor_channels.c.monitor_id, channels.c.id, channels.c.kind, channels.c.settings)
         .join(channels, channels.c.id == monitor_channels.c.channel_id)
         .where(monitor_channels.c.monitor_id.in_(monitor_ids))
         .order_by(channels.c.id)
     )
     channels_of: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
-    for monitor_id, channel_id, kind, settings in rows.all():
+    for monitor_id, channel_id, kind, settings in found.all():
         channels_of.setdefault(monitor_id, []).append((channel_id, kind, dict(settings)))
-    values: list[dict[str, Any]] = []
-    senders: list[tuple[str, dict[str, Any]]] = []
+    rows: list[tuple[Any, ...]] = []
+    claimed: list[tuple[str, dict[str, Any], dict[str, Any], str]] = []
     for monitor, flip, flip_id, at in alerting:
         assert flip.alert is not None
         for channel_id, kind, settings in channels_of.get(monitor.id, []):
             key = str(uuid_module.uuid4())
-            values.append(
-                {
-                    "monitor_id": monitor.id,
-                    "channel_id": channel_id,
-                    "flip_id": flip_id,
-                    "kind": flip.alert.value,
-                    "idempotency_key": key,
-                    "payload": alert_payload(monitor, flip, at, base_url, key),
-                    "status": NotificationStatus.PENDING.value,
-                    "attempts": 1,
-                    "next_attempt_at": at,
-                    "claimed_until": at + timedelta(seconds=CLAIM_SECONDS),
-                    "created_at": at,
-                }
+            payload = alert_payload(monitor, flip, at, base_url, key)
+            rows.append(
+                (
+                    monitor.id,
+                    channel_id,
+                    flip_id,
+                    flip.alert.value,
+                    key,
+                    payload,
+                    NotificationStatus.PENDING.value,
+                    1,
+                    at,
+                    at + timedelta(seconds=CLAIM_SECONDS),
+                    at,
+                )
             )
-            senders.append((kind, settings))
-    if not values:
-        return []
-    ids = conn.execute(
-        insert(notifications).returning(notifications.c.id, sort_by_parameter_order=True),
-        values,
-    ).all()
+            claimed.append((kind, settings, payload, key))
+    ids = statements_for(conn).insert_notifications(conn, rows)
     return [
-        ClaimedAlert(row[0], kind, settings, value["payload"], value["idempotency_key"], 1)
-        for row, (kind, settings), value in zip(ids, senders, values, strict=True)
+        ClaimedAlert(notification_id, kind, settings, payload, key, 1)
+        for notification_id, (kind, settings, payload, key) in zip(ids, claimed, strict=True)
     ]

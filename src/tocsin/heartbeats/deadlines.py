@@ -17,10 +17,10 @@ import asyncio
 import heapq
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin.alerts.outbox import ClaimedAlert, insert_alerts
@@ -28,13 +28,15 @@ from tocsin.background import cancel_and_wait, wait_event
 from tocsin.monitors.transitions import Flip, on_deadline
 from tocsin.storage.database import Database
 from tocsin.storage.flips import insert_flips
+from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors
 
 logger = logging.getLogger(__name__)
 
-# Deadlines are processed in chunks of this many monitors per transaction.
-CHUNK = 500
+# Deadlines are processed in chunks of this many monitors per transaction; each chunk's
+# alerts are sent as soon as it commits.
+CHUNK = 100
 
 
 @dataclass(frozen=True)
@@ -157,45 +159,43 @@ class DeadlineWatch:
         alerts: list[ClaimedAlert] = []
         for start in range(0, len(due), CHUNK):
             chunk = due[start : start + CHUNK]
+            chunk_flips: list[Flip] = []
             try:
-                changed = await self.database.run_write(self._flip, chunk, now, flips)
-                alerts += changed[1]
+                changed = await self.database.run_write(self._flip, chunk, now, chunk_flips)
             except Exception:
-                for monitor_id in chunk:  # due again on the next pass
+                for monitor_id in due[start:]:  # due again on the next pass
                     self.watch(monitor_id, now)
                 raise
             for monitor_id, deadline in changed[0].items():
                 self.watch(monitor_id, deadline)
-        result = DeadlineResult(flips, alerts)
-        if due and self.on_fired is not None:
-            self.on_fired(result)
-        return result
+            # Each committed chunk's alerts leave at once, while the next chunk is written.
+            if self.on_fired is not None:
+                self.on_fired(DeadlineResult(chunk_flips, changed[1]))
+            flips += chunk_flips
+            alerts += changed[1]
+        return DeadlineResult(flips, alerts)
 
     def _flip(
         self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
     ) -> tuple[dict[int, datetime | None], list[ClaimedAlert]]:
-        # Locked in id order, like the ping writer, so two nodes never deadlock.
-        query = select(monitors).where(monitors.c.id.in_(ids)).order_by(monitors.c.id)
-        if not self.database.is_sqlite:
-            query = query.with_for_update()
+        statements = statements_for(conn)
         deadlines: dict[int, datetime | None] = {}
-        updates: list[dict[str, object]] = []
+        updates: list[tuple[object, ...]] = []
         changed: list[tuple[MonitorRecord, Flip]] = []
-        for row in conn.execute(query).mappings().all():
-            record = MonitorRecord.from_row(row)
+        # Locked in id order on PostgreSQL, like the ping writer, so two nodes never deadlock.
+        for record in statements.monitors_by_id(conn, ids):
             transition = on_deadline(record.status, record.schedule, now)
             if transition is None:
                 deadlines[record.id] = record.status.next_deadline
                 continue
             status = transition.status
             deadlines[record.id] = status.next_deadline
-            updates.append(
-                {"m_id": record.id, "m_state": status.state.value, "m_next": status.next_deadline}
-            )
+            updates.append((status.state.value, status.next_deadline, record.id))
             if transition.flip is not None:
-                changed.append((replace(record, status=status), transition.flip))
-        if updates:
-            conn.execute(_FLIP_UPDATE, updates)
+                # A deadline changes only the state: the record's other fields, which the
+                # alert shows (last ping), are still true.
+                changed.append((record, transition.flip))
+        statements.set_deadline_states(conn, updates)
         flip_ids = insert_flips(conn, [(r.id, flip, now) for r, flip in changed])
         flipped = [
             (record, flip, flip_id, now)
@@ -211,10 +211,3 @@ class DeadlineWatch:
                 flip.new_state,
             )
         return deadlines, alerts
-
-
-_FLIP_UPDATE = (
-    update(monitors)
-    .where(monitors.c.id == bindparam("m_id"))
-    .values(state=bindparam("m_state"), next_deadline=bindparam("m_next"))
-)

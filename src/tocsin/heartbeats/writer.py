@@ -28,7 +28,7 @@ from tocsin.monitors.states import ManagedBy, MonitorKind, MonitorState, PingKin
 from tocsin.monitors.transitions import Flip, HeartbeatStatus, Ping, on_ping
 from tocsin.storage.database import Database
 from tocsin.storage.flips import insert_flips
-from tocsin.storage.ping_sql import PingStatements
+from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.records import MonitorRecord
 from tocsin.storage.tables import monitors, pings, projects
 
@@ -82,12 +82,6 @@ class PingWriter:
         # Ping key -> project id; filled inside batch transactions (on the event loop or,
         # for SQLite, the one writer thread).
         self._ping_keys: dict[str, int] = {}
-        self._ping_statements: PingStatements | None = None
-
-    def _statements(self, conn: Connection) -> PingStatements:
-        if self._ping_statements is None:
-            self._ping_statements = PingStatements(conn.dialect)
-        return self._ping_statements
 
     def start(self) -> None:
         """Start the writer task."""
@@ -227,7 +221,7 @@ class PingWriter:
                 flips.append((item, transition.flip, request.received_at))
             ping_rows.append(_ping_row(record.id, item.n_pings, request, duration))
             outcomes.append(outcome)
-        self._statements(conn).write_batch(
+        statements_for(conn).write_ping_batch(
             conn, ping_rows, [_status_row(w) for w in working.values()]
         )
         flip_ids = insert_flips(conn, [(w.record.id, flip, at) for w, flip, at in flips])
@@ -266,7 +260,7 @@ class PingWriter:
             return by_uuid, by_slug
         if not slug_pairs:
             # The common case: the driver-level statement of the hot path.
-            found = self._statements(conn).monitors_by_uuid(conn, sorted(uuids))
+            found = statements_for(conn).monitors_by_uuid(conn, sorted(uuids))
         else:
             conditions = [tuple_(monitors.c.project_id, monitors.c.slug).in_(slug_pairs)]
             if uuids:
@@ -287,7 +281,7 @@ _SLUG_CREATE_LOCK = text("SELECT pg_advisory_xact_lock(hashtext('tocsin:slug-cre
 
 
 def _status_row(item: _Working) -> tuple[object, ...]:
-    """``ping_sql.MONITOR_UPDATE_COLUMNS`` and the id."""
+    """``hot_sql.PING_MONITOR_COLUMNS`` and the id."""
     status = item.status
     return (
         status.state.value,
@@ -304,7 +298,7 @@ def _status_row(item: _Working) -> tuple[object, ...]:
 def _ping_row(
     monitor_id: int, n: int, request: PingRequest, duration: float | None
 ) -> tuple[object, ...]:
-    """``ping_sql.PING_COLUMNS``."""
+    """``hot_sql.PING_COLUMNS``."""
     return (
         monitor_id,
         n,

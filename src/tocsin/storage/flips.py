@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.monitors.transitions import Flip
+from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.records import FlipRecord
 from tocsin.storage.tables import flips
 
@@ -31,20 +32,11 @@ async def record_flip(conn: AsyncConnection, monitor_id: int, flip: Flip, now: d
 
 def insert_flips(conn: Connection, items: list[tuple[int, Flip, datetime]]) -> list[int]:
     """Store many flips ``(monitor_id, flip, at)`` in one statement; return their ids in order."""
-    if not items:
-        return []
     rows = [
-        {
-            "monitor_id": monitor_id,
-            "created_at": at,
-            "old_state": flip.old_state.value,
-            "new_state": flip.new_state.value,
-            "cause": flip.cause,
-        }
+        (monitor_id, at, flip.old_state.value, flip.new_state.value, flip.cause)
         for monitor_id, flip, at in items
     ]
-    result = conn.execute(insert(flips).returning(flips.c.id, sort_by_parameter_order=True), rows)
-    return [int(row[0]) for row in result.all()]
+    return statements_for(conn).insert_flips(conn, rows)
 
 
 async def list_flips(conn: AsyncConnection, monitor_id: int, limit: int = 100) -> list[FlipRecord]:

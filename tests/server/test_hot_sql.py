@@ -9,8 +9,8 @@ from sqlalchemy.engine import Connection
 
 from tocsin.monitors.spec import monitor_spec
 from tocsin.storage.database import Database
+from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.monitors import create_monitor, get_monitor
-from tocsin.storage.ping_sql import PingStatements
 from tocsin.storage.pings import list_pings
 from tocsin.storage.projects import default_project
 from tocsin.storage.tables import monitors, pings
@@ -28,14 +28,14 @@ async def test_a_written_batch_reads_back_through_sqlalchemy(db: Database) -> No
         other = await create_monitor(conn, project.id, monitor_spec({"name": "other"}), PINGED)
 
     def write(sync: Connection) -> None:
-        statements = PingStatements(sync.dialect)
+        statements = statements_for(sync)
         found = statements.monitors_by_uuid(sync, [created.uuid, "no-such-uuid"])
         assert [(m.id, m.name, m.tags) for m in found] == [(created.id, "job", ("a", "b"))]
         assert found[0].created_at == PINGED and found[0].schedule == created.schedule
         ping = (created.id, 1, PINGED, "success", 0, None, 1.5, "POST", "http")
         ping += ("127.0.0.1", "curl/8", "h\u00e9llo", 6)
         update = ("up", PINGED, None, None, DEADLINE, 1.5, 1, created.id)
-        statements.write_batch(sync, [ping], [update])
+        statements.write_ping_batch(sync, [ping], [update])
 
     await db.run_write(write)
     async with db.read() as conn:
