@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from tocsin.monitors.spec import monitor_spec
+from tocsin.monitors.spec import channel_spec, monitor_spec
+from tocsin.storage.channels import create_channel
 from tocsin.storage.database import Database
 from tocsin.storage.hot_sql import statements_for
 from tocsin.storage.monitors import create_monitor, get_monitor
 from tocsin.storage.pings import list_pings
 from tocsin.storage.projects import default_project
-from tocsin.storage.tables import monitors, pings
+from tocsin.storage.tables import channels, flips, monitors, notifications, pings
 
 # Microseconds matter: SQLite compares timestamps as text, so the text must match exactly.
 PINGED = datetime(2026, 11, 24, 12, 0, 0, 0, tzinfo=UTC)
@@ -64,3 +65,67 @@ async def test_a_written_batch_reads_back_through_sqlalchemy(db: Database) -> No
         6,
     )
     assert untouched.status == other.status and untouched.n_pings == 0
+
+
+async def test_inserted_flips_and_notifications_get_their_ids_in_row_order(db: Database) -> None:
+    async with db.write() as conn:
+        project = await default_project(conn)
+        made = [
+            await create_monitor(conn, project.id, monitor_spec({"name": f"m{i}"}), PINGED)
+            for i in range(3)
+        ]
+        await create_channel(
+            conn,
+            project.id,
+            channel_spec({"name": "ops", "kind": "webhook", "url": "http://x/h"}),
+            PINGED,
+        )
+        channel_id = (await conn.execute(select(channels.c.id))).scalar_one()
+    # Out of id order, and two flips of one monitor, as a ping batch can produce.
+    order = [made[2], made[0], made[2], made[1]]
+    payloads = [
+        {"n": i, "text": "d\u00e9j\u00e0 \u2603", "deep": {"a": [1, None]}} for i in range(4)
+    ]
+
+    def write(sync: Connection) -> tuple[list[int], list[int]]:
+        statements = statements_for(sync)
+        found = statements.monitors_by_id(sync, [made[1].id, made[0].id, 10**9])
+        assert [m.uuid for m in found] == [made[0].uuid, made[1].uuid]
+        flip_ids = statements.insert_flips(
+            sync, [(m.id, PINGED, "up", "down", f"cause {i}") for i, m in enumerate(order)]
+        )
+        # ... then: next attempt, claimed until, created.
+        rows = [
+            (m.id, channel_id, flip_ids[i], "down", f"key-{i}", payloads[i], "pending", 1)
+            for i, m in enumerate(order)
+        ]
+        rows = [(*row, PINGED, DEADLINE, PINGED) for row in rows]
+        states = [("down", None, made[2].id), ("grace", DEADLINE, made[0].id)]
+        statements.set_deadline_states(sync, states)
+        return flip_ids, statements.insert_notifications(sync, rows)
+
+    flip_ids, notification_ids = await db.run_write(write)
+    async with db.read() as conn:
+        stored_flips = {
+            row.id: (row.monitor_id, row.cause)
+            for row in await conn.execute(select(flips.c.id, flips.c.monitor_id, flips.c.cause))
+        }
+        stored = {
+            row.id: row
+            for row in await conn.execute(
+                select(notifications).where(notifications.c.next_attempt_at == PINGED)
+            )
+        }
+        states = [(await get_monitor(conn, project.id, m.uuid)).status for m in made]
+    expected_flips = [(m.id, f"cause {n}") for n, m in enumerate(order)]
+    assert [stored_flips[i] for i in flip_ids] == expected_flips
+    assert [(stored[i].flip_id, stored[i].idempotency_key) for i in notification_ids] == [
+        (flip_ids[n], f"key-{n}") for n in range(4)
+    ]
+    assert [stored[i].payload for i in notification_ids] == payloads
+    assert stored[notification_ids[0]].claimed_until == DEADLINE
+    assert [(s.state.value, s.next_deadline) for s in states] == [
+        ("grace", DEADLINE),
+        ("new", None),
+        ("down", None),
+    ]
