@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.server.live import LiveServer, live_server
 from tocsin.monitors.states import MonitorState
@@ -267,3 +268,24 @@ async def test_concurrent_create_pings_for_a_new_slug_make_one_monitor(
     assert sorted(a.status_code for a in answers) == [200] * 39 + [201]
     created = [m for m in await server.monitors() if m.slug == "brand-new"]
     assert [m.n_pings for m in created] == [40]
+
+
+async def test_pings_survive_the_database_dropping_the_writer_connections(
+    server: LiveServer, client: httpx.AsyncClient, database_url: str
+) -> None:
+    # The writer's pool skips the pre-ping round trip; a connection that died (a
+    # PostgreSQL restart, a failover) must cost a retry, never a lost ping.
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server to drop connections")
+    monitor = await server.create_monitor(name="job")
+    assert (await client.get(f"/ping/{monitor.uuid}")).text == "OK"
+    async with server.database.write() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    answers = await asyncio.gather(*(client.get(f"/ping/{monitor.uuid}") for _ in range(5)))
+    assert [a.text for a in answers] == ["OK"] * 5
+    assert (await server.monitor(monitor.uuid)).n_pings == 6

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -88,6 +88,10 @@ def _begin_deferred(conn: Any) -> None:
     conn.exec_driver_sql("BEGIN")
 
 
+class _StaleConnection(Exception):
+    """A statement failed because the connection had been closed by the server."""
+
+
 class Database:
     """Engines for one database URL, with separate read and write paths."""
 
@@ -129,9 +133,25 @@ class Database:
                 self._write_thread, functools.partial(self._write_sync, work, *args)
             )
         assert self._batch_engine is not None
-        async with self._batch_engine.begin() as conn:
-            result: T = await conn.run_sync(work, *args)
-            return result
+        try:
+            return await self._run_pg(self._batch_engine, work, *args)
+        except _StaleConnection:
+            # The pool skips pre-pings, so a connection the server dropped (a restart, a
+            # failover) shows up here. The failure came from a statement, so nothing was
+            # committed, and the pool has discarded its old connections: run it again.
+            logger.warning("database connection was lost; running the transaction again")
+        return await self._run_pg(self._batch_engine, work, *args)
+
+    @staticmethod
+    async def _run_pg(engine: AsyncEngine, work: Callable[..., T], *args: Any) -> T:
+        async with engine.begin() as conn:
+            try:
+                result: T = await conn.run_sync(work, *args)
+            except DBAPIError as exc:
+                if exc.connection_invalidated:
+                    raise _StaleConnection from exc
+                raise
+        return result
 
     def _write_sync(self, work: Callable[..., T], *args: Any) -> T:
         with self._sqlite_write_engine().begin() as conn:
