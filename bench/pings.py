@@ -7,6 +7,9 @@ on asyncio streams) drives their ping URLs round-robin. Every ping answered 200 
 acknowledged count at the end.
 
     .venv/bin/python bench/pings.py [--seconds 15] [--concurrency 64] [--monitors 1000]
+
+A baseline run follows on each database, in the same process: the same server with one
+ping per transaction (``TOCSIN_WRITER_BATCH_MAX=1``), and the ratio between the two.
 """
 
 from __future__ import annotations
@@ -107,8 +110,16 @@ async def stored(database_url: str) -> int:
         await database.dispose()
 
 
-def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.Namespace) -> None:
-    server = ServerProcess(data_dir, database_url, TOCSIN_PING_HISTORY="1000000")
+def bench(
+    label: str,
+    data_dir: Path,
+    database_url: str | None,
+    seconds: float,
+    args: argparse.Namespace,
+    **env: str,
+) -> float:
+    """Run one server configuration; print its line and return its pings/s."""
+    server = ServerProcess(data_dir, database_url, TOCSIN_PING_HISTORY="1000000", **env)
     server.start()
     try:
         uuids = run(create_monitors(server.database_url, args.monitors, period="1d"))
@@ -118,7 +129,7 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
         assert server.process is not None
         cpu_before = cpu_seconds(server.process.pid)
         client_before = time.process_time()
-        result = run(load(server.base_url, uuids, args.seconds, args.concurrency))
+        result = run(load(server.base_url, uuids, seconds, args.concurrency))
         server_cpu = cpu_seconds(server.process.pid) - cpu_before
         client_cpu = time.process_time() - client_before
         assert isinstance(result, dict)
@@ -128,12 +139,36 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
         server.stop()
     durable = after - before
     print(
-        f"{label:<10} {result['rate']:>8.0f} pings/s  p50 {result['p50_ms']:5.1f} ms  "
+        f"{label:<22} {result['rate']:>6.0f} pings/s  p50 {result['p50_ms']:5.1f} ms  "
         f"p99 {result['p99_ms']:5.1f} ms  errors {result['errors']:.0f}  "
         f"acked {result['acked']:.0f}  stored {durable}  "
         f"CPU us/ping: server {server_cpu / max(result['acked'], 1) * 1e6:.0f}, "
-        f"load generator {client_cpu / max(result['acked'], 1) * 1e6:.0f}"
+        f"load generator {client_cpu / max(result['acked'], 1) * 1e6:.0f}",
+        flush=True,
     )
+    return float(result["rate"])
+
+
+def compare(
+    label: str, database_url: str | None, baseline_url: str | None, args: argparse.Namespace
+) -> None:
+    """The server as shipped, then (unless ``--no-baseline``) one transaction per ping,
+    each on a fresh database."""
+    with tempfile.TemporaryDirectory() as tmp:
+        rate = bench(label, Path(tmp), database_url, args.seconds, args)
+    if args.no_baseline:
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        baseline = bench(
+            f"{label} baseline",
+            Path(tmp),
+            baseline_url,
+            args.baseline_seconds,
+            args,
+            TOCSIN_WRITER_BATCH_MAX="1",
+            TOCSIN_WRITER_CONCURRENCY="1",
+        )
+    print(f"{label}: group commit gives {rate / max(baseline, 1):.1f}x the baseline's pings/s")
 
 
 def main() -> None:
@@ -142,17 +177,24 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--monitors", type=int, default=1000)
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
+    parser.add_argument(
+        "--baseline-seconds",
+        type=float,
+        default=5,
+        help="length of the baseline run: one ping per transaction (no group commit)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
     args = parser.parse_args()
     print(
         f"{args.monitors} monitors, concurrency {args.concurrency}, {args.seconds:.0f} s, "
-        "load generator in this process"
+        "load generator in this process",
+        flush=True,
     )
     if args.only in (None, "sqlite"):
-        with tempfile.TemporaryDirectory() as tmp:
-            bench("sqlite", Path(tmp), None, args)
+        compare("sqlite", None, None, args)
     if args.only in (None, "postgresql"):
-        with tempfile.TemporaryDirectory() as tmp, scratch_postgres() as url:
-            bench("postgresql", Path(tmp), url, args)
+        with scratch_postgres() as url, scratch_postgres() as baseline_url:
+            compare("postgresql", url, baseline_url, args)
 
 
 if __name__ == "__main__":
