@@ -152,7 +152,8 @@ class DeliveryWorker:
         if self.on_result is not None:
             for item, error in zip(claimed, results, strict=True):
                 self.on_result(item.kind, error is None)
-        self._wake.set()  # retries may now have a due time
+        if any(error is not None for error in results):
+            self._wake.set()  # a retry now has a due time: let the claim loop see it
 
     def _claim(self, conn: Connection, now: datetime) -> list[ClaimedAlert]:
         due = and_(

@@ -37,6 +37,8 @@ logger = logging.getLogger(__name__)
 # Deadlines are processed in chunks of this many monitors per transaction; each chunk's
 # alerts are sent as soon as it commits.
 CHUNK = 100
+# PostgreSQL: chunk transactions in flight at once.
+PARALLEL_CHUNKS = 4
 
 
 @dataclass(frozen=True)
@@ -155,25 +157,44 @@ class DeadlineWatch:
     async def fire_due(self, now: datetime) -> DeadlineResult:
         """Flip every monitor whose deadline passed by ``now``."""
         due = self._pop_due(now)
+        chunks = [due[start : start + CHUNK] for start in range(0, len(due), CHUNK)]
+        # SQLite writes one transaction at a time anyway; on PostgreSQL chunks (disjoint
+        # monitors, so they never wait for each other) are written side by side.
+        slots = asyncio.Semaphore(1 if self.database.is_sqlite else PARALLEL_CHUNKS)
+        done = await asyncio.gather(
+            *(self._fire_chunk(chunk, now, slots) for chunk in chunks), return_exceptions=True
+        )
         flips: list[Flip] = []
         alerts: list[ClaimedAlert] = []
-        for start in range(0, len(due), CHUNK):
-            chunk = due[start : start + CHUNK]
-            chunk_flips: list[Flip] = []
+        failure: BaseException | None = None
+        for result in done:
+            if isinstance(result, BaseException):
+                failure = failure or result
+                continue
+            flips += result.flips
+            alerts += result.alerts
+        if failure is not None:
+            raise failure
+        return DeadlineResult(flips, alerts)
+
+    async def _fire_chunk(
+        self, chunk: list[int], now: datetime, slots: asyncio.Semaphore
+    ) -> DeadlineResult:
+        flips: list[Flip] = []
+        async with slots:
             try:
-                changed = await self.database.run_write(self._flip, chunk, now, chunk_flips)
+                deadlines, alerts = await self.database.run_write(self._flip, chunk, now, flips)
             except Exception:
-                for monitor_id in due[start:]:  # due again on the next pass
+                for monitor_id in chunk:  # due again on the next pass
                     self.watch(monitor_id, now)
                 raise
-            for monitor_id, deadline in changed[0].items():
-                self.watch(monitor_id, deadline)
-            # Each committed chunk's alerts leave at once, while the next chunk is written.
-            if self.on_fired is not None:
-                self.on_fired(DeadlineResult(chunk_flips, changed[1]))
-            flips += chunk_flips
-            alerts += changed[1]
-        return DeadlineResult(flips, alerts)
+        for monitor_id, deadline in deadlines.items():
+            self.watch(monitor_id, deadline)
+        result = DeadlineResult(flips, alerts)
+        # Each chunk's alerts leave as soon as it commits, while other chunks are written.
+        if self.on_fired is not None:
+            self.on_fired(result)
+        return result
 
     def _flip(
         self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]

@@ -243,11 +243,11 @@ class PingWriter:
         uuids = {r.uuid for r in batch if r.uuid is not None}
         slugs = {(r.slug.ping_key, r.slug.slug) for r in batch if r.slug is not None}
         for ping_key in {key for key, _ in slugs} - self._ping_keys.keys():
-            found = conn.execute(
+            project_id = conn.execute(
                 select(projects.c.id).where(projects.c.ping_key == ping_key)
             ).scalar()
-            if found is not None:
-                self._ping_keys[ping_key] = found
+            if project_id is not None:
+                self._ping_keys[ping_key] = project_id
         slug_pairs = [(self._ping_keys[k], s) for k, s in slugs if k in self._ping_keys]
         if lock and any(r.slug is not None and r.slug.create for r in batch):
             # Two transactions (batches in flight, or server nodes) must not both create

@@ -110,8 +110,8 @@ class Database:
             )
             self.write_engine = self.read_engine
             # The engines' hot paths check out a connection per transaction; a pre-ping
-            # would add a round trip to each. Their transactions are retried when they
-            # fail (a stale connection invalidates the pool), so they go without.
+            # would add a round trip to each. Instead run_write runs a transaction again
+            # when its connection turns out to be dead.
             self._batch_engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=False
             )
