@@ -270,13 +270,12 @@ async def test_concurrent_create_pings_for_a_new_slug_make_one_monitor(
     assert [m.n_pings for m in created] == [40]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_pings_survive_the_database_dropping_the_writer_connections(
-    server: LiveServer, client: httpx.AsyncClient, database_url: str
+    server: LiveServer, client: httpx.AsyncClient
 ) -> None:
     # The writer's pool skips the pre-ping round trip; a connection that died (a
     # PostgreSQL restart, a failover) must cost a retry, never a lost ping.
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server to drop connections")
     monitor = await server.create_monitor(name="job")
     assert (await client.get(f"/ping/{monitor.uuid}")).text == "OK"
     async with server.database.write() as conn:
