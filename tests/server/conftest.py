@@ -40,10 +40,11 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     name = "sqlite_url" if request.param == "sqlite" else "migrated_postgres_url"
     url: str = request.getfixturevalue(name)
     yield url
-    asyncio.run(_empty(url))
+    asyncio.run(empty_database(url))
 
 
-async def _empty(url: str) -> None:
+async def empty_database(url: str) -> None:
+    """Delete every monitor, channel, alert and API key (the default project stays)."""
     database = Database(url)
     try:
         async with database.write() as conn:

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.server.conftest import empty_database
 from tests.server_process import ServerProcess
 
 CLIENTS = 32
@@ -75,3 +76,5 @@ def test_acknowledged_pings_survive_kill_9(
     finally:
         server.stop()
         server.kill()
+        if database_url is not None:  # the session's database is shared with other tests
+            asyncio.run(empty_database(database_url))
