@@ -43,7 +43,7 @@ class Settings:
     # Group-commit writer: the most pings in one transaction.
     writer_batch_max: int = 500
     # PostgreSQL only: batch transactions in flight at once (SQLite has one writer).
-    writer_concurrency: int = 4
+    writer_concurrency: int = 2
     # How often the deadline watch re-reads upcoming deadlines from the database.
     deadline_reload_seconds: float = 5.0
     log_level: str = "INFO"
@@ -106,7 +106,7 @@ class Settings:
             ping_body_max=integer("TOCSIN_PING_BODY_MAX", 10_000_000, minimum=1),
             ping_history=integer("TOCSIN_PING_HISTORY", 100, minimum=1),
             writer_batch_max=integer("TOCSIN_WRITER_BATCH_MAX", 500, minimum=1),
-            writer_concurrency=integer("TOCSIN_WRITER_CONCURRENCY", 4, minimum=1),
+            writer_concurrency=integer("TOCSIN_WRITER_CONCURRENCY", 2, minimum=1),
             deadline_reload_seconds=number("TOCSIN_DEADLINE_RELOAD_SECONDS", 5.0),
             log_level=(env.get("TOCSIN_LOG_LEVEL") or "INFO").upper(),
             log_format=log_format,
