@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 
@@ -124,6 +125,23 @@ class MonitorRecord:
         }
 
 
+MASK = "********"
+
+
+def _masked_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    masked = dict(settings)
+    if isinstance(masked.get("headers"), dict):
+        masked["headers"] = dict.fromkeys(masked["headers"], MASK)
+    url = masked.get("url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
+        # The host and port stay, to show where alerts go; user:password@ goes.
+        host = parts.netloc.rpartition("@")[2]
+        masked["url"] = f"{parts.scheme}://{host}/" + (MASK if hidden else "")
+    return masked
+
+
 @dataclass(frozen=True)
 class ChannelRecord:
     """A notification channel as stored."""
@@ -151,14 +169,16 @@ class ChannelRecord:
             updated_at=row["updated_at"],
         )
 
-    def to_json(self) -> dict[str, Any]:
-        """The channel as the API shows it (header values are not secret-masked: keep them out
-        of URLs you share)."""
+    def to_json(self, *, secrets: bool = True) -> dict[str, Any]:
+        """The channel as the API shows it; ``secrets=False`` masks what could be a
+        credential (header values, and the URL's path and query, where services such as
+        Slack and Discord put their tokens) for readers that may not change it."""
+        settings = self.settings if secrets else _masked_settings(self.settings)
         return {
             "uuid": self.uuid,
             "name": self.name,
             "kind": self.kind,
-            **self.settings,
+            **settings,
             "managed_by": self.managed_by.value,
             "created_at": _iso(self.created_at),
             "updated_at": _iso(self.updated_at),

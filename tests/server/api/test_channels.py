@@ -72,3 +72,22 @@ async def test_channel_errors(client: httpx.AsyncClient) -> None:
         )
         assert missing.status_code == 404
         assert missing.json() == {"error": "no channel 'ghost'"}
+
+
+async def test_read_only_keys_see_channels_with_credentials_masked(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient
+) -> None:
+    secret_url = "https://user:pw@hooks.example.com:8443/services/T0/B0/XyZ?token=abc"
+    created = await client.post(
+        f"{API}/channels",
+        json={**HOOK, "url": secret_url, "headers": {"Authorization": "Bearer s3cret"}},
+    )
+    assert created.status_code == 201, created.text
+    seen = (await reader.get(f"{API}/channels/ops")).json()
+    assert seen["url"] == "https://hooks.example.com:8443/********"
+    assert seen["headers"] == {"Authorization": "********"}
+    assert (await reader.get(f"{API}/channels")).json() == {"channels": [seen]}
+    assert "s3cret" not in (await reader.get(f"{API}/channels")).text
+    # A key that may change the channel sees it whole (tocsin apply compares settings).
+    whole = (await client.get(f"{API}/channels/ops")).json()
+    assert (whole["url"], whole["headers"]) == (secret_url, {"Authorization": "Bearer s3cret"})

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from tocsin.errors import NotFoundError
 from tocsin.monitors.spec import channel_spec
+from tocsin.storage.apikeys import ApiKeyRecord
 from tocsin.storage.channels import (
     create_channel,
     delete_channel,
@@ -43,6 +44,12 @@ def _ok(model: type[Any]) -> dict[int | str, dict[str, Any]]:
     return {200: {"model": model, "description": "Success"}}
 
 
+def _may_see_secrets(request: Request) -> bool:
+    """Read-only keys (dashboards, status tools) see channels with credentials masked."""
+    key: ApiKeyRecord = request.state.api_key
+    return key.can_write
+
+
 def merge_channel(channel: ChannelRecord, changes: dict[str, Any]) -> dict[str, Any]:
     """The channel's current description with ``changes`` applied (``null`` clears a field)."""
     merged: dict[str, Any] = {"name": channel.name, "kind": channel.kind, **channel.settings}
@@ -56,7 +63,8 @@ async def list_all(request: Request) -> dict[str, Any]:
     state = server_state(request)
     async with state.database.read() as conn:
         channels = await list_channels(conn, state.project.id)
-    return {"channels": [channel.to_json() for channel in channels]}
+    secrets = _may_see_secrets(request)
+    return {"channels": [channel.to_json(secrets=secrets) for channel in channels]}
 
 
 @router.post(
@@ -82,7 +90,7 @@ async def read(request: Request, key: str) -> dict[str, Any]:
     state = server_state(request)
     async with state.database.read() as conn:
         channel = await get_channel(conn, state.project.id, _key(key))
-    return channel.to_json()
+    return channel.to_json(secrets=_may_see_secrets(request))
 
 
 @router.patch(
