@@ -62,6 +62,8 @@ async def test_apply_and_status_through_the_api(database_url: str, tmp_path: Pat
         first = await tocsin(env, "apply", "-f", str(path))
         assert first.exit_code == 0, first.output
         assert first.stdout.splitlines()[3] == "3 created, 0 changed, 0 deleted"
+        # Applied from a file, through the API too: owned by config.
+        assert {m.managed_by.value for m in await server.monitors()} == {"config"}
         second = await tocsin(env, "apply", "-f", str(path))
         assert (second.exit_code, second.stdout) == (0, "no changes\n"), second.output
 

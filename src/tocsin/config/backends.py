@@ -184,6 +184,7 @@ def monitor_body(spec: MonitorSpec) -> Json:
         "desc": spec.desc,
         "tags": list(spec.tags),
         "channels": list(spec.channels),
+        "managed_by": ManagedBy.CONFIG.value,
     }
 
 
@@ -196,6 +197,7 @@ def channel_body(spec: ChannelSpec) -> Json:
         "headers": None,
         "timeout": None,
         **spec.settings,
+        "managed_by": ManagedBy.CONFIG.value,
     }
 
 
@@ -303,12 +305,11 @@ class _RemoteSession:
 class RemoteBackend:
     """A tocsin server's REST API at ``base_url``, authenticated with ``api_key``.
 
-    The API v1 has no ``managed_by`` field, so objects applied through it keep the owner
-    the server gives them (``api``).
+    Like the local backend, it marks what it creates or changes ``managed_by=config``.
     """
 
     atomic = False
-    marks_ownership = False
+    marks_ownership = True
 
     def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0) -> None:
         url = base_url.rstrip("/")

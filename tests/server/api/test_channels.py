@@ -91,3 +91,15 @@ async def test_read_only_keys_see_channels_with_credentials_masked(
     # A key that may change the channel sees it whole (tocsin apply compares settings).
     whole = (await client.get(f"{API}/channels/ops")).json()
     assert (whole["url"], whole["headers"]) == (secret_url, {"Authorization": "Bearer s3cret"})
+
+
+async def test_managed_by_can_be_set_and_is_validated(client: httpx.AsyncClient) -> None:
+    made = await client.post(f"{API}/channels", json=HOOK)
+    assert made.json()["managed_by"] == "api"
+    claimed = await client.patch(f"{API}/channels/ops", json={"managed_by": "config"})
+    assert claimed.json()["managed_by"] == "config"
+    unchanged = await client.patch(f"{API}/channels/ops", json={"timeout": "5s"})
+    assert unchanged.json()["managed_by"] == "config"
+    bad = await client.post(f"{API}/channels", json=HOOK | {"name": "x", "managed_by": "me"})
+    assert bad.status_code == 422
+    assert set(bad.json()["fields"]) == {"managed_by"}

@@ -226,3 +226,15 @@ async def test_patch_with_every_field_replaces_the_monitor(client: httpx.AsyncCl
     )
     assert back.status_code == 200, back.text
     assert (back.json()["period"], back.json()["timezone"]) == (None, "Asia/Tokyo")
+
+
+async def test_monitors_can_be_created_and_claimed_as_config_managed(
+    client: httpx.AsyncClient,
+) -> None:
+    made = await client.post(f"{API}/monitors", json={"name": "m", "managed_by": "config"})
+    assert made.status_code == 201, made.text
+    assert made.json()["managed_by"] == "config"
+    handed_back = await client.patch(f"{API}/monitors/m", json={"managed_by": "api"})
+    assert handed_back.json()["managed_by"] == "api"
+    kept = await client.patch(f"{API}/monitors/m", json={"desc": "x", "managed_by": None})
+    assert kept.json()["managed_by"] == "api"

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from tocsin.errors import NotFoundError
 from tocsin.monitors.spec import channel_spec
+from tocsin.monitors.states import ManagedBy
 from tocsin.storage.apikeys import ApiKeyRecord
 from tocsin.storage.channels import (
     create_channel,
@@ -76,11 +77,12 @@ async def list_all(request: Request) -> dict[str, Any]:
 async def create(request: Request, body: ChannelIn) -> dict[str, Any]:
     """Create a channel."""
     data = body.model_dump(exclude_unset=True)
+    owner = data.pop("managed_by", None) or ManagedBy.API
     storable_text(data, "channel")
     spec = channel_spec(data)
     state = server_state(request)
     async with state.database.write() as conn:
-        channel = await create_channel(conn, state.project.id, spec, datetime.now(UTC))
+        channel = await create_channel(conn, state.project.id, spec, datetime.now(UTC), owner)
     return channel.to_json()
 
 
@@ -101,13 +103,14 @@ async def read(request: Request, key: str) -> dict[str, Any]:
 async def change(request: Request, key: str, body: ChannelPatch) -> dict[str, Any]:
     """Change some fields of a channel; the rest keep their values."""
     changes = body.model_dump(exclude_unset=True)
+    owner = changes.pop("managed_by", None)  # absent or null: unchanged
     storable_text(changes, "channel")
     state = server_state(request)
     async with state.database.write() as conn:
         current = await get_channel(conn, state.project.id, _key(key))
         spec = channel_spec(merge_channel(current, changes))
         channel = await update_channel(
-            conn, state.project.id, current.uuid, spec, datetime.now(UTC)
+            conn, state.project.id, current.uuid, spec, datetime.now(UTC), owner
         )
     return channel.to_json()
 

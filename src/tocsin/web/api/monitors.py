@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from tocsin.errors import NotFoundError
 from tocsin.monitors.spec import monitor_spec
+from tocsin.monitors.states import ManagedBy
 from tocsin.storage.flips import list_flips
 from tocsin.storage.monitors import (
     create_monitor,
@@ -110,11 +111,12 @@ async def list_all(
 async def create(request: Request, body: MonitorIn) -> dict[str, Any]:
     """Create a monitor."""
     data = body.model_dump(exclude_unset=True)
+    owner = data.pop("managed_by", None) or ManagedBy.API
     storable_text(data, "monitor")
     spec = monitor_spec(data)
     state = server_state(request)
     async with state.database.write() as conn:
-        monitor = await create_monitor(conn, state.project.id, spec, datetime.now(UTC))
+        monitor = await create_monitor(conn, state.project.id, spec, datetime.now(UTC), owner)
     state.watch(monitor.id, monitor.status.next_deadline)
     return monitor.to_json(state.settings.base_url)
 
@@ -136,13 +138,14 @@ async def read(request: Request, key: str) -> dict[str, Any]:
 async def change(request: Request, key: str, body: MonitorPatch) -> dict[str, Any]:
     """Change some fields of a monitor; the rest keep their values."""
     changes = body.model_dump(exclude_unset=True)
+    owner = changes.pop("managed_by", None)  # absent or null: unchanged
     storable_text(changes, "monitor")
     state = server_state(request)
     async with state.database.write() as conn:
         current = await get_monitor(conn, state.project.id, _key(key))
         spec = monitor_spec(merge_monitor(current, changes))
         monitor = await update_monitor(
-            conn, state.project.id, current.uuid, spec, datetime.now(UTC)
+            conn, state.project.id, current.uuid, spec, datetime.now(UTC), owner
         )
     state.watch(monitor.id, monitor.status.next_deadline)
     return monitor.to_json(state.settings.base_url)

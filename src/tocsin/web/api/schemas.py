@@ -56,6 +56,12 @@ _URL: JsonDict = {"pattern": "^https?://[^\\s/]+"}
 _LET_UNKNOWN_THROUGH = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
 
 
+_MANAGED_BY_DOC = (
+    '"api" (the default for new objects) or "config": who owns it. `tocsin apply` marks '
+    "what it applies as config."
+)
+
+
 class MonitorIn(BaseModel):
     """A new heartbeat monitor."""
 
@@ -79,6 +85,7 @@ class MonitorIn(BaseModel):
     desc: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = Field(None, description="names of channels to alert")
+    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
 
 
 class MonitorPatch(BaseModel):
@@ -96,6 +103,7 @@ class MonitorPatch(BaseModel):
     desc: str | None = None
     tags: list[str] | None = None
     channels: list[str] | None = None
+    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
 
 
 class ChannelIn(BaseModel):
@@ -110,6 +118,7 @@ class ChannelIn(BaseModel):
     )
     headers: dict[str, str] | None = None
     timeout: Duration | None = Field(None, description="at most 60 seconds")
+    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
 
 
 class ChannelPatch(BaseModel):
@@ -122,6 +131,7 @@ class ChannelPatch(BaseModel):
     url: str | None = Field(None, json_schema_extra=_URL)
     headers: dict[str, str] | None = None
     timeout: Duration | None = None
+    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
 
 
 class Monitor(BaseModel):
