@@ -30,6 +30,7 @@ def test_every_bad_value_is_listed() -> None:
                 "TOCSIN_PING_HISTORY": "0",
                 "TOCSIN_LOG_FORMAT": "xml",
                 "TOCSIN_DEADLINE_RELOAD_SECONDS": "-1",
+                "TOCSIN_WRITER_CONCURRENCY": "0",
             }
         )
     assert sorted(info.value.problems) == [
@@ -37,6 +38,7 @@ def test_every_bad_value_is_listed() -> None:
         "TOCSIN_LOG_FORMAT='xml' must be 'console' or 'json'",
         "TOCSIN_PING_HISTORY='0' must be at least 1",
         "TOCSIN_PORT='eighty' is not a whole number",
+        "TOCSIN_WRITER_CONCURRENCY='0' must be at least 1",
     ]
 
 
