@@ -63,8 +63,9 @@ def _action(text: str) -> tuple[PingKind, int | None]:
 
 
 @functools.lru_cache(maxsize=64)
-def _headers(status: int, text: str, limit: int) -> list[tuple[bytes, bytes]]:
-    # A handful of distinct answers, built once each: this runs for every ping.
+def _headers(status: int, text: str, limit: int) -> tuple[tuple[bytes, bytes], ...]:
+    # A handful of distinct answers, each built once (and immutable, as it is shared):
+    # this runs for every ping.
     headers = [
         (b"content-type", b"text/plain; charset=utf-8"),
         (b"content-length", str(len(text.encode())).encode()),
@@ -73,7 +74,7 @@ def _headers(status: int, text: str, limit: int) -> list[tuple[bytes, bytes]]:
     ]
     if status == 405:
         headers.append((b"allow", b"GET, POST, HEAD"))
-    return headers
+    return tuple(headers)
 
 
 async def _respond(send: Send, method: str, status: int, text: str, limit: int) -> None:
