@@ -39,26 +39,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from tocsin.storage.records import MonitorRecord
+from tocsin.storage.records import PING_FIELDS, MonitorRecord
 from tocsin.storage.tables import flips, monitors, notifications, pings
 from tocsin.storage.types import UTCDateTime
 
 # Column order of the tuples ``write_ping_batch`` takes for pings ...
-PING_COLUMNS = (
-    "monitor_id",
-    "n",
-    "created_at",
-    "kind",
-    "exit_status",
-    "rid",
-    "duration_seconds",
-    "method",
-    "scheme",
-    "remote_addr",
-    "user_agent",
-    "body",
-    "body_size",
-)
+PING_COLUMNS = ("monitor_id", *PING_FIELDS)
 # ... and for monitors, followed by the monitor id.
 PING_MONITOR_COLUMNS = (
     "state",
@@ -147,16 +133,17 @@ class HotStatements:
                 notifications, NOTIFICATION_COLUMNS
             )
         else:
-            ping_insert, used = _pg_insert_from_arrays(pings, PING_COLUMNS)
-            update, _ = _pg_update_from_arrays(PING_MONITOR_COLUMNS, first=used + 1)
+            ping_insert = _pg_insert_from_arrays(pings, PING_COLUMNS)
+            first = len(PING_COLUMNS) + 1  # the update's arrays follow the pings'
+            update = _pg_update_from_arrays(PING_MONITOR_COLUMNS, first=first)
             # A data-modifying WITH runs exactly once whether or not the main statement
             # reads it: one statement, one round trip for the whole batch.
             self._write_ping_batch = f"WITH new_pings AS ({ping_insert}) {update}"
-            self._update_deadlines, _ = _pg_update_from_arrays(DEADLINE_COLUMNS)
-            self._insert_flips = _pg_insert_from_arrays(flips, FLIP_COLUMNS, ordered=True)[0]
+            self._update_deadlines = _pg_update_from_arrays(DEADLINE_COLUMNS)
+            self._insert_flips = _pg_insert_from_arrays(flips, FLIP_COLUMNS, ordered=True)
             self._insert_notifications = _pg_insert_from_arrays(
                 notifications, NOTIFICATION_COLUMNS, ordered=True
-            )[0]
+            )
 
     # --- reads
 
@@ -332,40 +319,37 @@ def _sqlite_insert_from_json(table: Table, names: Sequence[str]) -> str:
     )
 
 
-def _pg_insert_from_arrays(
-    table: Table, names: Sequence[str], *, ordered: bool = False
-) -> tuple[str, int]:
-    """``INSERT ... SELECT FROM unnest($1, ...)``; returns the SQL and the last ``$n``."""
-    arrays = ", ".join(
-        f"${i}::{_pg_array_type(table.c[name])}[]" for i, name in enumerate(names, start=1)
+def _pg_arrays(table: Table, names: Sequence[str], first: int = 1) -> str:
+    """``$first::type[], ...``: one array parameter per column."""
+    return ", ".join(
+        f"${i}::{_pg_array_type(table.c[name])}[]" for i, name in enumerate(names, start=first)
     )
+
+
+def _pg_insert_from_arrays(table: Table, names: Sequence[str], *, ordered: bool = False) -> str:
+    """``INSERT ... SELECT FROM unnest($1, ...)``, one array per column of ``names``."""
     aliases = ", ".join(_quote(name) for name in names)
     selected = ", ".join(
         f"u.{_quote(name)}::json" if isinstance(table.c[name].type, JSON) else f"u.{_quote(name)}"
         for name in names
     )
-    source = f"unnest({arrays})"
+    source = f"unnest({_pg_arrays(table, names)})"
     if ordered:
         source += f" WITH ORDINALITY AS u({aliases}, ord)"
         tail = " ORDER BY u.ord RETURNING id"
     else:
         source += f" AS u({aliases})"
         tail = ""
-    sql = f"INSERT INTO {table.name} ({aliases}) SELECT {selected} FROM {source}{tail}"  # noqa: S608
-    return sql, len(names)
+    return f"INSERT INTO {table.name} ({aliases}) SELECT {selected} FROM {source}{tail}"  # noqa: S608
 
 
-def _pg_update_from_arrays(names: Sequence[str], *, first: int = 1) -> tuple[str, int]:
-    """``UPDATE monitors ... FROM unnest(...)`` for ``names`` followed by the id."""
+def _pg_update_from_arrays(names: Sequence[str], *, first: int = 1) -> str:
+    """``UPDATE monitors ... FROM unnest($first, ...)`` for ``names`` followed by the id."""
     all_names = (*names, "id")
-    arrays = ", ".join(
-        f"${i}::{_pg_array_type(monitors.c[name])}[]"
-        for i, name in enumerate(all_names, start=first)
-    )
     aliases = ", ".join(_quote(name) for name in all_names)
     assignments = ", ".join(f"{_quote(name)} = u.{_quote(name)}" for name in names)
-    sql = (
+    return (
         f"UPDATE monitors SET {assignments} "  # noqa: S608
-        f"FROM unnest({arrays}) AS u({aliases}) WHERE monitors.id = u.id"
+        f"FROM unnest({_pg_arrays(monitors, all_names, first)}) AS u({aliases}) "
+        "WHERE monitors.id = u.id"
     )
-    return sql, first + len(all_names) - 1

@@ -205,16 +205,17 @@ class PingRecord:
     @classmethod
     def from_row(cls, row: RowMapping) -> PingRecord:
         """Build a record from a ``pings`` row."""
-        return cls(**{name: row[name] for name in _PING_FIELDS})
+        return cls(**{name: row[name] for name in PING_FIELDS})
 
     def to_json(self) -> dict[str, Any]:
         """The ping as the API shows it."""
-        data = {name: getattr(self, name) for name in _PING_FIELDS}
+        data = {name: getattr(self, name) for name in PING_FIELDS}
         data["created_at"] = _iso(self.created_at)
         return data
 
 
-_PING_FIELDS = (
+# A stored ping's fields, in column order (the ping writer inserts them after monitor_id).
+PING_FIELDS = (
     "n",
     "created_at",
     "kind",
