@@ -18,10 +18,10 @@ sys.path.insert(0, str(ROOT))
 
 from tests.server_process import ServerProcess  # noqa: E402
 
-from tocsin.monitors.spec import monitor_spec  # noqa: E402
-from tocsin.storage.database import Database  # noqa: E402
-from tocsin.storage.monitors import create_monitor  # noqa: E402
-from tocsin.storage.projects import default_project  # noqa: E402
+from tocsin.server.domain.spec import monitor_spec  # noqa: E402
+from tocsin.server.storage.database import Database  # noqa: E402
+from tocsin.server.storage.monitors import create_monitor  # noqa: E402
+from tocsin.server.storage.projects import default_project  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get(
     "TOCSIN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"

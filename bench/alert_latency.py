@@ -23,10 +23,10 @@ from _common import ServerProcess, create_monitors, percentile, run, scratch_pos
 from aiohttp import web
 from tests.conftest import free_port
 
-from tocsin.monitors.spec import channel_spec
-from tocsin.storage.channels import create_channel
-from tocsin.storage.database import Database
-from tocsin.storage.projects import default_project
+from tocsin.server.domain.spec import channel_spec
+from tocsin.server.storage.channels import create_channel
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.projects import default_project
 
 PERIOD = timedelta(seconds=2)
 GRACE = timedelta(seconds=1)

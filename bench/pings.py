@@ -24,8 +24,8 @@ from pathlib import Path
 from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
 from sqlalchemy import func, select
 
-from tocsin.storage.database import Database
-from tocsin.storage.tables import pings
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.tables import pings
 
 
 async def _connection_worker(

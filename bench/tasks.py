@@ -4,7 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/tasks.py [--subscribers 1000] [--updates 20] [--gets 2000]
 
-It starts a private ``redis-server`` on a free port and serves ``tocsin.tasks.asgi.task_app``
+It starts a private ``redis-server`` on a free port and serves ``tocsin.tasks.asgi_routes.task_app``
 on the Redis store with one uvicorn process (uvloop + httptools). Then, from this process:
 
 1. ``--subscribers`` asyncio clients (aiohttp) open ``GET /tasks/<id>/events`` on ONE task
@@ -47,7 +47,7 @@ def make_app() -> Any:
     from starlette.applications import Starlette
     from starlette.routing import Mount
 
-    from tocsin.tasks.asgi import task_app
+    from tocsin.tasks.asgi_routes import task_app
     from tocsin.tasks.redis_store import RedisTaskStore
 
     store = RedisTaskStore.from_url(os.environ["BENCH_REDIS_URL"])
@@ -58,7 +58,7 @@ def make_flask_app() -> Any:
     """The Flask blueprint on ``$BENCH_REDIS_URL`` (a gunicorn target)."""
     from flask import Flask
 
-    from tocsin.tasks.flask import task_blueprint
+    from tocsin.tasks.flask_blueprint import task_blueprint
     from tocsin.tasks.redis_store import RedisTaskStore
 
     app = Flask(__name__)

@@ -102,10 +102,10 @@ class ServerProcess:
         self, name: str, period_seconds: float, grace_seconds: float, **fields: Any
     ) -> str:
         """Create a heartbeat monitor in the server's database; return its ping URL."""
-        from tocsin.monitors.spec import monitor_spec
-        from tocsin.storage.database import Database
-        from tocsin.storage.monitors import create_monitor
-        from tocsin.storage.projects import default_project
+        from tocsin.server.domain.spec import monitor_spec
+        from tocsin.server.storage.database import Database
+        from tocsin.server.storage.monitors import create_monitor
+        from tocsin.server.storage.projects import default_project
 
         spec = monitor_spec(
             {"name": name, "period": period_seconds, "grace": grace_seconds, **fields}
@@ -126,10 +126,10 @@ class ServerProcess:
 
     def pings(self, ping_url: str) -> list[dict[str, Any]]:
         """Stored pings of the monitor behind ``ping_url``, oldest first."""
-        from tocsin.storage.database import Database
-        from tocsin.storage.monitors import get_monitor
-        from tocsin.storage.pings import list_pings
-        from tocsin.storage.projects import default_project
+        from tocsin.server.storage.database import Database
+        from tocsin.server.storage.monitors import get_monitor
+        from tocsin.server.storage.pings import list_pings
+        from tocsin.server.storage.projects import default_project
 
         key = ping_url.rstrip("/").split("/ping/", 1)[1].split("/")[0]
 

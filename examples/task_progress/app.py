@@ -22,7 +22,7 @@ from flask import Flask, jsonify, request, send_file, session
 from redis import Redis
 from rq import Queue, Retry
 
-from tocsin.tasks.flask import task_blueprint
+from tocsin.tasks.flask_blueprint import task_blueprint
 from tocsin.tasks.redis_store import RedisTaskStore
 from tocsin.tasks.rq import cancel_hook, enqueue
 

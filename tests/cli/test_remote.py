@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 
 from tests.server.live import LiveServer, live_server
 from tocsin.cli import cli
-from tocsin.storage.apikeys import ApiKeyScope, create_api_key
+from tocsin.server.storage.apikeys import ApiKeyScope, create_api_key
 
 CONFIG = """\
 channels:

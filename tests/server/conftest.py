@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete
 
-from tocsin.storage.database import Database
-from tocsin.storage.migrate import upgrade
-from tocsin.storage.tables import api_keys, channels, monitors, notifications
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.migrate import upgrade
+from tocsin.server.storage.tables import api_keys, channels, monitors, notifications
 
 
 @pytest.fixture(scope="session")

@@ -19,17 +19,17 @@ from aiohttp import web
 from sqlalchemy import select
 
 from tests.conftest import free_port
-from tocsin.monitors.spec import channel_spec, monitor_spec
+from tocsin.server.domain.spec import channel_spec, monitor_spec
+from tocsin.server.storage.channels import create_channel
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.flips import list_flips
+from tocsin.server.storage.monitors import create_monitor, get_monitor, list_monitors
+from tocsin.server.storage.pings import list_pings
+from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.rows import FlipRecord, MonitorRecord, PingRecord
+from tocsin.server.storage.tables import notifications
+from tocsin.server.web.app import create_app
 from tocsin.settings import Settings
-from tocsin.storage.channels import create_channel
-from tocsin.storage.database import Database
-from tocsin.storage.flips import list_flips
-from tocsin.storage.monitors import create_monitor, get_monitor, list_monitors
-from tocsin.storage.pings import list_pings
-from tocsin.storage.projects import default_project
-from tocsin.storage.records import FlipRecord, MonitorRecord, PingRecord
-from tocsin.storage.tables import notifications
-from tocsin.web.app import create_app
 
 
 @dataclass

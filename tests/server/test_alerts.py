@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.server.live import LiveServer, WebhookReceiver, live_server, webhook_receiver
-from tocsin.monitors.states import MonitorState
+from tocsin.server.domain.states import MonitorState
 
 
 @dataclass

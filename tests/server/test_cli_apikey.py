@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner
 
-from tests.server.api.conftest import running
+from tests.server.web.api.conftest import running
 from tocsin.cli import cli
+from tocsin.server.web.app import create_app
 from tocsin.settings import Settings
-from tocsin.web.app import create_app
 
 
 def _run(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:

@@ -6,13 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
 
-from tocsin.heartbeats.deadlines import DeadlineWatch
-from tocsin.monitors.spec import monitor_spec
-from tocsin.monitors.states import MonitorState
-from tocsin.storage.database import Database
-from tocsin.storage.monitors import create_monitor, get_monitor
-from tocsin.storage.projects import default_project
-from tocsin.storage.tables import monitors
+from tocsin.server.domain.spec import monitor_spec
+from tocsin.server.domain.states import MonitorState
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.monitors import create_monitor, get_monitor
+from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.tables import monitors
+from tocsin.server.watch.deadlines import DeadlineWatch
 
 
 async def test_far_deadlines_stay_out_of_memory(db: Database) -> None:

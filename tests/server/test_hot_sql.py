@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from tocsin.monitors.spec import channel_spec, monitor_spec
-from tocsin.storage.channels import create_channel
-from tocsin.storage.database import Database
-from tocsin.storage.hot_sql import statements_for
-from tocsin.storage.monitors import create_monitor, get_monitor
-from tocsin.storage.pings import list_pings
-from tocsin.storage.projects import default_project
-from tocsin.storage.tables import channels, flips, monitors, notifications, pings
+from tocsin.server.domain.spec import channel_spec, monitor_spec
+from tocsin.server.storage.channels import create_channel
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.monitors import create_monitor, get_monitor
+from tocsin.server.storage.pings import list_pings
+from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.tables import channels, flips, monitors, notifications, pings
 
 # Microseconds matter: SQLite compares timestamps as text, so the text must match exactly.
 PINGED = datetime(2026, 11, 24, 12, 0, 0, 0, tzinfo=UTC)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.server.live import LiveServer, live_server
-from tocsin.monitors.states import MonitorState
+from tocsin.server.domain.states import MonitorState
 
 
 @pytest.fixture
@@ -191,8 +191,8 @@ async def test_ambiguous_slug_is_409(server: LiveServer, client: httpx.AsyncClie
 async def test_ping_resumes_a_paused_monitor(server: LiveServer, client: httpx.AsyncClient) -> None:
     from datetime import UTC, datetime
 
-    from tocsin.storage.monitors import pause_monitor
-    from tocsin.storage.projects import default_project
+    from tocsin.server.storage.monitors import pause_monitor
+    from tocsin.server.storage.projects import default_project
 
     monitor = await server.create_monitor(name="job")
     async with server.database.write() as conn:

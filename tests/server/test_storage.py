@@ -9,11 +9,11 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tocsin.errors import ConflictError, NotFoundError, ValidationError
-from tocsin.monitors.spec import channel_spec, monitor_spec
-from tocsin.monitors.states import MonitorState
-from tocsin.storage.channels import create_channel
-from tocsin.storage.database import Database
-from tocsin.storage.monitors import (
+from tocsin.server.domain.spec import channel_spec, monitor_spec
+from tocsin.server.domain.states import MonitorState
+from tocsin.server.storage.channels import create_channel
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.monitors import (
     create_monitor,
     delete_monitor,
     get_monitor,
@@ -22,8 +22,8 @@ from tocsin.storage.monitors import (
     resume_monitor,
     update_monitor,
 )
-from tocsin.storage.projects import default_project
-from tocsin.storage.tables import metadata
+from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.tables import metadata
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -16,10 +16,10 @@ import pytest
 from tests.server.conftest import empty_database
 from tests.server.live import webhook_receiver
 from tests.server_process import ServerProcess
-from tocsin.monitors.spec import channel_spec
-from tocsin.storage.channels import create_channel
-from tocsin.storage.database import Database
-from tocsin.storage.projects import default_project
+from tocsin.server.domain.spec import channel_spec
+from tocsin.server.storage.channels import create_channel
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.projects import default_project
 
 ROUNDS = 12
 

@@ -33,7 +33,7 @@ def privileged(request: Any) -> bool:
 def create_flask_app(url: str, keepalive: float = 0.5, rq_hooks: bool = False) -> Any:
     from flask import Flask
 
-    from tocsin.tasks.flask import task_blueprint
+    from tocsin.tasks.flask_blueprint import task_blueprint
 
     store = make_store(url)
     app = Flask(__name__)
@@ -64,7 +64,7 @@ def create_asgi_app(url: str, keepalive: float = 0.5) -> Any:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Mount, Route
 
-    from tocsin.tasks.asgi import task_app
+    from tocsin.tasks.asgi_routes import task_app
 
     store = make_store(url)
 

@@ -21,15 +21,15 @@ from tocsin.settings import Settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
-    from tocsin.storage.apikeys import ApiKeyRecord
+    from tocsin.server.storage.apikeys import ApiKeyRecord
 
 T = TypeVar("T")
 
 
 def _with_database(work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
     """Migrate the settings' database, then run ``work`` on a connection to it."""
-    from tocsin.storage.database import Database
-    from tocsin.storage.migrate import upgrade
+    from tocsin.server.storage.database import Database
+    from tocsin.server.storage.migrate import upgrade
 
     settings = Settings.from_env()
     # Alembic runs its own event loop, so migrations go first, before ours starts.
@@ -72,7 +72,7 @@ def apikey() -> None:
 @friendly_errors
 def create(read_only: bool, name: str) -> None:
     """Create a key and print it. It is shown this once: store it somewhere safe."""
-    from tocsin.storage.apikeys import NAME_MAX, ApiKeyScope, NewApiKey, create_api_key
+    from tocsin.server.storage.apikeys import NAME_MAX, ApiKeyScope, NewApiKey, create_api_key
 
     if len(name.strip()) > NAME_MAX:
         raise click.BadParameter(f"must be at most {NAME_MAX} characters", param_hint="--name")
@@ -95,7 +95,7 @@ def create(read_only: bool, name: str) -> None:
 @friendly_errors
 def list_keys(as_json: bool) -> None:
     """List every key (never the secrets), revoked ones included."""
-    from tocsin.storage.apikeys import list_api_keys
+    from tocsin.server.storage.apikeys import list_api_keys
 
     keys = _with_database(list_api_keys, write=False)
     if as_json:
@@ -113,7 +113,7 @@ def list_keys(as_json: bool) -> None:
 @friendly_errors
 def revoke(key_id: str) -> None:
     """Revoke the key KEY_ID (its public part, as `tocsin apikey list` shows) for good."""
-    from tocsin.storage.apikeys import revoke_api_key
+    from tocsin.server.storage.apikeys import revoke_api_key
 
     async def work(conn: AsyncConnection) -> ApiKeyRecord:
         return await revoke_api_key(conn, key_id, datetime.now(UTC))

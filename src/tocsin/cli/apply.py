@@ -15,12 +15,12 @@ import click
 from tocsin.cli import friendly_errors
 
 if TYPE_CHECKING:
-    from tocsin.config.apply import ApplyResult
+    from tocsin.server.config.apply import ApplyResult
 
 
 def render_result(result: ApplyResult, *, dry_run: bool) -> list[str]:
     """The lines ``tocsin apply`` prints: one per change, then a summary."""
-    from tocsin.config.plan import Action
+    from tocsin.server.config.plan import Action
 
     plan = result.plan
     lines = [change.describe() for change in plan.changes]
@@ -72,10 +72,10 @@ def apply_command(path: str, dry_run: bool, prune: bool, url: str | None) -> Non
     ${NAME:-default} in values are read from the environment. A file with problems is
     refused as a whole, every problem listed with its line.
     """
-    from tocsin.config.apply import apply_document
-    from tocsin.config.backends import Backend
-    from tocsin.config.loader import load_file, load_text
-    from tocsin.config.target import run_with_backend
+    from tocsin.server.config.apply import apply_document
+    from tocsin.server.config.backends import Backend
+    from tocsin.server.config.loader import load_file, load_text
+    from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
 
     settings = Settings.from_env()

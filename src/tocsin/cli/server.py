@@ -41,8 +41,8 @@ def server(host: str | None, port: int | None) -> None:
     import uvicorn
 
     from tocsin.logs import configure_logging
-    from tocsin.storage.migrate import upgrade
-    from tocsin.web.app import create_app
+    from tocsin.server.storage.migrate import upgrade
+    from tocsin.server.web.app import create_app
 
     settings = Settings.from_env().with_overrides(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
@@ -70,7 +70,7 @@ def server(host: str | None, port: int | None) -> None:
 @friendly_errors
 def migrate() -> None:
     """Bring the database named by the settings to the newest schema."""
-    from tocsin.storage.migrate import current_revision, upgrade
+    from tocsin.server.storage.migrate import current_revision, upgrade
 
     settings = Settings.from_env()
     upgrade(settings.database_url)

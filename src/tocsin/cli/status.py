@@ -86,8 +86,8 @@ def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[s
 @friendly_errors
 def status_command(as_json: bool, url: str | None) -> None:
     """Show every monitor: name, kind, state, last ping, next deadline and ping URL."""
-    from tocsin.config.backends import Backend, Json
-    from tocsin.config.target import run_with_backend
+    from tocsin.server.config.backends import Backend, Json
+    from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
 
     settings = Settings.from_env()

@@ -7,7 +7,8 @@ dependencies only when imported:
 - ``tocsin.tasks.redis_store.RedisTaskStore`` (redis), ``tocsin.tasks.sql_store.SqlTaskStore``
   (SQLAlchemy);
 - ``tocsin.tasks.rq`` and ``tocsin.tasks.celery`` (trackers);
-- ``tocsin.tasks.flask.task_blueprint`` and ``tocsin.tasks.asgi.task_routes`` (HTTP + SSE).
+- ``tocsin.tasks.flask_blueprint.task_blueprint`` and
+  ``tocsin.tasks.asgi_routes.task_routes`` (HTTP + SSE).
 
 See docs/tasks.md.
 """
@@ -21,7 +22,6 @@ from tocsin.tasks.records import (
     apply_change,
     new_task_id,
 )
-from tocsin.tasks.states import TERMINAL_STATES, TaskState
 from tocsin.tasks.store import (
     EventHub,
     TaskStore,
@@ -29,6 +29,7 @@ from tocsin.tasks.store import (
     get_default_store,
     set_default_store,
 )
+from tocsin.tasks.task_states import TERMINAL_STATES, TaskState
 from tocsin.tasks.tracking import (
     TaskCancelled,
     Tracker,

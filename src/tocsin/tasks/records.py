@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from tocsin.tasks.states import TaskState
+from tocsin.tasks.task_states import TaskState
 
 #: Result summaries bigger than this (as JSON) are dropped rather than stored.
 RESULT_SUMMARY_MAX_BYTES = 4096

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tocsin.tasks.records import Change, TaskError, TaskEvent, TaskRecord
-from tocsin.tasks.states import TaskState
 from tocsin.tasks.store import TaskStore, TaskStoreError
+from tocsin.tasks.task_states import TaskState
 
 logger = logging.getLogger(__name__)
 

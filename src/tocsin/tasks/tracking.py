@@ -18,8 +18,8 @@ from typing import Any
 
 from tocsin.errors import TocsinError
 from tocsin.tasks.records import Change, Progress, TaskError, TaskRecord
-from tocsin.tasks.states import TaskState
 from tocsin.tasks.store import TaskStore, get_default_store
+from tocsin.tasks.task_states import TaskState
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,340 @@
+"""Where ``tocsin apply`` and ``tocsin status`` read and write: the database or a server.
+
+A ``Backend`` opens a ``BackendSession`` with list/create/update/delete for monitors and
+channels, all speaking the JSON shapes of the REST API. ``LocalBackend`` runs the storage
+functions inside one database transaction, so a failing apply applies nothing.
+``RemoteBackend`` calls the REST API v1 with an API key; HTTP errors are translated into
+``TocsinError``s here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from tocsin.errors import ConflictError, NotFoundError, TocsinError, ValidationError
+from tocsin.server.domain.spec import ChannelSpec, MonitorSpec
+from tocsin.server.domain.states import ManagedBy
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
+    from tocsin.server.storage.database import Database
+
+Json = dict[str, Any]
+
+
+class BackendSession(Protocol):
+    """Monitors and channels as JSON dicts, within one session (a transaction, locally)."""
+
+    async def list_channels(self) -> list[Json]:
+        """Every channel, by name."""
+        ...
+
+    async def list_monitors(self) -> list[Json]:
+        """Every monitor, by name."""
+        ...
+
+    async def create_channel(self, spec: ChannelSpec) -> Json:
+        """Create a channel owned by config."""
+        ...
+
+    async def update_channel(self, key: str, spec: ChannelSpec) -> Json:
+        """Replace channel ``key``'s settings (it becomes owned by config)."""
+        ...
+
+    async def delete_channel(self, key: str) -> None:
+        """Delete channel ``key``."""
+        ...
+
+    async def create_monitor(self, spec: MonitorSpec) -> Json:
+        """Create a monitor owned by config."""
+        ...
+
+    async def update_monitor(self, key: str, spec: MonitorSpec) -> Json:
+        """Replace monitor ``key``'s settings (it becomes owned by config)."""
+        ...
+
+    async def delete_monitor(self, key: str) -> None:
+        """Delete monitor ``key``."""
+        ...
+
+
+class Backend(Protocol):
+    """Opens sessions. ``atomic``: a failed apply leaves everything unchanged.
+    ``marks_ownership``: objects it creates or updates are marked ``managed_by=config``."""
+
+    atomic: bool
+    marks_ownership: bool
+    where: str
+
+    def session(self, *, write: bool) -> AbstractAsyncContextManager[BackendSession]:
+        """A session; with ``write``, changes made in it are kept when it ends cleanly."""
+        ...
+
+
+class _LocalSession:
+    """Storage calls on one connection (and so one transaction)."""
+
+    def __init__(self, conn: AsyncConnection, project_id: int, base_url: str) -> None:
+        self.conn = conn
+        self.project_id = project_id
+        self.base_url = base_url
+
+    @staticmethod
+    def _now() -> datetime:
+        return datetime.now(UTC)
+
+    async def list_channels(self) -> list[Json]:
+        from tocsin.server.storage import channels
+
+        return [c.to_json() for c in await channels.list_channels(self.conn, self.project_id)]
+
+    async def list_monitors(self) -> list[Json]:
+        from tocsin.server.storage import monitors
+
+        records = await monitors.list_monitors(self.conn, self.project_id)
+        return [record.to_json(self.base_url) for record in records]
+
+    async def create_channel(self, spec: ChannelSpec) -> Json:
+        from tocsin.server.storage import channels
+
+        record = await channels.create_channel(
+            self.conn, self.project_id, spec, self._now(), ManagedBy.CONFIG
+        )
+        return record.to_json()
+
+    async def update_channel(self, key: str, spec: ChannelSpec) -> Json:
+        from tocsin.server.storage import channels
+
+        record = await channels.update_channel(
+            self.conn, self.project_id, key, spec, self._now(), ManagedBy.CONFIG
+        )
+        return record.to_json()
+
+    async def delete_channel(self, key: str) -> None:
+        from tocsin.server.storage import channels
+
+        await channels.delete_channel(self.conn, self.project_id, key)
+
+    async def create_monitor(self, spec: MonitorSpec) -> Json:
+        from tocsin.server.storage import monitors
+
+        record = await monitors.create_monitor(
+            self.conn, self.project_id, spec, self._now(), ManagedBy.CONFIG
+        )
+        return record.to_json(self.base_url)
+
+    async def update_monitor(self, key: str, spec: MonitorSpec) -> Json:
+        from tocsin.server.storage import monitors
+
+        record = await monitors.update_monitor(
+            self.conn, self.project_id, key, spec, self._now(), ManagedBy.CONFIG
+        )
+        return record.to_json(self.base_url)
+
+    async def delete_monitor(self, key: str) -> None:
+        from tocsin.server.storage import monitors
+
+        await monitors.delete_monitor(self.conn, self.project_id, key)
+
+
+class LocalBackend:
+    """The database the server uses, reached directly (no API key needed)."""
+
+    atomic = True
+    marks_ownership = True
+
+    def __init__(self, database: Database, base_url: str) -> None:
+        self.database = database
+        self.base_url = base_url.rstrip("/")
+        self.where = "the local database"
+
+    @asynccontextmanager
+    async def session(self, *, write: bool) -> AsyncIterator[BackendSession]:
+        """One transaction: committed when the block ends cleanly with ``write``."""
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from tocsin.server.storage.projects import default_project
+
+        opener = self.database.write() if write else self.database.read()
+        try:
+            async with opener as conn:
+                project = await default_project(conn)
+                yield _LocalSession(conn, project.id, self.base_url)
+        except (SQLAlchemyError, OSError) as exc:
+            reason = getattr(exc, "orig", None) or exc
+            raise TocsinError(f"cannot use the database: {reason}") from exc
+
+
+def monitor_body(spec: MonitorSpec) -> Json:
+    """The REST API body for ``spec`` (every field, so a PATCH replaces them all)."""
+    schedule = spec.schedule
+    return {
+        "name": spec.name,
+        "kind": spec.kind.value,
+        "period": schedule.period.total_seconds() if schedule.period else None,
+        "grace": schedule.grace.total_seconds(),
+        "cron": schedule.cron,
+        "timezone": schedule.timezone if schedule.cron else None,
+        "slug": spec.slug,
+        "desc": spec.desc,
+        "tags": list(spec.tags),
+        "channels": list(spec.channels),
+        "managed_by": ManagedBy.CONFIG.value,
+    }
+
+
+def channel_body(spec: ChannelSpec) -> Json:
+    """The REST API body for ``spec``; settings it does not have are sent as ``null``."""
+    return {
+        "name": spec.name,
+        "kind": spec.kind,
+        "url": None,
+        "headers": None,
+        "timeout": None,
+        **spec.settings,
+        "managed_by": ManagedBy.CONFIG.value,
+    }
+
+
+def _error_text(response: httpx.Response) -> tuple[str, dict[str, str]]:
+    try:
+        data = response.json()
+    except ValueError:
+        return (response.text.strip()[:200] or response.reason_phrase), {}
+    if not isinstance(data, dict):
+        return str(data)[:200], {}
+    fields = data.get("fields")
+    clean = {str(k): str(v) for k, v in fields.items()} if isinstance(fields, dict) else {}
+    return str(data.get("error") or response.reason_phrase), clean
+
+
+def raise_for_status(response: httpx.Response, what: str) -> None:
+    """Turn an HTTP error answer into the matching ``TocsinError`` with a clear message."""
+    status = response.status_code
+    if status < 400:
+        return
+    message, fields = _error_text(response)
+    if status == 401:
+        raise TocsinError(f"the server refused the API key (401): {message}")
+    if status == 403:
+        raise TocsinError(
+            f"the API key may not {what} (403): {message}; this needs a read-write key"
+        )
+    if status == 404:
+        raise NotFoundError(f"cannot {what}: not found (404): {message}")
+    if status == 409:
+        raise ConflictError(f"cannot {what} (409): {message}")
+    if status in (400, 422):
+        details = "; ".join(f"{key}: {problem}" for key, problem in fields.items())
+        text = f"the server refused to {what} ({status}): {message}"
+        raise ValidationError(f"{text}: {details}" if details else text, fields)
+    raise TocsinError(f"the server failed to {what} ({status}): {message}")
+
+
+class _RemoteSession:
+    """REST API v1 calls on one HTTP client."""
+
+    def __init__(self, client: httpx.AsyncClient, where: str) -> None:
+        self.client = client
+        self.where = where
+
+    async def _call(self, method: str, path: str, what: str, body: Json | None = None) -> Any:
+        import httpx
+
+        try:
+            response = await self.client.request(method, path, json=body)
+        except httpx.HTTPError as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+            raise TocsinError(f"cannot reach the server at {self.where}: {reason}") from exc
+        raise_for_status(response, what)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise TocsinError(
+                f"the server at {self.where} did not answer with JSON to {method} {path}"
+            ) from exc
+
+    async def _list(self, section: str) -> list[Json]:
+        data = await self._call("GET", f"/api/v1/{section}", f"list {section}")
+        items = data.get(section) if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            raise TocsinError(
+                f"the server at {self.where} answered GET /api/v1/{section} without "
+                f"a {section!r} list: is this a tocsin server?"
+            )
+        return [item for item in items if isinstance(item, dict)]
+
+    async def list_channels(self) -> list[Json]:
+        return await self._list("channels")
+
+    async def list_monitors(self) -> list[Json]:
+        return await self._list("monitors")
+
+    async def create_channel(self, spec: ChannelSpec) -> Json:
+        what = f"create channel {spec.name!r}"
+        return dict(await self._call("POST", "/api/v1/channels", what, channel_body(spec)) or {})
+
+    async def update_channel(self, key: str, spec: ChannelSpec) -> Json:
+        what = f"change channel {spec.name!r}"
+        path = f"/api/v1/channels/{key}"
+        return dict(await self._call("PATCH", path, what, channel_body(spec)) or {})
+
+    async def delete_channel(self, key: str) -> None:
+        await self._call("DELETE", f"/api/v1/channels/{key}", f"delete channel {key!r}")
+
+    async def create_monitor(self, spec: MonitorSpec) -> Json:
+        what = f"create monitor {spec.name!r}"
+        return dict(await self._call("POST", "/api/v1/monitors", what, monitor_body(spec)) or {})
+
+    async def update_monitor(self, key: str, spec: MonitorSpec) -> Json:
+        what = f"change monitor {spec.name!r}"
+        path = f"/api/v1/monitors/{key}"
+        return dict(await self._call("PATCH", path, what, monitor_body(spec)) or {})
+
+    async def delete_monitor(self, key: str) -> None:
+        await self._call("DELETE", f"/api/v1/monitors/{key}", f"delete monitor {key!r}")
+
+
+class RemoteBackend:
+    """A tocsin server's REST API at ``base_url``, authenticated with ``api_key``.
+
+    Like the local backend, it marks what it creates or changes ``managed_by=config``.
+    """
+
+    atomic = False
+    marks_ownership = True
+
+    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0) -> None:
+        url = base_url.rstrip("/")
+        if url.endswith("/api/v1"):
+            url = url[: -len("/api/v1")]
+        if not url.startswith(("http://", "https://")):
+            raise TocsinError(f"--url {base_url!r} must start with http:// or https://")
+        self.base_url = url
+        self.api_key = api_key
+        self.timeout = timeout
+        self.where = url
+
+    @asynccontextmanager
+    async def session(self, *, write: bool) -> AsyncIterator[BackendSession]:
+        """An HTTP client with the API key; ``write`` makes no difference remotely."""
+        import httpx
+
+        from tocsin import __version__
+
+        headers = {
+            "Authorization": f"Bearer {self.api_key}",
+            "User-Agent": f"tocsin/{__version__}",
+            "Accept": "application/json",
+        }
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=headers, timeout=self.timeout
+        ) as client:
+            yield _RemoteSession(client, self.where)

@@ -1,0 +1,355 @@
+"""Driver-level statements for the engines' hot paths: ping batches and deadline passes.
+
+A ping batch reads its monitors, inserts pings and updates the monitors; a deadline pass
+reads monitors, updates their states and inserts flips and outbox rows. Through
+SQLAlchemy's compiled-statement path every row pays for parameter and result processing
+in Python, which was about half of the ping writer's time at 5,000 pings/s. Here each
+statement's text is fixed per dialect (generated from the table definitions, so it
+follows the schema) whatever the number of rows, parameters are plain values and results
+are converted by hand. Everything else uses SQLAlchemy Core.
+
+Values are stored exactly as SQLAlchemy stores them, so both paths read each other's
+rows (``tests/server/test_hot_sql.py``): on SQLite a UTC timestamp is naive ISO text with
+microseconds and JSON is text; on PostgreSQL asyncpg takes and returns aware datetimes.
+
+Many rows travel as one parameter: a JSON array read with ``json_each`` on SQLite, one
+array per column read with ``unnest`` on PostgreSQL. Inserts that must report their new
+ids insert in the rows' order and return the ids sorted: ids are handed out in insertion
+order, so the n-th smallest id belongs to the n-th row (SQLAlchemy relies on the same).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Integer,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.engine import Connection
+
+from tocsin.server.storage.rows import PING_FIELDS, MonitorRecord
+from tocsin.server.storage.tables import flips, monitors, notifications, pings
+from tocsin.server.storage.types import UTCDateTime
+
+# Column order of the tuples ``write_ping_batch`` takes for pings ...
+PING_COLUMNS = ("monitor_id", *PING_FIELDS)
+# ... and for monitors, followed by the monitor id.
+PING_MONITOR_COLUMNS = (
+    "state",
+    "last_ping_at",
+    "last_start_at",
+    "last_start_rid",
+    "next_deadline",
+    "last_duration_seconds",
+    "n_pings",
+)
+# Column order of the tuples ``set_deadline_states`` takes, followed by the monitor id.
+DEADLINE_COLUMNS = ("state", "next_deadline")
+# Column order of the tuples ``insert_flips`` and ``insert_notifications`` take.
+FLIP_COLUMNS = ("monitor_id", "created_at", "old_state", "new_state", "cause")
+NOTIFICATION_COLUMNS = (
+    "monitor_id",
+    "channel_id",
+    "flip_id",
+    "kind",
+    "idempotency_key",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "claimed_until",
+    "created_at",
+)
+
+_PG_TYPES: tuple[tuple[type[Any], str], ...] = (
+    (UTCDateTime, "timestamptz"),
+    (SmallInteger, "int2"),
+    (BigInteger, "int8"),
+    (Integer, "int4"),
+    (Float, "float8"),
+    (Text, "text"),
+    (String, "varchar"),
+    (JSON, "text"),  # sent as JSON text, cast to json in the statement
+)
+
+
+def _pg_array_type(column: Column[Any]) -> str:
+    """The PostgreSQL element type for an array of ``column``'s values (no length limit:
+    a cast to ``varchar(n)`` would truncate silently where an insert would fail)."""
+    for sa_type, name in _PG_TYPES:
+        if isinstance(column.type, sa_type):
+            return name
+    raise TypeError(f"no array type for column {column.name} ({column.type!r})")
+
+
+@functools.cache
+def hot_statements(dialect_name: str) -> HotStatements:
+    """The statements for ``"sqlite"`` or ``"postgresql"``, built once per process."""
+    return HotStatements(dialect_name)
+
+
+def statements_for(conn: Connection) -> HotStatements:
+    """The statements for ``conn``'s database."""
+    return hot_statements(conn.dialect.name)
+
+
+class HotStatements:
+    """The hot-path statements for one dialect.
+
+    The SQL text is built only from our own table and column names (quoted) and
+    placeholders; no value ever enters it, hence the S608 exemptions below.
+    """
+
+    def __init__(self, dialect_name: str) -> None:
+        self.sqlite = dialect_name == "sqlite"
+        self._monitor_columns = tuple(c.name for c in monitors.columns)
+        self._monitor_times = _times(monitors, self._monitor_columns)
+        self._by_uuid = _select_monitors(self.sqlite, "uuid", "varchar")
+        self._by_id = _select_monitors(self.sqlite, "id", "int4")
+        self._ping_times = _times(pings, PING_COLUMNS)
+        self._ping_monitor_times = _times(monitors, PING_MONITOR_COLUMNS)
+        self._deadline_times = _times(monitors, DEADLINE_COLUMNS)
+        self._flip_times = _times(flips, FLIP_COLUMNS)
+        self._notification_times = _times(notifications, NOTIFICATION_COLUMNS)
+        self._notification_json = NOTIFICATION_COLUMNS.index("payload")
+        if self.sqlite:
+            self._insert_pings = _sqlite_insert(pings, PING_COLUMNS)
+            self._update_ping_monitors = _sqlite_update(PING_MONITOR_COLUMNS)
+            self._update_deadlines = _sqlite_update(DEADLINE_COLUMNS)
+            self._insert_flips = _sqlite_insert_from_json(flips, FLIP_COLUMNS)
+            self._insert_notifications = _sqlite_insert_from_json(
+                notifications, NOTIFICATION_COLUMNS
+            )
+        else:
+            ping_insert = _pg_insert_from_arrays(pings, PING_COLUMNS)
+            first = len(PING_COLUMNS) + 1  # the update's arrays follow the pings'
+            update = _pg_update_from_arrays(PING_MONITOR_COLUMNS, first=first)
+            # A data-modifying WITH runs exactly once whether or not the main statement
+            # reads it: one statement, one round trip for the whole batch.
+            self._write_ping_batch = f"WITH new_pings AS ({ping_insert}) {update}"
+            self._update_deadlines = _pg_update_from_arrays(DEADLINE_COLUMNS)
+            self._insert_flips = _pg_insert_from_arrays(flips, FLIP_COLUMNS, ordered=True)
+            self._insert_notifications = _pg_insert_from_arrays(
+                notifications, NOTIFICATION_COLUMNS, ordered=True
+            )
+
+    # --- reads
+
+    def monitors_by_uuid(self, conn: Connection, uuids: Sequence[str]) -> list[MonitorRecord]:
+        """The monitors with these uuids, in id order; locked on PostgreSQL."""
+        return self._monitors(conn, self._by_uuid, list(uuids))
+
+    def monitors_by_id(self, conn: Connection, ids: Sequence[int]) -> list[MonitorRecord]:
+        """The monitors with these ids, in id order; locked on PostgreSQL."""
+        return self._monitors(conn, self._by_id, list(ids))
+
+    def _monitors(self, conn: Connection, sql: str, keys: list[Any]) -> list[MonitorRecord]:
+        parameter: Any = json.dumps(keys) if self.sqlite else keys
+        records: list[MonitorRecord] = []
+        for row in conn.exec_driver_sql(sql, (parameter,)).all():
+            values = dict(zip(self._monitor_columns, row, strict=True))
+            for index in self._monitor_times:
+                name = self._monitor_columns[index]
+                values[name] = _from_db(values[name])
+            if isinstance(values["tags"], str):
+                values["tags"] = json.loads(values["tags"])
+            records.append(MonitorRecord.from_row(values))
+        return records
+
+    # --- writes
+
+    def write_ping_batch(
+        self,
+        conn: Connection,
+        ping_rows: list[tuple[Any, ...]],
+        monitor_rows: list[tuple[Any, ...]],
+    ) -> None:
+        """Insert pings (``PING_COLUMNS`` tuples) and update their monitors
+        (``PING_MONITOR_COLUMNS`` tuples followed by the id)."""
+        if not ping_rows and not monitor_rows:
+            return
+        if self.sqlite:
+            if ping_rows:
+                conn.exec_driver_sql(self._insert_pings, self._rows(ping_rows, self._ping_times))
+            if monitor_rows:
+                rows = self._rows(monitor_rows, self._ping_monitor_times)
+                conn.exec_driver_sql(self._update_ping_monitors, rows)
+            return
+        assert ping_rows and monitor_rows, "every stored ping updates its monitor"
+        conn.exec_driver_sql(self._write_ping_batch, (*_arrays(ping_rows), *_arrays(monitor_rows)))
+
+    def set_deadline_states(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+        """Update monitors from ``DEADLINE_COLUMNS`` tuples followed by the id."""
+        if not rows:
+            return
+        if self.sqlite:
+            conn.exec_driver_sql(self._update_deadlines, self._rows(rows, self._deadline_times))
+        else:
+            conn.exec_driver_sql(self._update_deadlines, _arrays(rows))
+
+    def insert_flips(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert ``FLIP_COLUMNS`` tuples; return their ids in the same order."""
+        return self._insert_returning(conn, self._insert_flips, rows, self._flip_times, None)
+
+    def insert_notifications(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
+        """Insert ``NOTIFICATION_COLUMNS`` tuples (the payload a dict); return their ids in
+        the same order."""
+        return self._insert_returning(
+            conn,
+            self._insert_notifications,
+            rows,
+            self._notification_times,
+            self._notification_json,
+        )
+
+    def _insert_returning(
+        self,
+        conn: Connection,
+        sql: str,
+        rows: list[tuple[Any, ...]],
+        times: tuple[int, ...],
+        json_index: int | None,
+    ) -> list[int]:
+        if not rows:
+            return []
+        if self.sqlite:
+            # The payload stays a nested object: json_extract hands it back as JSON text.
+            parameter: tuple[Any, ...] = (json.dumps(self._rows(rows, times)),)
+        else:
+            if json_index is not None:
+                rows = [_with_json_text(row, json_index) for row in rows]
+            parameter = _arrays(rows)
+        ids = sorted(int(row[0]) for row in conn.exec_driver_sql(sql, parameter).all())
+        if len(ids) != len(rows):
+            raise RuntimeError(f"inserted {len(ids)} rows of {len(rows)}")
+        return ids
+
+    def _rows(self, rows: list[tuple[Any, ...]], times: tuple[int, ...]) -> list[tuple[Any, ...]]:
+        """SQLite: the rows with their timestamps as SQLAlchemy's text."""
+        if not times:
+            return rows
+        converted: list[tuple[Any, ...]] = []
+        for row in rows:
+            values = list(row)
+            for index in times:
+                values[index] = _to_sqlite(values[index])
+            converted.append(tuple(values))
+        return converted
+
+
+def _times(table: Table, names: Sequence[str]) -> tuple[int, ...]:
+    """Positions in ``names`` of ``table``'s UTC timestamp columns."""
+    return tuple(
+        index for index, name in enumerate(names) if isinstance(table.c[name].type, UTCDateTime)
+    )
+
+
+def _to_sqlite(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError("naive datetime given to the database; use an aware UTC value")
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _from_db(value: Any) -> datetime | None:
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    assert isinstance(moment, datetime)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _arrays(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+    """Rows to one list per column (PostgreSQL's ``unnest`` parameters)."""
+    return tuple(list(column) for column in zip(*rows, strict=True))
+
+
+def _with_json_text(row: tuple[Any, ...], index: int) -> tuple[Any, ...]:
+    return (*row[:index], json.dumps(row[index]), *row[index + 1 :])
+
+
+def _quote(name: str) -> str:
+    # Every column name is a plain identifier; "desc" is also a keyword, so quote all.
+    return f'"{name}"'
+
+
+def _select_monitors(sqlite: bool, key: str, pg_type: str) -> str:
+    """Whole monitor rows by a list of keys, in id order."""
+    selected = ", ".join(_quote(column.name) for column in monitors.columns)
+    if sqlite:
+        # One parameter, a JSON array, whatever the number of keys: the text never
+        # changes, so SQLite's statement cache always hits.
+        where, lock = f"{key} IN (SELECT value FROM json_each(?))", ""  # noqa: S608
+    else:
+        # Locked in id order, so concurrent transactions never deadlock on each other.
+        where, lock = f"{key} = ANY($1::{pg_type}[])", " FOR UPDATE"
+    return f"SELECT {selected} FROM monitors WHERE {where} ORDER BY id{lock}"  # noqa: S608
+
+
+def _sqlite_insert(table: Table, names: Sequence[str]) -> str:
+    columns = ", ".join(_quote(name) for name in names)
+    marks = ", ".join("?" for _ in names)
+    return f"INSERT INTO {table.name} ({columns}) VALUES ({marks})"  # noqa: S608
+
+
+def _sqlite_update(names: Sequence[str]) -> str:
+    assignments = ", ".join(f"{_quote(name)} = ?" for name in names)
+    return f"UPDATE monitors SET {assignments} WHERE id = ?"  # noqa: S608
+
+
+def _sqlite_insert_from_json(table: Table, names: Sequence[str]) -> str:
+    columns = ", ".join(_quote(name) for name in names)
+    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
+    return (
+        f"INSERT INTO {table.name} ({columns}) "  # noqa: S608
+        f"SELECT {values} FROM json_each(?) ORDER BY key RETURNING id"
+    )
+
+
+def _pg_arrays(table: Table, names: Sequence[str], first: int = 1) -> str:
+    """``$first::type[], ...``: one array parameter per column."""
+    return ", ".join(
+        f"${i}::{_pg_array_type(table.c[name])}[]" for i, name in enumerate(names, start=first)
+    )
+
+
+def _pg_insert_from_arrays(table: Table, names: Sequence[str], *, ordered: bool = False) -> str:
+    """``INSERT ... SELECT FROM unnest($1, ...)``, one array per column of ``names``."""
+    aliases = ", ".join(_quote(name) for name in names)
+    selected = ", ".join(
+        f"u.{_quote(name)}::json" if isinstance(table.c[name].type, JSON) else f"u.{_quote(name)}"
+        for name in names
+    )
+    source = f"unnest({_pg_arrays(table, names)})"
+    if ordered:
+        source += f" WITH ORDINALITY AS u({aliases}, ord)"
+        tail = " ORDER BY u.ord RETURNING id"
+    else:
+        source += f" AS u({aliases})"
+        tail = ""
+    return f"INSERT INTO {table.name} ({aliases}) SELECT {selected} FROM {source}{tail}"  # noqa: S608
+
+
+def _pg_update_from_arrays(names: Sequence[str], *, first: int = 1) -> str:
+    """``UPDATE monitors ... FROM unnest($first, ...)`` for ``names`` followed by the id."""
+    all_names = (*names, "id")
+    aliases = ", ".join(_quote(name) for name in all_names)
+    assignments = ", ".join(f"{_quote(name)} = u.{_quote(name)}" for name in names)
+    return (
+        f"UPDATE monitors SET {assignments} "  # noqa: S608
+        f"FROM unnest({_pg_arrays(monitors, all_names, first)}) AS u({aliases}) "
+        "WHERE monitors.id = u.id"
+    )

@@ -1,0 +1,34 @@
+"""Ping history: listing and pruning."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.server.storage.rows import PingRecord
+from tocsin.server.storage.tables import monitors, pings
+
+
+async def list_pings(conn: AsyncConnection, monitor_id: int, limit: int = 100) -> list[PingRecord]:
+    """The newest ``limit`` pings of a monitor, newest first."""
+    rows = await conn.execute(
+        select(pings)
+        .where(pings.c.monitor_id == monitor_id)
+        .order_by(pings.c.n.desc())
+        .limit(limit)
+    )
+    return [PingRecord.from_row(row) for row in rows.mappings().all()]
+
+
+async def prune_pings(conn: AsyncConnection, keep: int) -> int:
+    """Delete all but the newest ``keep`` pings of every monitor; return how many went."""
+    total = 0
+    rows = await conn.execute(
+        select(monitors.c.id, monitors.c.n_pings).where(monitors.c.n_pings > keep)
+    )
+    for monitor_id, n_pings in rows.all():
+        result = await conn.execute(
+            delete(pings).where(pings.c.monitor_id == monitor_id, pings.c.n <= n_pings - keep)
+        )
+        total += result.rowcount or 0
+    return total

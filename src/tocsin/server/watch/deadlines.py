@@ -1,0 +1,234 @@
+"""The deadline watch: flips monitors to ``grace`` and ``down`` the moment silence runs out.
+
+The nearest deadlines live in memory as a heap; the task sleeps exactly until the first
+one (or until a nearer one is announced), so a missed heartbeat alerts within about a
+second without a polling loop. Every ``reload_seconds`` it re-reads the deadlines of the
+coming window from the database, which picks up edits made by other processes (a
+``tocsin apply`` on the same database, another server node).
+
+Each due monitor is re-read (locked on PostgreSQL) inside the transaction that flips it,
+and the state machine decides again from the stored status, so a deadline that moved
+meanwhile (a ping just arrived) does nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
+from tocsin.server.background import cancel_and_wait, wait_event
+from tocsin.server.domain.transitions import Flip, on_deadline
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.flips import insert_flips
+from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.tables import monitors
+
+logger = logging.getLogger(__name__)
+
+# Deadlines are processed in chunks of this many monitors per transaction; each chunk's
+# alerts are sent as soon as it commits.
+CHUNK = 100
+# PostgreSQL: chunk transactions in flight at once.
+PARALLEL_CHUNKS = 4
+
+
+@dataclass(frozen=True)
+class DeadlineResult:
+    """What one pass did."""
+
+    flips: list[Flip]
+    alerts: list[ClaimedAlert]
+
+
+class DeadlineWatch:
+    """Holds upcoming deadlines and fires them."""
+
+    @property
+    def held(self) -> int:
+        """How many heap entries are held (a gauge of the watch's memory)."""
+        return len(self._heap)
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        base_url: str,
+        reload_seconds: float = 5.0,
+        on_fired: Callable[[DeadlineResult], None] | None = None,
+    ) -> None:
+        self.database = database
+        self.base_url = base_url
+        self.reload_seconds = reload_seconds
+        self.on_fired = on_fired
+        self._heap: list[tuple[datetime, int]] = []
+        self._current: dict[int, datetime] = {}
+        self._touched: set[int] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def _horizon(self) -> datetime:
+        """Deadlines up to this moment are held in memory; later ones wait for a reload."""
+        return datetime.now(UTC) + timedelta(seconds=self.reload_seconds * 2 + 1)
+
+    def watch(self, monitor_id: int, deadline: datetime | None) -> None:
+        """Record that ``monitor_id`` now next changes at ``deadline`` (``None``: never).
+
+        Only deadlines inside the horizon enter the heap: a monitor pinged every second
+        with a one-day period would otherwise leave a stale heap entry per ping.
+        """
+        self._touched.add(monitor_id)
+        if deadline is None or deadline > self._horizon():
+            self._current.pop(monitor_id, None)
+            return
+        if self._current.get(monitor_id) == deadline:
+            return
+        self._current[monitor_id] = deadline
+        heapq.heappush(self._heap, (deadline, monitor_id))
+        if self._heap[0] == (deadline, monitor_id):
+            self._wake.set()
+
+    def start(self) -> None:
+        """Start the watch task."""
+        self._task = asyncio.create_task(self._run(), name="tocsin-deadline-watch")
+
+    async def stop(self) -> None:
+        """Stop the watch task."""
+        await cancel_and_wait(self._task)
+        self._task = None
+
+    async def reload(self) -> None:
+        """Re-read the deadlines due before the next reload (and a margin) from the database."""
+        horizon = self._horizon()
+        self._touched.clear()
+        async with self.database.read() as conn:
+            rows = (
+                await conn.execute(
+                    select(monitors.c.id, monitors.c.next_deadline).where(
+                        monitors.c.next_deadline.is_not(None), monitors.c.next_deadline <= horizon
+                    )
+                )
+            ).all()
+        for monitor_id, deadline in rows:
+            if monitor_id not in self._touched:  # a newer value arrived while we read
+                self._current[monitor_id] = deadline
+                heapq.heappush(self._heap, (deadline, monitor_id))
+        self._wake.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_reload = 0.0
+        while True:
+            try:
+                if loop.time() >= next_reload:
+                    await self.reload()
+                    next_reload = loop.time() + self.reload_seconds
+                self._wake.clear()
+                await self.fire_due(datetime.now(UTC))
+                timeout = next_reload - loop.time()
+                if self._heap:
+                    until_first = (self._heap[0][0] - datetime.now(UTC)).total_seconds()
+                    timeout = min(timeout, until_first)
+                if timeout > 0:
+                    await wait_event(self._wake, timeout)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("deadline watch pass failed; retrying in 1 s")
+                await asyncio.sleep(1)
+
+    def _pop_due(self, now: datetime) -> list[int]:
+        due: list[int] = []
+        while self._heap and self._heap[0][0] <= now:
+            deadline, monitor_id = heapq.heappop(self._heap)
+            if self._current.get(monitor_id) == deadline:
+                del self._current[monitor_id]
+                due.append(monitor_id)
+        return due
+
+    async def fire_due(self, now: datetime) -> DeadlineResult:
+        """Flip every monitor whose deadline passed by ``now``."""
+        due = self._pop_due(now)
+        chunks = [due[start : start + CHUNK] for start in range(0, len(due), CHUNK)]
+        # SQLite writes one transaction at a time anyway; on PostgreSQL chunks (disjoint
+        # monitors, so they never wait for each other) are written side by side.
+        slots = asyncio.Semaphore(1 if self.database.is_sqlite else PARALLEL_CHUNKS)
+        done = await asyncio.gather(
+            *(self._fire_chunk(chunk, now, slots) for chunk in chunks), return_exceptions=True
+        )
+        flips: list[Flip] = []
+        alerts: list[ClaimedAlert] = []
+        failure: BaseException | None = None
+        for result in done:
+            if isinstance(result, BaseException):
+                failure = failure or result
+                continue
+            flips += result.flips
+            alerts += result.alerts
+        if failure is not None:
+            raise failure
+        return DeadlineResult(flips, alerts)
+
+    async def _fire_chunk(
+        self, chunk: list[int], now: datetime, slots: asyncio.Semaphore
+    ) -> DeadlineResult:
+        flips: list[Flip] = []
+        async with slots:
+            try:
+                deadlines, alerts = await self.database.run_write(self._flip, chunk, now, flips)
+            except Exception:
+                for monitor_id in chunk:  # due again on the next pass
+                    self.watch(monitor_id, now)
+                raise
+        for monitor_id, deadline in deadlines.items():
+            self.watch(monitor_id, deadline)
+        result = DeadlineResult(flips, alerts)
+        # Each chunk's alerts leave as soon as it commits, while other chunks are written.
+        if self.on_fired is not None:
+            self.on_fired(result)
+        return result
+
+    def _flip(
+        self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
+    ) -> tuple[dict[int, datetime | None], list[ClaimedAlert]]:
+        statements = statements_for(conn)
+        deadlines: dict[int, datetime | None] = {}
+        updates: list[tuple[object, ...]] = []
+        changed: list[tuple[MonitorRecord, Flip]] = []
+        # Locked in id order on PostgreSQL, like the ping writer, so two nodes never deadlock.
+        for record in statements.monitors_by_id(conn, ids):
+            transition = on_deadline(record.status, record.schedule, now)
+            if transition is None:
+                deadlines[record.id] = record.status.next_deadline
+                continue
+            status = transition.status
+            deadlines[record.id] = status.next_deadline
+            updates.append((status.state.value, status.next_deadline, record.id))
+            if transition.flip is not None:
+                # A deadline changes only the state: the record's other fields, which the
+                # alert shows (last ping), are still true.
+                changed.append((record, transition.flip))
+        statements.set_deadline_states(conn, updates)
+        flip_ids = insert_flips(conn, [(r.id, flip, now) for r, flip in changed])
+        flipped = [
+            (record, flip, flip_id, now)
+            for (record, flip), flip_id in zip(changed, flip_ids, strict=True)
+        ]
+        alerts = insert_alerts(conn, flipped, self.base_url)
+        for record, flip in changed:
+            flips.append(flip)
+            logger.info(
+                "monitor flipped monitor=%s old=%s new=%s",
+                record.uuid,
+                flip.old_state,
+                flip.new_state,
+            )
+        return deadlines, alerts

@@ -1,0 +1,32 @@
+"""The REST API, version 1: monitors and channels over JSON, behind API keys.
+
+``api_router()`` is mounted by the main application, which also calls
+``install_error_handlers(app)`` so every error answers in one JSON shape. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Security
+
+from tocsin.server.web.api.auth import bearer_scheme, header_scheme
+from tocsin.server.web.api.channels import router as channels_router
+from tocsin.server.web.api.errors import install_error_handlers
+from tocsin.server.web.api.monitors import router as monitors_router
+from tocsin.server.web.api.schemas import AUTH_RESPONSES
+
+__all__ = ["API_PREFIX", "api_router", "install_error_handlers"]
+
+API_PREFIX = "/api/v1"
+
+
+def api_router() -> APIRouter:
+    """Every API route under ``/api/v1``; each one requires an API key."""
+    router = APIRouter(
+        prefix=API_PREFIX,
+        # For the OpenAPI document: the schemes a client may use (checked by each route).
+        dependencies=[Security(bearer_scheme), Security(header_scheme)],
+        responses=AUTH_RESPONSES,
+    )
+    router.include_router(monitors_router)
+    router.include_router(channels_router)
+    return router

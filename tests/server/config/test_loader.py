@@ -1,0 +1,127 @@
+"""Loading tocsin.yaml: line numbers, ${ENV} substitution, syntax errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tocsin.errors import ConfigError
+from tocsin.server.config.loader import load_file, load_text, substitute
+
+TEXT = """\
+channels:
+  - name: ops
+    kind: webhook
+    url: ${HOOK_URL}
+monitors:
+  - name: a
+    period: 1d
+
+  - name: b
+    grace: 5m
+"""
+
+
+def test_every_key_and_item_keeps_its_line() -> None:
+    document = load_text(TEXT, {"HOOK_URL": "http://h/"})
+    assert document.problems == []
+    assert document.data["channels"][0]["url"] == "http://h/"
+    assert document.line_of(("channels",)) == 1
+    assert document.line_of(("channels", 0)) == 2
+    assert document.line_of(("channels", 0, "url")) == 4
+    assert document.line_of(("monitors", 1)) == 9
+    assert document.line_of(("monitors", 1, "grace")) == 10
+    # A missing key falls back to its item.
+    assert document.line_of(("monitors", 1, "period")) == 9
+
+
+@pytest.mark.parametrize(
+    ("value", "env", "expected"),
+    [
+        pytest.param("${A}", {"A": "x"}, "x", id="set"),
+        pytest.param("pre-${A}-post", {"A": "x"}, "pre-x-post", id="inside-text"),
+        pytest.param("${A:-dflt}", {}, "dflt", id="default-when-unset"),
+        pytest.param("${A:-dflt}", {"A": ""}, "dflt", id="default-when-empty"),
+        pytest.param("${A}", {"A": ""}, "", id="empty-without-default"),
+        pytest.param("${A:-}", {}, "", id="empty-default"),
+        pytest.param("$${A}", {"A": "x"}, "${A}", id="escaped"),
+        pytest.param("${A}${B}", {"A": "1", "B": "2"}, "12", id="two"),
+    ],
+)
+def test_substitution(value: str, env: dict[str, str], expected: str) -> None:
+    assert substitute(value, env) == (expected, [])
+
+
+def test_unset_variable_is_a_problem_with_its_line() -> None:
+    document = load_text(TEXT, {})
+    assert document.problems == [
+        "tocsin.yaml:4: channels[0].url: environment variable HOOK_URL is not set "
+        "(set it, or write ${HOOK_URL:-default})"
+    ]
+    assert ("channels", 0, "url") in document.bad_paths
+
+
+def test_bad_reference_is_a_problem() -> None:
+    _, problems = substitute("${not valid}", {})
+    assert problems == ["${not valid} is not a valid variable reference; use ${NAME}"]
+
+
+def test_syntax_error_names_its_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text("monitors:\n  - name: a\n    period: [1d\n", {}, source="x.yaml")
+    [problem] = info.value.problems
+    assert problem.startswith("x.yaml:4: not valid YAML: ")
+    assert "line 3" in problem
+
+
+def test_key_given_twice_is_a_problem() -> None:
+    document = load_text("monitors:\n  - name: a\n    grace: 1m\n    grace: 2m\n", {})
+    assert document.problems == [
+        "tocsin.yaml:4: monitors[0].grace: appears twice in the same mapping (first on line 3)"
+    ]
+    assert document.data["monitors"][0]["grace"] == "1m"
+
+
+def test_anchors_and_merge_keys_work() -> None:
+    text = (
+        "defaults: &d\n  grace: 5m\n  channels: [ops]\n"
+        "monitors:\n  - name: a\n    <<: *d\n    period: 1h\n"
+    )
+    document = load_text(text, {})
+    assert document.data["monitors"][0] == {
+        "name": "a",
+        "grace": "5m",
+        "channels": ["ops"],
+        "period": "1h",
+    }
+
+
+def test_keys_given_next_to_a_merge_key_win() -> None:
+    text = (
+        "monitors:\n"
+        "  - &hourly {name: sync-a, period: 1h, grace: 10m}\n"
+        "  - {<<: *hourly, name: sync-b}\n"
+    )
+    document = load_text(text, {})
+    assert document.problems == []
+    assert document.data["monitors"][1] == {"name": "sync-b", "period": "1h", "grace": "10m"}
+    assert document.line_of(("monitors", 1, "period")) == 2  # where the value is written
+
+
+def test_empty_file_is_no_data() -> None:
+    assert load_text("", {}).data is None
+    assert load_text("# only a comment\n", {}).data is None
+
+
+def test_load_file_reads_and_names_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "tocsin.yaml"
+    path.write_text("monitors: 3\n", encoding="utf-8")
+    document = load_file(str(path), {})
+    assert document.source == str(path)
+    assert document.data == {"monitors": 3}
+
+
+def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the file"):
+        load_file(str(tmp_path / "nope.yaml"), {})
