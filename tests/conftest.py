@@ -4,6 +4,8 @@
 - ``redis_url``: a Redis database number claimed for one test (several test runs can share
   the machine's Redis), flushed before and after.
 - ``free_port()``: a TCP port on 127.0.0.1 nobody listens on.
+- ``venv_bin(name)``: a console script (``rq``, ``celery``, ``gunicorn``) of the virtualenv
+  running the tests, found from ``sys.executable`` wherever that virtualenv lives.
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,6 +35,11 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def venv_bin(name: str) -> str:
+    """The path of console script ``name`` installed beside the Python running the tests."""
+    return str(Path(sys.executable).parent / name)
 
 
 def wait_for_port(port: int, timeout: float = 20.0, host: str = "127.0.0.1") -> None:

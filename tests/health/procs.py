@@ -18,7 +18,6 @@ from tests.conftest import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-BIN = Path(sys.executable).parent
 T = TypeVar("T")
 
 

@@ -10,8 +10,8 @@ import time
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for_port
-from tests.health.procs import BIN, EXAMPLES, ROOT, Processes, entry, throwaway_redis
+from tests.conftest import free_port, venv_bin, wait_for_port
+from tests.health.procs import EXAMPLES, ROOT, Processes, entry, throwaway_redis
 
 
 @pytest.mark.slow
@@ -23,7 +23,7 @@ def test_concurrent_healthz_under_gthread_with_hung_redis(procs: Processes) -> N
             "HEALTH_CACHE_SECONDS": "1",
             "PYTHONPATH": f"{ROOT / 'src'}",
         }
-        args = [str(BIN / "gunicorn"), "-k", "gthread", "-w", "1", "--threads", "8"]
+        args = [venv_bin("gunicorn"), "-k", "gthread", "-w", "1", "--threads", "8"]
         args += ["-b", f"127.0.0.1:{port}", "app:app"]
         procs.start(args, cwd=EXAMPLES / "flask_rq", env=env)
         wait_for_port(port, timeout=20)

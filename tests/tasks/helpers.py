@@ -15,10 +15,9 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import free_port, wait_for_port
+from tests.conftest import free_port, venv_bin, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 
 
 @contextmanager
@@ -65,7 +64,7 @@ def serve(
     port = free_port()
     if kind == "flask":
         cmd = [
-            str(BIN / "gunicorn"),
+            venv_bin("gunicorn"),
             "--no-control-socket",
             "-k",
             "gthread",

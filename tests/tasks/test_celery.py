@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from tests.conftest import venv_bin
 from tests.tasks.celery_app import make_app
 from tests.tasks.helpers import ROOT, stop
 from tests.tasks.test_rq import wait_until_done
@@ -29,7 +30,7 @@ def celery_app(redis_url: str) -> Iterator[tuple[object, CeleryTracker]]:
 def worker(redis_url: str) -> Iterator[None]:
     proc = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/celery"),
+            venv_bin("celery"),
             "-A",
             "tests.tasks.celery_app",
             "worker",

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import free_port, wait_for_port
-from tests.tasks.helpers import BIN, ROOT, running, stop
+from tests.conftest import free_port, venv_bin, wait_for_port
+from tests.tasks.helpers import ROOT, running, stop
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 def gunicorn_cmd(redis_url: str, port: int) -> list[str]:
     return [
-        str(BIN / "gunicorn"),
+        venv_bin("gunicorn"),
         "--no-control-socket",
         "-k",
         "gthread",
@@ -59,7 +59,7 @@ def gunicorn_cmd(redis_url: str, port: int) -> list[str]:
 def rq_worker(redis_url: str) -> Iterator[None]:
     worker = subprocess.Popen(
         [
-            str(BIN / "rq"),
+            venv_bin("rq"),
             "worker",
             "--with-scheduler",
             "-w",

@@ -13,6 +13,7 @@ from redis import Redis
 from rq import Queue, Retry
 from rq.job import Job
 
+from tests.conftest import venv_bin
 from tests.tasks.helpers import ROOT, serve
 from tests.tasks.jobs import always_fail, build_report, fail_first, wait_for_cancel
 from tocsin.tasks import Change, TaskEvent, TaskState, TaskStore
@@ -37,7 +38,7 @@ def worker(redis_url: str) -> Iterator[None]:
 
     proc = subprocess.Popen(
         [
-            str(ROOT / ".venv/bin/rq"),
+            venv_bin("rq"),
             "worker",
             "--with-scheduler",
             "-w",

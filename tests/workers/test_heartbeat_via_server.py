@@ -12,7 +12,8 @@ import pytest
 import redis
 from rq import Queue
 
-from tests.health.procs import BIN, EXAMPLES, Processes, load_example, wait_until
+from tests.conftest import venv_bin
+from tests.health.procs import EXAMPLES, Processes, load_example, wait_until
 from tocsin.workers.rq import enqueue_heartbeat
 
 server_process = pytest.importorskip(
@@ -74,7 +75,7 @@ def test_celery_beat_heartbeat_pings_the_server_after_queued_work(
             "HEARTBEAT_URL": url,
             "HEARTBEAT_PERIOD": "0.5",
         }
-        args = [str(BIN / "celery"), "-A", "celery_app", "worker", "-B", "-Q", "emails"]
+        args = [venv_bin("celery"), "-A", "celery_app", "worker", "-B", "-Q", "emails"]
         args += ["-c", "1", "--without-mingle", "--without-gossip"]
         args += ["-s", str(tmp_path / "beat-schedule")]
         started = time.time()

@@ -11,7 +11,8 @@ import pytest
 import redis
 from rq import Queue
 
-from tests.health.procs import BIN, EXAMPLES, Processes, load_example, wait_until
+from tests.conftest import venv_bin
+from tests.health.procs import EXAMPLES, Processes, load_example, wait_until
 from tests.workers.receiver import PingReceiver, ping_receiver
 from tocsin.workers.keys import alive_key, beats_key
 from tocsin.workers.liveness import LivenessBeat
@@ -86,7 +87,7 @@ def test_celery_beat_heartbeat_runs_on_the_queue_after_real_work(
         "HEARTBEAT_URL": url,
         "HEARTBEAT_PERIOD": "0.5",
     }
-    args = [str(BIN / "celery"), "-A", "celery_app", "worker", "-B", "-Q", "emails", "-c", "1"]
+    args = [venv_bin("celery"), "-A", "celery_app", "worker", "-B", "-Q", "emails", "-c", "1"]
     args += ["--without-mingle", "--without-gossip", "-s", str(tmp_path / "beat-schedule")]
     started = time.monotonic()
     procs.start(args, cwd=EXAMPLES / "flask_celery", env=env)

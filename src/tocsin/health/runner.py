@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,11 +143,6 @@ class HealthChecker:
                 return cached
         return await asyncio.to_thread(self.run, fresh=fresh)
 
-    def clear_cache(self) -> None:
-        """Forget the cached report."""
-        with self._lock:
-            self._cached = None
-
     def _execute(self) -> HealthReport:
         start = time.monotonic()
         deadline = start + self.budget
@@ -187,10 +182,6 @@ class HealthChecker:
         if not measurements:
             measurements = [Measurement("tocsin", "health", Status.FAIL, output=output)]
         return HealthReport(tuple(measurements), duration=0.0)
-
-    def check_names(self) -> Iterable[str]:
-        """The names of the registered checks."""
-        return [c.name for c in self.checks]
 
 
 class _DaemonPool:

@@ -7,8 +7,8 @@ dependencies only when imported:
 - ``tocsin.tasks.redis_store.RedisTaskStore`` (redis), ``tocsin.tasks.sql_store.SqlTaskStore``
   (SQLAlchemy);
 - ``tocsin.tasks.rq`` and ``tocsin.tasks.celery`` (trackers);
-- ``tocsin.tasks.flask_blueprint.task_blueprint`` and
-  ``tocsin.tasks.asgi_routes.task_routes`` (HTTP + SSE).
+- ``tocsin.tasks.flask_blueprint.task_blueprint`` and ``tocsin.tasks.asgi_routes.task_app``
+  (HTTP + SSE), thin adapters over ``tocsin.tasks.task_endpoint.TaskEndpoint``.
 
 See docs/tasks.md.
 """
@@ -30,13 +30,8 @@ from tocsin.tasks.store import (
     set_default_store,
 )
 from tocsin.tasks.task_states import TERMINAL_STATES, TaskState
-from tocsin.tasks.tracking import (
-    TaskCancelled,
-    Tracker,
-    current_tracker,
-    report_progress,
-    track,
-)
+from tocsin.tasks.tracker import TaskCancelled, Tracker
+from tocsin.tasks.tracking import current_tracker, report_progress, track
 
 __all__ = [
     "TERMINAL_STATES",

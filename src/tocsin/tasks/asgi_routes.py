@@ -2,64 +2,44 @@
 
     app.mount("/tasks", task_app(store, authorize=...))
 
-On the Redis backend all SSE streams of a process share ONE pub/sub subscription
-(``RedisEventHub``) and are fed from memory, so a thousand open streams cost one Redis
-connection and no polling. On the SQL backend one ``PollingHub`` loop per process reads each
-watched task's new events every ``poll_interval`` of the store and fans them out the same way
-(a store without a hub makes each stream poll on its own). One timer sends the keep-alive
-comments of all streams. Store reads run in the thread pool (the stores are synchronous).
+Requests become calls on ``tocsin.tasks.task_endpoint.TaskEndpoint``, run in the thread pool
+(the stores are synchronous). What is ASGI's own is the SSE stream: on the Redis backend all
+streams of a process share ONE pub/sub subscription (``RedisEventHub``) and are fed from
+memory, so a thousand open streams cost one Redis connection and no polling. On the SQL
+backend one ``PollingHub`` loop per process reads each watched task's new events every
+``poll_interval`` of the store and fans them out the same way (a store without a hub makes
+each stream poll on its own). One timer sends the keep-alive comments of all streams.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tocsin.tasks.records import (
-    Change,
-    TaskEvent,
-    TaskRecord,
-    event_sort_key,
-    parse_event_id,
-    valid_task_id,
-)
-from tocsin.tasks.sse import (
-    KEEPALIVE,
-    RECONNECT_MS,
-    SSE_HEADERS,
-    SSE_MEDIA_TYPE,
-    ActionHook,
-    AuthorizeHook,
-    PrivilegedHook,
-    TaskAccess,
-    etag,
-    etag_matches,
-    format_event,
-    nothing_to_resume,
-    opening_events,
-    run_cancel_hook,
-    run_retry_hook,
-    status_body,
-    status_headers,
-)
+from tocsin.tasks.access import ActionHook, AuthorizeHook, PrivilegedHook
+from tocsin.tasks.records import TaskEvent
+from tocsin.tasks.sse import KEEPALIVE, PREAMBLE, SSE_HEADERS, SSE_MEDIA_TYPE, EventCursor
 from tocsin.tasks.store import EventHub, Subscription, TaskStore, TaskStoreError
-from tocsin.tasks.task_states import TaskState
+from tocsin.tasks.task_endpoint import StreamStart, TaskAnswer, TaskEndpoint
 
 logger = logging.getLogger(__name__)
 
 
+def _to_starlette(answer: TaskAnswer) -> Response:
+    return Response(answer.body, status_code=answer.status, headers=answer.headers)
+
+
 class TaskEndpoints:
-    """The endpoint handlers, bound to one store, hub and access policy."""
+    """The ASGI handlers, bound to one store, hub and access policy."""
 
     def __init__(
         self,
@@ -74,89 +54,84 @@ class TaskEndpoints:
         poll_interval: float = 1.0,
         hub: EventHub | None = None,
     ) -> None:
+        self.endpoint = TaskEndpoint(
+            store,
+            authorize=authorize,
+            privileged=privileged,
+            on_cancel=on_cancel,
+            on_retry=on_retry,
+            retry_after=retry_after,
+        )
         self.store = store
-        self.access = TaskAccess(authorize, privileged)
-        self.on_cancel = on_cancel
-        self.on_retry = on_retry
         self.keepalive = keepalive
-        self.retry_after = retry_after
         self.poll_interval = poll_interval
         self.hub = hub if hub is not None else store.event_hub()
         self._streams: set[Subscription] = set()
         self._ticker: asyncio.Task[None] | None = None
 
-    async def _visible(self, request: Request) -> TaskRecord | None:
-        task_id = request.path_params["task_id"]
-        if not valid_task_id(task_id):
-            return None
-        record = await run_in_threadpool(self.store.get, task_id)
-        if record is None or not self.access.can_see(record, request):
-            return None
-        return record
-
     async def status(self, request: Request) -> Response:
         """``GET /<id>``: the task as JSON, with ``ETag`` and ``Retry-After`` while running."""
-        record = await self._visible(request)
-        if record is None:
-            return _not_found()
-        privileged = self.access.is_privileged(request)
-        headers = status_headers(record, privileged, self.retry_after)
-        if etag_matches(request.headers.get("if-none-match"), etag(record, privileged)):
-            return Response(status_code=304, headers=headers)
-        return Response(
-            status_body(record, privileged), media_type="application/json", headers=headers
-        )
+        task_id = request.path_params["task_id"]
+        if_none_match = request.headers.get("if-none-match")
+        answer = await run_in_threadpool(self.endpoint.status, task_id, request, if_none_match)
+        return _to_starlette(answer)
+
+    async def cancel(self, request: Request) -> Response:
+        """``POST /<id>/cancel``: mark the task cancelled, then run ``on_cancel``."""
+        task_id = request.path_params["task_id"]
+        return _to_starlette(await run_in_threadpool(self.endpoint.cancel, task_id, request))
+
+    async def retry(self, request: Request) -> Response:
+        """``POST /<id>/retry`` (only with ``on_retry``): re-open a failed task, re-enqueue."""
+        task_id = request.path_params["task_id"]
+        return _to_starlette(await run_in_threadpool(self.endpoint.retry, task_id, request))
 
     async def events(self, request: Request) -> Response:
         """``GET /<id>/events``: SSE, one event per change, ending after a terminal state."""
-        record = await self._visible(request)
-        if record is None:
-            return _not_found()
-        last_id = parse_event_id(
-            request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        record = await run_in_threadpool(
+            self.endpoint.find, request.path_params["task_id"], request
         )
+        if isinstance(record, TaskAnswer):
+            return _to_starlette(record)
+        last_id = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+        # Subscribe before reading the log, so nothing published in between is missed.
         subscription = self.hub.subscribe(record.id) if self.hub is not None else None
         try:
             if self.hub is not None:
                 await self.hub.ready()
-            opening = await run_in_threadpool(opening_events, self.store, record.id, last_id)
+            start = await run_in_threadpool(self.endpoint.start_stream, record, request, last_id)
+        except TaskStoreError as exc:
+            start = self.endpoint.unavailable(exc)
         except BaseException:
             if subscription is not None:
                 subscription.close()
             raise
-        if nothing_to_resume(record, last_id, opening):
+        if isinstance(start, TaskAnswer):
             if subscription is not None:
                 subscription.close()
-            return Response(status_code=204, headers={"Cache-Control": "no-store"})
-        privileged = self.access.is_privileged(request)
-        body = self._stream(record.id, opening, subscription, privileged)
+            return _to_starlette(start)
+        body = self._stream(start, subscription)
         return StreamingResponse(body, media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
 
     async def _stream(
-        self,
-        task_id: str,
-        opening: list[TaskEvent],
-        subscription: Subscription | None,
-        privileged: bool,
+        self, start: StreamStart, subscription: Subscription | None
     ) -> AsyncIterator[bytes]:
+        task_id = start.task_id
+        cursor = EventCursor(start.privileged)
         if subscription is not None:
             self._start_ticker(subscription)
         try:
-            yield f"retry: {RECONNECT_MS}\n\n".encode()
-            last: str | None = None
-            batch: list[TaskEvent] | None = opening
+            yield PREAMBLE
+            batch: list[TaskEvent] | None = start.opening
             while True:
-                for event in batch or []:
-                    if last is not None and event_sort_key(event.id) <= event_sort_key(last):
-                        continue
-                    yield format_event(event, privileged)
-                    last = event.id
-                    if event.record.state.terminal:
-                        return
+                for message in cursor.messages(batch or ()):
+                    yield message
+                if cursor.ended:
+                    return
                 if subscription is not None:
-                    batch = await self._next_pushed(task_id, last, subscription)
+                    batch = await self._next_pushed(task_id, cursor.last, subscription)
                 else:
-                    batch = await self._next_polled(task_id, last)
+                    batch = await self._next_polled(task_id, cursor.last)
                 if batch is None:
                     if await run_in_threadpool(self.store.get, task_id) is None:
                         return
@@ -201,66 +176,14 @@ class TaskEndpoints:
                 return events
         return None
 
-    async def cancel(self, request: Request) -> Response:
-        """``POST /<id>/cancel``: mark the task cancelled, then run ``on_cancel``."""
-        record = await self._visible(request)
-        if record is None:
-            return _not_found()
-        if record.state.terminal:
-            return JSONResponse({"error": f"task already {record.state}"}, status_code=409)
-        updated = await run_in_threadpool(self.store.update, record.id, Change(TaskState.CANCELLED))
-        if updated is None:
-            return JSONResponse({"error": "task already finished"}, status_code=409)
-        await run_in_threadpool(run_cancel_hook, self.on_cancel, updated)
-        privileged = self.access.is_privileged(request)
-        return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
-
-    async def retry(self, request: Request) -> Response:
-        """``POST /<id>/retry`` (only with ``on_retry``): re-open a failed task, re-enqueue."""
-        record = await self._visible(request)
-        if record is None or self.on_retry is None:
-            return _not_found()
-        if record.state not in (TaskState.FAILED, TaskState.CANCELLED):
-            return JSONResponse(
-                {"error": "only failed or cancelled tasks can be retried"}, status_code=409
-            )
-        updated = await run_in_threadpool(
-            self.store.update, record.id, Change(TaskState.QUEUED, requeue=True)
-        )
-        if updated is None:
-            return JSONResponse({"error": "task changed meanwhile"}, status_code=409)
-        if not await run_in_threadpool(run_retry_hook, self.store, self.on_retry, updated):
-            return JSONResponse({"error": "the task could not be re-enqueued"}, status_code=503)
-        privileged = self.access.is_privileged(request)
-        return JSONResponse(updated.public_dict(privileged=privileged), status_code=202)
-
     def routes(self) -> list[Route]:
         """Starlette routes, relative to where they are mounted."""
         return [
-            Route("/{task_id}", self._guard(self.status), methods=["GET"]),
-            Route("/{task_id}/events", self._guard(self.events), methods=["GET"]),
-            Route("/{task_id}/cancel", self._guard(self.cancel), methods=["POST"]),
-            Route("/{task_id}/retry", self._guard(self.retry), methods=["POST"]),
+            Route("/{task_id}", self.status, methods=["GET"]),
+            Route("/{task_id}/events", self.events, methods=["GET"]),
+            Route("/{task_id}/cancel", self.cancel, methods=["POST"]),
+            Route("/{task_id}/retry", self.retry, methods=["POST"]),
         ]
-
-    def _guard(
-        self, endpoint: Callable[[Request], Awaitable[Response]]
-    ) -> Callable[[Request], Awaitable[Response]]:
-        """``TaskStoreError`` -> 503 with ``Retry-After`` (not a 500 with a traceback)."""
-
-        @functools.wraps(endpoint)
-        async def guarded(request: Request) -> Response:
-            try:
-                return await endpoint(request)
-            except TaskStoreError as exc:
-                logger.warning("task store unavailable error=%s", exc)
-                return JSONResponse(
-                    {"error": "task status is unavailable right now"},
-                    status_code=503,
-                    headers={"Retry-After": str(self.retry_after)},
-                )
-
-        return guarded
 
     async def aclose(self) -> None:
         """Stop the keep-alive timer and the shared event feed."""
@@ -270,17 +193,12 @@ class TaskEndpoints:
             await self.hub.aclose()
 
 
-def _not_found() -> Response:
-    return JSONResponse({"error": "no such task"}, status_code=404)
-
-
-def task_routes(store: TaskStore, **options: Any) -> list[Route]:
-    """Routes to include in your own Starlette/FastAPI app (see ``TaskEndpoints`` options)."""
-    return TaskEndpoints(store, **options).routes()
-
-
 def task_app(store: TaskStore, **options: Any) -> Starlette:
-    """A Starlette app serving the endpoints; mount it, e.g. at ``/tasks``."""
+    """A Starlette app serving the endpoints; mount it, e.g. at ``/tasks``.
+
+    ``options`` are :class:`TaskEndpoints`'; ``app.state.task_endpoints`` is the instance,
+    whose ``aclose()`` stops the shared event feed.
+    """
     endpoints = TaskEndpoints(store, **options)
     app = Starlette(routes=endpoints.routes())
     app.state.task_endpoints = endpoints

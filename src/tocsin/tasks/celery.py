@@ -30,7 +30,7 @@ from celery import signals
 
 from tocsin.tasks.records import new_task_id, utcnow
 from tocsin.tasks.store import TaskStore, get_default_store
-from tocsin.tasks.tracking import Tracker, set_current
+from tocsin.tasks.tracker import Tracker, set_current
 
 logger = logging.getLogger(__name__)
 

@@ -2,40 +2,25 @@
 
     app.register_blueprint(task_blueprint(store, authorize=...), url_prefix="/tasks")
 
-SSE holds a worker thread per open stream: serve the app with a threaded or async worker
-(gunicorn ``-k gthread --threads N`` or ``-k gevent``). On gunicorn's default *sync* workers
-one open stream blocks a whole worker, and a few streams starve the app; the JSON endpoint
-(polled every ~2 s, see ``Retry-After``) is the always-safe fallback.
+Requests become calls on ``tocsin.tasks.task_endpoint.TaskEndpoint``; this module only
+translates. SSE holds a worker thread per open stream: serve the app with a threaded or
+async worker (gunicorn ``-k gthread --threads N`` or ``-k gevent``). On gunicorn's default
+*sync* workers one open stream blocks a whole worker, and a few streams starve the app; the
+JSON endpoint (polled every ~2 s, see ``Retry-After``) is the always-safe fallback.
 """
 
 from __future__ import annotations
 
-import logging
+from flask import Blueprint, Response, request
 
-from flask import Blueprint, Response, jsonify, request
+from tocsin.tasks.access import ActionHook, AuthorizeHook, PrivilegedHook
+from tocsin.tasks.sse import SSE_HEADERS, SSE_MEDIA_TYPE, sync_stream
+from tocsin.tasks.store import TaskStore
+from tocsin.tasks.task_endpoint import TaskAnswer, TaskEndpoint
 
-from tocsin.tasks.records import Change, TaskRecord, parse_event_id, valid_task_id
-from tocsin.tasks.sse import (
-    SSE_HEADERS,
-    SSE_MEDIA_TYPE,
-    ActionHook,
-    AuthorizeHook,
-    PrivilegedHook,
-    TaskAccess,
-    etag,
-    etag_matches,
-    nothing_to_resume,
-    opening_events,
-    run_cancel_hook,
-    run_retry_hook,
-    status_body,
-    status_headers,
-    sync_stream,
-)
-from tocsin.tasks.store import TaskStore, TaskStoreError
-from tocsin.tasks.task_states import TaskState
 
-logger = logging.getLogger(__name__)
+def _to_flask(answer: TaskAnswer) -> Response:
+    return Response(answer.body, status=answer.status, headers=answer.headers)
 
 
 def task_blueprint(
@@ -56,86 +41,41 @@ def task_blueprint(
     marked cancelled (e.g. stop the RQ job); ``POST .../retry`` exists only with
     ``on_retry(task)``, which must re-enqueue the work under the same id.
     """
-    access = TaskAccess(authorize, privileged)
+    endpoint = TaskEndpoint(
+        store,
+        authorize=authorize,
+        privileged=privileged,
+        on_cancel=on_cancel,
+        on_retry=on_retry,
+        retry_after=retry_after,
+    )
     bp = Blueprint(name, __name__)
 
-    def visible(task_id: str) -> TaskRecord | None:
-        if not valid_task_id(task_id):
-            return None
-        record = store.get(task_id)
-        if record is None or not access.can_see(record, request):
-            return None
-        return record
-
-    @bp.errorhandler(TaskStoreError)
-    def store_unavailable(exc: TaskStoreError) -> Response:
-        logger.warning("task store unavailable error=%s", exc)
-        response = jsonify({"error": "task status is unavailable right now"})
-        response.status_code = 503
-        response.headers["Retry-After"] = str(retry_after)
-        return response
-
-    def not_found() -> tuple[Response, int]:
-        return jsonify({"error": "no such task"}), 404
-
     @bp.get("/<task_id>")
-    def status(task_id: str) -> Response | tuple[Response, int]:
-        record = visible(task_id)
-        if record is None:
-            return not_found()
-        is_privileged = access.is_privileged(request)
-        headers = status_headers(record, is_privileged, retry_after)
-        if etag_matches(request.headers.get("If-None-Match"), etag(record, is_privileged)):
-            return Response(status=304, headers=headers)
-        return Response(
-            status_body(record, is_privileged), mimetype="application/json", headers=headers
-        )
+    def status(task_id: str) -> Response:
+        if_none_match = request.headers.get("If-None-Match")
+        return _to_flask(endpoint.status(task_id, request, if_none_match))
 
     @bp.get("/<task_id>/events")
-    def events(task_id: str) -> Response | tuple[Response, int]:
-        record = visible(task_id)
-        if record is None:
-            return not_found()
-        last_id = parse_event_id(
-            request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
-        )
-        opening = opening_events(store, task_id, last_id)
-        if nothing_to_resume(record, last_id, opening):
-            return Response(status=204, headers={"Cache-Control": "no-store"})
+    def events(task_id: str) -> Response:
+        record = endpoint.find(task_id, request)
+        if isinstance(record, TaskAnswer):
+            return _to_flask(record)
+        last_id = request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+        start = endpoint.start_stream(record, request, last_id)
+        if isinstance(start, TaskAnswer):
+            return _to_flask(start)
         stream = sync_stream(
-            store,
-            task_id,
-            opening,
-            privileged=access.is_privileged(request),
-            keepalive=keepalive,
+            store, start.task_id, start.opening, privileged=start.privileged, keepalive=keepalive
         )
         return Response(stream, mimetype=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
 
     @bp.post("/<task_id>/cancel")
-    def cancel(task_id: str) -> tuple[Response, int]:
-        record = visible(task_id)
-        if record is None:
-            return not_found()
-        if record.state.terminal:
-            return jsonify({"error": f"task already {record.state}"}), 409
-        updated = store.update(task_id, Change(TaskState.CANCELLED))
-        if updated is None:
-            return jsonify({"error": "task already finished"}), 409
-        run_cancel_hook(on_cancel, updated)
-        return jsonify(updated.public_dict(privileged=access.is_privileged(request))), 202
+    def cancel(task_id: str) -> Response:
+        return _to_flask(endpoint.cancel(task_id, request))
 
     @bp.post("/<task_id>/retry")
-    def retry(task_id: str) -> tuple[Response, int]:
-        record = visible(task_id)
-        if record is None or on_retry is None:
-            return not_found()
-        if record.state not in (TaskState.FAILED, TaskState.CANCELLED):
-            return jsonify({"error": "only failed or cancelled tasks can be retried"}), 409
-        updated = store.update(task_id, Change(TaskState.QUEUED, requeue=True))
-        if updated is None:
-            return jsonify({"error": "task changed meanwhile"}), 409
-        if not run_retry_hook(store, on_retry, updated):
-            return jsonify({"error": "the task could not be re-enqueued"}), 503
-        return jsonify(updated.public_dict(privileged=access.is_privileged(request))), 202
+    def retry(task_id: str) -> Response:
+        return _to_flask(endpoint.retry(task_id, request))
 
     return bp

@@ -30,7 +30,7 @@ from rq.job import Job
 from tocsin.tasks.records import TaskRecord, new_task_id, utcnow
 from tocsin.tasks.redis_store import RedisTaskStore
 from tocsin.tasks.store import TaskStore, default_store_or_none
-from tocsin.tasks.tracking import Tracker
+from tocsin.tasks.tracker import Tracker
 
 logger = logging.getLogger(__name__)
 

@@ -1,20 +1,18 @@
-"""What the HTTP layers (Flask and ASGI) share: access policy, JSON bodies and SSE framing.
+"""Server-Sent Events for task streams: framing, and the blocking stream for WSGI servers.
 
-Nothing here imports a web framework. ``TaskAccess`` answers "may this request see the
-task, and the traceback?"; ``sync_stream`` is the blocking SSE generator used by WSGI servers.
+Nothing here imports a web framework. :class:`EventCursor` holds the one rule both stream
+flavours follow (send each event once, in order, and stop after a terminal state); the
+asyncio flavour, fed by an event hub, lives in ``tocsin.tasks.asgi_routes``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterable, Iterator
 
-from tocsin.tasks.records import Change, TaskError, TaskEvent, TaskRecord
+from tocsin.tasks.records import TaskEvent, event_sort_key
 from tocsin.tasks.store import TaskStore, TaskStoreError
-from tocsin.tasks.task_states import TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -24,92 +22,8 @@ SSE_MEDIA_TYPE = "text/event-stream"
 KEEPALIVE = b": keep-alive\n\n"
 #: Reconnect delay sent to ``EventSource`` clients (milliseconds).
 RECONNECT_MS = 2000
-
-AuthorizeHook = Callable[[TaskRecord, Any], bool]
-PrivilegedHook = Callable[[Any], bool]
-ActionHook = Callable[[TaskRecord], None]
-
-
-@dataclass
-class TaskAccess:
-    """Who sees what. A task with an owner is visible only when ``authorize(task, request)``
-    returns True (without a hook: never); a task without an owner is visible to anyone who
-    knows its unguessable id. ``privileged(request)`` unlocks tracebacks and the owner."""
-
-    authorize: AuthorizeHook | None = None
-    privileged: PrivilegedHook | None = None
-
-    def can_see(self, record: TaskRecord, request: Any) -> bool:
-        """True when the request may know the task exists."""
-        if record.owner is None:
-            return True
-        if self.authorize is None:
-            return False
-        try:
-            return bool(self.authorize(record, request))
-        except Exception:
-            logger.exception("task authorize hook failed task_id=%s", record.id)
-            return False
-
-    def is_privileged(self, request: Any) -> bool:
-        """True when the request may see tracebacks."""
-        if self.privileged is None:
-            return False
-        try:
-            return bool(self.privileged(request))
-        except Exception:
-            logger.exception("task privileged hook failed")
-            return False
-
-
-def run_cancel_hook(hook: ActionHook | None, record: TaskRecord) -> None:
-    """Call ``on_cancel`` after the record says cancelled; a failing hook is only logged
-    (the task stops at its next ``report_progress()`` anyway)."""
-    if hook is None:
-        return
-    try:
-        hook(record)
-    except Exception:
-        logger.exception("task cancel hook failed task_id=%s", record.id)
-
-
-def run_retry_hook(store: TaskStore, hook: ActionHook, record: TaskRecord) -> bool:
-    """Call ``on_retry`` after the record was re-opened. If the hook fails nothing will run,
-    so the record goes back to ``failed`` (with why) instead of staying ``queued``."""
-    try:
-        hook(record)
-    except Exception as exc:
-        logger.exception("task retry hook failed task_id=%s", record.id)
-        error = TaskError(type(exc).__name__, f"could not re-enqueue the task: {exc}")
-        store.update(record.id, Change(TaskState.FAILED, error=error))
-        return False
-    return True
-
-
-def etag(record: TaskRecord, privileged: bool) -> str:
-    """Strong ETag of the JSON body: it changes with every accepted update."""
-    return f'"{record.version}{"p" if privileged else ""}"'
-
-
-def status_body(record: TaskRecord, privileged: bool) -> bytes:
-    """The JSON body of ``GET /tasks/<id>``."""
-    return json.dumps(record.public_dict(privileged=privileged), separators=(",", ":")).encode()
-
-
-def status_headers(record: TaskRecord, privileged: bool, retry_after: int) -> dict[str, str]:
-    """``ETag``, ``Cache-Control: no-store`` and, while the task runs, ``Retry-After``."""
-    headers = {"ETag": etag(record, privileged), "Cache-Control": "no-store"}
-    if not record.state.terminal:
-        headers["Retry-After"] = str(retry_after)
-    return headers
-
-
-def etag_matches(if_none_match: str | None, tag: str) -> bool:
-    """True when the client's ``If-None-Match`` already names ``tag``."""
-    if not if_none_match:
-        return False
-    candidates = {part.strip().removeprefix("W/") for part in if_none_match.split(",")}
-    return tag in candidates or "*" in candidates
+#: The first message of every stream.
+PREAMBLE = f"retry: {RECONNECT_MS}\n\n".encode()
 
 
 def format_event(event: TaskEvent, privileged: bool) -> bytes:
@@ -126,19 +40,32 @@ def format_event(event: TaskEvent, privileged: bool) -> bytes:
     return text
 
 
-def opening_events(store: TaskStore, task_id: str, last_id: str | None) -> list[TaskEvent]:
-    """What a new stream starts with: the events after ``last_id`` when resuming, else the
-    latest snapshot."""
-    if last_id:
-        return store.events_after(task_id, last_id)
-    latest = store.latest_event(task_id)
-    return [latest] if latest else []
+class EventCursor:
+    """Where one stream is: the last event sent, and whether the task has ended."""
 
+    __slots__ = ("ended", "last", "privileged")
 
-def nothing_to_resume(record: TaskRecord, last_id: str | None, opening: list[TaskEvent]) -> bool:
-    """A reconnect after the end: the task is finished and the client saw everything.
-    Answer 204, which tells ``EventSource`` to stop reconnecting."""
-    return bool(last_id) and record.state.terminal and not opening
+    def __init__(self, privileged: bool) -> None:
+        self.privileged = privileged
+        self.last: str | None = None
+        self.ended = False
+
+    def messages(self, events: Iterable[TaskEvent]) -> list[bytes]:
+        """The SSE messages of the events not sent yet, up to a terminal state.
+
+        An event can arrive twice (pushed by the hub and read from the log), so anything
+        not after ``last`` is skipped.
+        """
+        out: list[bytes] = []
+        for event in events:
+            if self.last is not None and event_sort_key(event.id) <= event_sort_key(self.last):
+                continue
+            out.append(format_event(event, self.privileged))
+            self.last = event.id
+            if event.record.state.terminal:
+                self.ended = True
+                break
+        return out
 
 
 def sync_stream(
@@ -151,26 +78,18 @@ def sync_stream(
 ) -> Iterator[bytes]:
     """Blocking SSE generator for threaded WSGI servers: waits with ``store.wait_events``
     (``XREAD BLOCK`` on Redis, polling on SQL) and ends after a terminal state."""
-    yield f"retry: {RECONNECT_MS}\n\n".encode()
-    last: str | None = None
+    yield PREAMBLE
+    cursor = EventCursor(privileged)
     try:
-        for event in opening:
-            yield format_event(event, privileged)
-            last = event.id
-            if event.record.state.terminal:
+        yield from cursor.messages(opening)
+        while not cursor.ended:
+            events = store.wait_events(task_id, cursor.last, timeout=keepalive)
+            if events:
+                yield from cursor.messages(events)
+            elif store.get(task_id) is None:
                 return
-        while True:
-            events = store.wait_events(task_id, last, timeout=keepalive)
-            if not events:
-                if store.get(task_id) is None:
-                    return
+            else:
                 yield KEEPALIVE
-                continue
-            for event in events:
-                yield format_event(event, privileged)
-                last = event.id
-                if event.record.state.terminal:
-                    return
     except TaskStoreError as exc:
         # End the stream; EventSource reconnects with Last-Event-ID and resumes.
         logger.warning("task stream ended task_id=%s error=%s", task_id, exc)
