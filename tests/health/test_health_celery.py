@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import signal
 import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from celery import Celery
 from flask import Flask
 
-from tests.health.procs import BIN, EXAMPLES, Processes, entry, load_example, wait_until
+from tests.conftest import venv_bin
+from tests.health.halfopen import half_open_proxy
+from tests.health.procs import EXAMPLES, Processes, entry, load_example, wait_until
 from tocsin.health import HealthChecker
 from tocsin.health.checks.celery import CeleryWorkersCheck
 
@@ -37,7 +41,10 @@ def healthz(app: Flask) -> tuple[int, dict[str, Any]]:
     return response.status_code, response.get_json()
 
 
-def start_worker(procs: Processes, broker_url: str, queue: str, **env: str) -> Any:
+def start_worker(
+    procs: Processes, broker_url: str, queue: str, name: str | None = None, **env: str
+) -> Any:
+    """A one-process worker of the example app on ``queue``, named ``<name or queue>@host``."""
     settings = {
         "BROKER_URL": broker_url,
         "CELERY_QUEUE": queue,
@@ -45,8 +52,15 @@ def start_worker(procs: Processes, broker_url: str, queue: str, **env: str) -> A
         "LIVENESS_TTL": "2",
         **env,
     }
-    args = [str(BIN / "celery"), "-A", "celery_app", "worker", "-Q", queue, "-c", "1"]
-    args += ["--without-mingle", "--without-gossip", "--loglevel", "INFO", "-n", f"{queue}@%h"]
+    args = [venv_bin("celery"), "-A", "celery_app", "worker", "-Q", queue, "-c", "1"]
+    args += [
+        "--without-mingle",
+        "--without-gossip",
+        "--loglevel",
+        "INFO",
+        "-n",
+        f"{name or queue}@%h",
+    ]
     return procs.start(args, cwd=EXAMPLES / "flask_celery", env=settings)
 
 
@@ -157,3 +171,56 @@ def test_rabbitmq_broker_with_redis_liveness_detects_a_killed_worker_fast(
     assert time.monotonic() - killed <= 2 + 1.0
     assert body["output"] == "not passing: celery:workers"
     celery.close()
+
+
+def inspect_workers(checker: HealthChecker, queue: str) -> dict[str, Any]:
+    """The ``celery:workers`` entry of a fresh run."""
+    return entry(checker.run().to_json(), "celery:workers", queue)
+
+
+@pytest.mark.slow
+def test_inspect_count_rises_when_a_worker_joins(redis_url: str, procs: Processes) -> None:
+    celery = make_celery(redis_url, "joiners")
+    check = CeleryWorkersCheck(celery, "joiners", inspect_cache=0, inspect_rescan=2.0)
+    checker = HealthChecker([check], ttl=0)
+    start_worker(procs, redis_url, "joiners", name="one")
+    for _ in range(3):  # settle on one worker
+        wait_until(
+            lambda: inspect_workers(checker, "joiners")["observedValue"], lambda n: n == 1, 25
+        )
+
+    start_worker(procs, redis_url, "joiners", name="two")
+    workers = wait_until(
+        lambda: inspect_workers(checker, "joiners"), lambda w: w["observedValue"] == 2, 25
+    )
+    assert workers["status"] == "pass"
+    celery.close()
+
+
+@pytest.mark.slow
+def test_inspect_recovers_after_a_half_open_broker_connection(
+    redis_url: str, procs: Processes
+) -> None:
+    parsed = urlsplit(redis_url)
+    start_worker(procs, redis_url, "halfopen")
+    with half_open_proxy((parsed.hostname or "", parsed.port or 6379)) as proxy:
+        celery = make_celery(f"redis://127.0.0.1:{proxy.port}{parsed.path}", "halfopen")
+        checker = HealthChecker([CeleryWorkersCheck(celery, "halfopen", inspect_cache=0)], ttl=0)
+        wait_until(
+            lambda: inspect_workers(checker, "halfopen")["observedValue"], lambda n: n == 1, 25
+        )
+
+        proxy.cut()
+        down = inspect_workers(checker, "halfopen")
+        assert (down["observedValue"], down["status"]) == (None, "fail")
+        assert re.search("timed out|timeout", down["output"], re.IGNORECASE)
+
+        proxy.restore()
+        workers = wait_until(
+            lambda: inspect_workers(checker, "halfopen"),
+            lambda w: w["observedValue"] == 1,
+            timeout=30,
+            step=0.5,
+        )
+        assert workers["status"] == "pass"
+        celery.close()

@@ -15,8 +15,9 @@ import redis
 from flask import Flask
 from rq import Queue
 
-from tests.health.procs import BIN, EXAMPLES, ROOT, Processes, entry, load_example, wait_until
-from tocsin.health import HealthChecker
+from tests.conftest import venv_bin
+from tests.health.procs import EXAMPLES, ROOT, Processes, entry, load_example, wait_until
+from tocsin.health import HealthChecker, above
 from tocsin.health.checks.rq import RQQueueCheck
 
 TOKEN = "s3cret-token"
@@ -133,7 +134,7 @@ def test_killed_worker_turns_healthz_503_within_the_liveness_ttl(
 @pytest.mark.slow
 def test_plain_rq_worker_counts_through_rqs_own_heartbeat(redis_url: str, procs: Processes) -> None:
     app = make_app(redis_url)
-    procs.start([str(BIN / "rq"), "worker", "-u", redis_url, "default"])
+    procs.start([venv_bin("rq"), "worker", "-u", redis_url, "default"])
     body = wait_until(
         lambda: healthz(app)[1],
         lambda b: entry(b, "rq:workers", "default")["observedValue"] == 1,
@@ -173,3 +174,68 @@ def _check_stuck(checker: HealthChecker) -> None:
     stuck = entry(body, "rq:stuck_jobs", "default")
     assert stuck["status"] == "warn"
     assert body["status"] == "warn"  # the worker itself is alive
+
+
+def test_job_age_skips_head_jobs_whose_ttl_expired(redis_url: str) -> None:
+    check = RQQueueCheck(redis_url, "default", age=above(fail=2))
+    queue = Queue("default", connection=redis.Redis.from_url(redis_url))
+    queue.enqueue("jobs.nap", 0, ttl=2)
+    for _ in range(4):
+        queue.enqueue("jobs.nap", 0)
+    time.sleep(3.5)  # the head job's hash expires; RQ leaves its id in the list
+
+    body = HealthChecker([check], ttl=0).run().to_json()
+    assert entry(body, "rq:queue_depth", "default")["observedValue"] == 5
+    age = entry(body, "rq:oldest_job_age", "default")
+    assert age["observedValue"] >= 3.0
+    assert age["status"] == "fail"
+    assert "1 expired job skipped" in age["output"]
+
+
+def test_job_age_is_unknown_but_warns_when_every_scanned_head_job_expired(redis_url: str) -> None:
+    check = RQQueueCheck(redis_url, "default", age=above(fail=60))
+    check.head_scan = 3
+    queue = Queue("default", connection=redis.Redis.from_url(redis_url))
+    for _ in range(3):
+        queue.enqueue("jobs.nap", 0, ttl=1)
+    queue.enqueue("jobs.nap", 0)
+    time.sleep(1.5)
+
+    age = entry(HealthChecker([check], ttl=0).run().to_json(), "rq:oldest_job_age", "default")
+    assert (age["observedValue"], age["status"]) == (None, "warn")
+    assert "first 3 jobs expired" in age["output"]
+
+
+def test_empty_queue_has_no_age(redis_url: str) -> None:
+    check = RQQueueCheck(redis_url, "default", age=above(fail=1))
+    age = entry(HealthChecker([check], ttl=0).run().to_json(), "rq:oldest_job_age", "default")
+    assert (age["observedValue"], age["status"], age["output"]) == (None, "pass", "queue empty")
+
+
+@pytest.mark.slow
+def test_mixed_fleet_counts_plain_and_tocsin_workers_and_says_which_is_which(
+    redis_url: str, procs: Processes
+) -> None:
+    app = make_app(redis_url)
+    tocsin_worker = start_worker(procs, redis_url)
+    procs.start([venv_bin("rq"), "worker", "-u", redis_url, "default"])
+    body = wait_until(
+        lambda: healthz(app)[1],
+        lambda b: entry(b, "rq:workers", "default")["observedValue"] == 2,
+        timeout=15,
+    )
+    output = entry(body, "rq:workers", "default")["output"]
+    assert output.count("(tocsin heartbeat)") == 1
+    assert output.count("(rq worker heartbeat)") == 1
+
+    os.kill(tocsin_worker.pid, signal.SIGKILL)
+    _status, body = wait_until(
+        lambda: healthz(app),
+        lambda r: entry(r[1], "rq:workers", "default")["observedValue"] == 1,
+        timeout=6,
+    )
+    workers = entry(body, "rq:workers", "default")
+    assert workers["status"] == "pass"
+    assert "(tocsin heartbeat)" not in workers["output"]
+    assert "(rq worker heartbeat)" in workers["output"]
+    assert _status == 200

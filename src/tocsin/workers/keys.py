@@ -6,7 +6,9 @@ Per queue, tocsin keeps two keys about the workers that consume it:
   (``host:pid`` or a configured name), score = the Unix time its liveness expires;
 - ``tocsin:<kind>:beats:<queue>`` — a hash; worker identity → Unix time of its last beat.
 
-``kind`` is ``rq`` or ``celery``. Standard library only: the health checks import this.
+``kind`` is ``rq`` or ``celery``. A tocsin RQ worker also writes its identity into RQ's
+own worker hash (:data:`RQ_IDENTITY_FIELD`). Standard library only: the health checks
+import this.
 """
 
 from __future__ import annotations
@@ -33,6 +35,13 @@ def default_identity() -> str:
     """``hostname:pid``: stable for a process, unlike RQ's random pool worker names."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
+
+RQ_IDENTITY_FIELD = "tocsin_identity"
+"""The field a tocsin RQ worker adds to RQ's own worker hash: its liveness identity.
+
+The RQ health check reads it to tell tocsin workers (judged by their liveness beat) from
+plain RQ workers (judged by RQ's heartbeat) in a mixed fleet, and counts each once.
+"""
 
 SENT_AT_HEADER = "tocsin_sent_at"
 """The Celery message header holding the Unix time the task was published."""

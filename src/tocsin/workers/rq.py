@@ -25,7 +25,7 @@ from rq import Queue, SimpleWorker, Worker, get_current_job
 from rq.worker import BaseWorker
 
 from tocsin.heartbeat import ping
-from tocsin.workers.keys import PREFIX, default_identity
+from tocsin.workers.keys import PREFIX, RQ_IDENTITY_FIELD, default_identity
 from tocsin.workers.liveness import LivenessBeat
 
 logger = logging.getLogger(__name__)
@@ -85,7 +85,7 @@ class TocsinWorkerMixin(BaseWorker):
             kind="rq",
             interval=self.liveness_interval,
             ttl=self.liveness_ttl,
-            identity=self.liveness_identity or default_identity(),
+            identity=self._tocsin_identity(),
             on_beat=self._maybe_enqueue_heartbeats,
         )
         beat.start()
@@ -93,6 +93,14 @@ class TocsinWorkerMixin(BaseWorker):
             return bool(super().work(*args, **kwargs))
         finally:
             beat.stop()
+
+    def register_birth(self) -> None:
+        """RQ's birth registration, plus this worker's liveness identity in RQ's hash."""
+        super().register_birth()  # type: ignore[no-untyped-call]
+        self.connection.hset(self.key, RQ_IDENTITY_FIELD, self._tocsin_identity())
+
+    def _tocsin_identity(self) -> str:
+        return self.liveness_identity or default_identity()
 
     def _maybe_enqueue_heartbeats(self) -> None:
         for queue in self.queues:

@@ -13,7 +13,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import logging
+import math
 import threading
 import time
 from typing import Any
@@ -27,6 +30,12 @@ from tocsin.health.model import Measurement
 from tocsin.health.thresholds import NEVER, Threshold, below
 from tocsin.workers.keys import SENT_AT_HEADER, alive_key, beats_key
 
+logger = logging.getLogger(__name__)
+
+SOCKET_TIMEOUT_FLOOR = 2.0
+"""Broker socket timeout at least this: above kombu's 1 s BRPOP, which must not trip it."""
+SOCKET_TIMEOUT_MARGIN = 0.5
+"""Broker sockets time out this much before the check does, so a run reports the cause."""
 DEFAULT_SEP = "\x06\x16"
 DEFAULT_PRIORITY_STEPS = (0, 3, 6, 9)
 NONE_IS_FAIL = below(fail=0)
@@ -37,7 +46,16 @@ def _is_redis(url: str) -> bool:
 
 
 class CeleryWorkersCheck(Check):
-    """``celery:workers`` (live workers consuming ``queue``, or all), plus active/reserved."""
+    """``celery:workers`` (live workers consuming ``queue``, or all), plus active/reserved.
+
+    Without ``liveness=``, workers are counted by an ``inspect().active_queues()``
+    broadcast. It stops at ``limit=`` replies (the count seen last, at least
+    ``expected_workers``), which takes milliseconds instead of the whole
+    ``inspect_timeout`` but cannot see a worker that joined; so every ``inspect_rescan``
+    seconds a background broadcast without a limit counts everyone, and the next run
+    waits for that many. The broadcasts go through a private copy of ``app`` whose broker
+    sockets time out, so a half-open broker connection fails a run instead of hanging it.
+    """
 
     def __init__(
         self,
@@ -49,6 +67,7 @@ class CeleryWorkersCheck(Check):
         expected_workers: int | None = None,
         inspect_timeout: float = 1.0,
         inspect_cache: float = 10.0,
+        inspect_rescan: float = 60.0,
         timeout: float = 3.0,
         **options: Any,
     ) -> None:
@@ -69,9 +88,22 @@ class CeleryWorkersCheck(Check):
         self.expected = expected_workers
         self.inspect_timeout = inspect_timeout
         self.inspect_cache = inspect_cache
+        self.inspect_rescan = inspect_rescan
         self._lock = threading.Lock()
         self._cached: tuple[float, list[Measurement]] | None = None
         self._last_count = 0
+        self._counted_all_at = -math.inf
+        self._rescanning = False
+
+    # Two private apps, made at the first broadcast (the user's app is configured by then):
+    # each has its own reply queue, so a rescan and a run never take each other's replies.
+    @functools.cached_property
+    def _probe(self) -> Celery:
+        return probe_app(self.app, self.timeout)
+
+    @functools.cached_property
+    def _rescan_probe(self) -> Celery:
+        return probe_app(self.app, self.timeout)
 
     def collect(self) -> list[Measurement]:
         """Liveness keys (fast) or a cached, bounded inspect broadcast."""
@@ -83,6 +115,7 @@ class CeleryWorkersCheck(Check):
         measurements = self._from_inspect()
         with self._lock:
             self._cached = (time.monotonic(), measurements)
+        self._maybe_rescan()
         return measurements
 
     def _from_liveness(self, client: redis.Redis, queue: str) -> list[Measurement]:
@@ -105,13 +138,43 @@ class CeleryWorkersCheck(Check):
             self.measure("reserved_tasks", None, output="not read in liveness mode"),
         ]
 
+    def _active_queues(self, probe: Celery, conn: Any, limit: int | None) -> dict[str, Any]:
+        """Each answering worker's queues; remembers the count when it covers everyone."""
+        inspect = probe.control.inspect(timeout=self.inspect_timeout, limit=limit, connection=conn)
+        replies: dict[str, Any] = inspect.active_queues() or {}
+        if limit is None or len(replies) < limit:
+            # The broadcast waited out its timeout, so every worker that answers was heard.
+            with self._lock:
+                self._last_count = len(replies)
+                self._counted_all_at = time.monotonic()
+        return replies
+
+    def _maybe_rescan(self) -> None:
+        """Count every worker in the background when the last full count is too old."""
+        with self._lock:
+            if self._rescanning or time.monotonic() - self._counted_all_at < self.inspect_rescan:
+                return
+            self._rescanning = True
+        threading.Thread(target=self._rescan, name="tocsin-celery-rescan", daemon=True).start()
+
+    def _rescan(self) -> None:
+        try:
+            with self._rescan_probe.connection_for_write(
+                connect_timeout=self.inspect_timeout
+            ) as conn:
+                self._active_queues(self._rescan_probe, conn, None)
+        except Exception as exc:  # the next run tries again; the run itself reports errors
+            logger.warning("celery worker rescan failed check=%s error=%s", self.name, exc)
+        finally:
+            with self._lock:
+                self._rescanning = False
+
     def _from_inspect(self) -> list[Measurement]:
-        limit = self.expected or self._last_count or None
-        with self.app.connection_for_write(connect_timeout=self.inspect_timeout) as conn:
-            inspect = self.app.control.inspect(
-                timeout=self.inspect_timeout, limit=limit, connection=conn
-            )
-            queues_by_worker: dict[str, Any] = inspect.active_queues() or {}
+        with self._lock:
+            limit = max(self.expected or 0, self._last_count) or None
+        probe = self._probe
+        with probe.connection_for_write(connect_timeout=self.inspect_timeout) as conn:
+            queues_by_worker = self._active_queues(probe, conn, limit)
             names = [
                 name
                 for name, queues in queues_by_worker.items()
@@ -119,7 +182,7 @@ class CeleryWorkersCheck(Check):
             ]
             active = reserved = None
             if names:
-                narrow = self.app.control.inspect(
+                narrow = probe.control.inspect(
                     destination=names,
                     timeout=self.inspect_timeout,
                     limit=len(names),
@@ -127,7 +190,6 @@ class CeleryWorkersCheck(Check):
                 )
                 active = sum(len(v or []) for v in (narrow.active() or {}).values())
                 reserved = sum(len(v or []) for v in (narrow.reserved() or {}).values())
-        self._last_count = len(queues_by_worker)
         shown = ", ".join(sorted(names)) or "none replied"
         return [
             self.measure(
@@ -140,6 +202,25 @@ class CeleryWorkersCheck(Check):
             self.measure("active_tasks", active, unit="tasks"),
             self.measure("reserved_tasks", reserved, unit="tasks", output="prefetched"),
         ]
+
+
+def probe_app(app: Celery, timeout: float) -> Celery:
+    """A private app with ``app``'s settings whose broker sockets time out within ``timeout``.
+
+    Celery publishes broadcasts through the app's producer pool, whose Redis sockets wait
+    forever by default: one half-open connection would hang every later broadcast. The
+    copy leaves the user's app (and its pool) untouched.
+    """
+    settings = app.conf.table(with_defaults=False, censored=False)  # what the user set
+    probe = Celery(app.main, set_as_current=False, config_source=settings)
+    options = dict(app.conf.broker_transport_options or {})
+    seconds = max(timeout - SOCKET_TIMEOUT_MARGIN, SOCKET_TIMEOUT_FLOOR)
+    if _is_redis(str(app.conf.broker_url or "")):
+        options.update(socket_timeout=seconds, socket_connect_timeout=seconds)
+    else:  # py-amqp's names
+        options.update(read_timeout=seconds, write_timeout=seconds)
+    probe.conf.broker_transport_options = options
+    return probe
 
 
 class CeleryQueueCheck(Check):

@@ -18,9 +18,9 @@ import redis
 
 from tocsin.health.check import DEFAULT_TIMEOUT, Check
 from tocsin.health.checks.redis import connect, describe
-from tocsin.health.model import Measurement
+from tocsin.health.model import Measurement, Status
 from tocsin.health.thresholds import NEVER, Threshold, above, below
-from tocsin.workers.keys import alive_key, beats_key
+from tocsin.workers.keys import RQ_IDENTITY_FIELD, alive_key, beats_key
 
 ANY_IS_WARN = above(warn=1)
 STARTED_SAMPLE = 50
@@ -28,6 +28,10 @@ STARTED_SAMPLE = 50
 DEFAULT_JOB_TIMEOUT = 180.0
 """RQ's job timeout when a job stores none."""
 NONE_IS_FAIL = below(fail=0)
+NAMES_SHOWN = 10
+"""How many live workers the ``rq:workers`` output names."""
+TOCSIN_BEAT = "tocsin heartbeat"
+RQ_BEAT = "rq worker heartbeat"
 
 MEASUREMENTS = (
     "queue_depth",
@@ -115,9 +119,13 @@ class RQQueueCheck(Check):
             "failed": f"{p}:failed:{queue}",
             "scheduled": f"{p}:scheduled:{queue}",
             "job": f"{p}:job:",
+            "worker": f"{p}:worker:",
         }
         self.server = describe(self.client)
         self.timeout_grace = timeout_grace
+
+    head_scan = 20
+    """How many job ids at the head of the queue are examined for the oldest live job."""
 
     def collect(self) -> list[Measurement]:
         """Two pipelined round trips, no writes."""
@@ -126,7 +134,7 @@ class RQQueueCheck(Check):
         with self.client.pipeline(transaction=False) as pipe:
             pipe.smembers(k["workers"])
             pipe.llen(k["queue"])
-            pipe.lindex(k["queue"], 0)
+            pipe.lrange(k["queue"], 0, self.head_scan - 1)
             pipe.zcard(k["failed"])
             pipe.zcard(k["wip"])
             pipe.zcount(k["wip"], "-inf", now)
@@ -135,41 +143,57 @@ class RQQueueCheck(Check):
             pipe.hgetall(beats_key("rq", self.queue))
             pipe.zrange(k["wip"], 0, STARTED_SAMPLE - 1)
             rows = pipe.execute()
-        rq_workers, depth, head, failed, started, expired, overdue, alive, beats, wip = rows
+        rq_workers, depth, heads, failed, started, expired, overdue, alive, beats, wip = rows
         rq_worker_keys = sorted(_text(w) or "" for w in rq_workers)
-        fast = bool(alive)
         with self.client.pipeline(transaction=False) as pipe:
-            if head is not None:
+            for head in heads:
                 pipe.hget(k["job"] + (_text(head) or ""), "enqueued_at")
             for member in wip:
                 job_id = (_text(member) or "").rpartition(":")[0] or _text(member)
                 pipe.hmget(k["job"] + (job_id or ""), "started_at", "timeout")
-            if not fast:
-                for key in rq_worker_keys:
-                    pipe.hmget(key, "last_heartbeat", "death")
+            for key in rq_worker_keys:
+                pipe.hmget(key, "last_heartbeat", "death", "hostname", "pid", RQ_IDENTITY_FIELD)
             second = pipe.execute()
-        enqueued = parse_rq_time(second.pop(0)) if head is not None else None
+        age = self._oldest_live_job(second[: len(heads)], int(depth), now)
+        del second[: len(heads)]
         overtime = sum(self._past_timeout(row, now) for row in second[: len(wip)])
         del second[: len(wip)]
         # Expired execution heartbeats (RQ's view, +60 s late) or jobs past their timeout.
         stuck = max(int(expired), overtime)
-        age = round(max(0.0, now - enqueued.timestamp()), 3) if enqueued else None
-        if fast:
-            live, last_beat, source = self._tocsin_workers(alive, beats, now)
-        else:
-            live, last_beat, source = self._rq_workers(second)
+        live, last_beat, source = self._workers(
+            alive, beats, dict(zip(rq_worker_keys, second, strict=True)), now
+        )
         beat_age = round(max(0.0, now - last_beat), 3) if last_beat is not None else None
         m = self._m
         return [
             m("queue_depth", depth, "jobs"),
-            m("oldest_job_age", age, "s", "" if age is not None else "queue empty"),
+            age,
             m("failed_jobs", failed, "jobs", "failed-job registry"),
             m("started_jobs", started, "jobs"),
             m("stuck_jobs", stuck, "jobs", "started jobs past their timeout or heartbeat"),
             m("overdue_scheduled_jobs", overdue, "jobs", "scheduled jobs past due"),
-            m("workers", live, "workers", f"live workers ({source})"),
+            m("workers", len(live), "workers", _live_workers(live)),
             m("worker_heartbeat_age", beat_age, "s", f"newest worker heartbeat ({source})"),
         ]
+
+    def _oldest_live_job(self, enqueued: list[Any], depth: int, now: float) -> Measurement:
+        """The age of the first job at the head whose hash still exists.
+
+        A job whose ``ttl`` ran out while it waited loses its hash but keeps its id in the
+        queue (RQ skips it when a worker pops it): those ids are skipped.
+        """
+        times = [parse_rq_time(value) for value in enqueued]
+        live = next(((i, t) for i, t in enumerate(times) if t is not None), None)
+        if live is not None:
+            skipped, enqueued_at = live
+            age = round(max(0.0, now - enqueued_at.timestamp()), 3)
+            note = f"{skipped} expired job{'s' if skipped != 1 else ''} skipped" if skipped else ""
+            return self._m("oldest_job_age", age, "s", note)
+        if depth > len(times):
+            note = f"first {len(times)} jobs expired (ttl); age of the rest unknown"
+            return self.measure("oldest_job_age", None, unit="s", output=note, status=Status.WARN)
+        note = f"only expired jobs ({depth}) left" if depth else "queue empty"
+        return self._m("oldest_job_age", None, "s", note)
 
     def _past_timeout(self, row: list[Any], now: float) -> bool:
         started_at, timeout = parse_rq_time(row[0]), _text(row[1])
@@ -188,23 +212,38 @@ class RQQueueCheck(Check):
             name, value, unit=unit, threshold=self.thresholds.get(name, NEVER), output=output
         )
 
-    @staticmethod
-    def _tocsin_workers(
-        alive: list[tuple[bytes, float]], beats: dict[bytes, bytes], now: float
-    ) -> tuple[int, float | None, str]:
-        live = [member for member, expires in alive if expires > now]
-        times = [float(v) for v in beats.values()]
-        return len(live), max(times, default=None), "tocsin heartbeat"
+    def _workers(
+        self,
+        alive: list[tuple[bytes, float]],
+        beats: dict[bytes, bytes],
+        rq_hashes: dict[str, list[Any]],
+        now: float,
+    ) -> tuple[list[str], float | None, str]:
+        """Live workers as ``name (source)``, the newest beat and its source.
 
-    @staticmethod
-    def _rq_workers(rows: list[list[Any]]) -> tuple[int, float | None, str]:
-        live = 0
-        newest: float | None = None
-        for last_heartbeat, death in rows:
+        A worker that runs tocsin's liveness beat is judged by it alone (RQ's own hash
+        outlives a killed worker by minutes); every other RQ worker by RQ's heartbeat. A
+        tocsin worker is recognised by the identity it writes into RQ's hash or, for a
+        worker without it, by ``hostname:pid`` (the default identity).
+        """
+        known = {_text(member) for member, _ in alive}
+        live = [f"{_text(m)} ({TOCSIN_BEAT})" for m, expires in sorted(alive) if expires > now]
+        newest = max((float(v) for v in beats.values()), default=None)
+        source = TOCSIN_BEAT
+        for key, (last_heartbeat, death, hostname, pid, identity) in rq_hashes.items():
+            if identity is not None or f"{_text(hostname)}:{_text(pid)}" in known:
+                continue
             if last_heartbeat is None or death is not None:
                 continue
-            live += 1
+            live.append(f"{key.removeprefix(self.keys['worker'])} ({RQ_BEAT})")
             beat = parse_rq_time(last_heartbeat)
-            if beat is not None:
-                newest = max(newest or 0.0, beat.timestamp())
-        return live, newest, "rq worker heartbeat"
+            if beat is not None and (newest is None or beat.timestamp() > newest):
+                newest, source = beat.timestamp(), RQ_BEAT
+        return live, newest, source
+
+
+def _live_workers(live: list[str]) -> str:
+    """``live workers: a (tocsin heartbeat), b (rq worker heartbeat)``, the first few."""
+    shown = ", ".join(live[:NAMES_SHOWN]) or "none"
+    more = f" and {len(live) - NAMES_SHOWN} more" if len(live) > NAMES_SHOWN else ""
+    return f"live workers: {shown}{more}"

@@ -85,18 +85,31 @@ class SQLWriteCheck(Check):
 
     def _write_and_roll_back(self) -> None:
         scratch = f"{self.table}_tmp"
-        create = f"CREATE {{}}TABLE {scratch} (x INTEGER)"
         insert = f"INSERT INTO {scratch} (x) VALUES (1)"  # noqa: S608
+        dialect = self.engine.dialect.name
         with self.engine.connect() as conn:
-            transaction = conn.begin()
-            try:
-                if self.engine.dialect.name == "postgresql":
-                    # One round trip; a temporary table needs no CREATE right on a schema.
-                    conn.exec_driver_sql(f"{create.format('TEMPORARY ')}; {insert}")
-                else:
-                    conn.exec_driver_sql(create.format(""))
+            if dialect == "postgresql":
+                # One round trip; a temporary table needs no CREATE right on a schema.
+                with conn.begin() as transaction:
+                    conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {scratch} (x INTEGER); {insert}")
+                    transaction.rollback()
+                return
+            if dialect == "sqlite":
+                # pysqlite opens a transaction only before DML, so the DDL would commit on
+                # its own: take the driver out of the way and open the transaction here.
+                # IF NOT EXISTS: earlier versions of this check left the table behind.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.exec_driver_sql("BEGIN")
+                try:
+                    conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {scratch} (x INTEGER)")
                     conn.exec_driver_sql(insert)
-            finally:
+                finally:
+                    if getattr(conn.connection.dbapi_connection, "in_transaction", True):
+                        conn.exec_driver_sql("ROLLBACK")
+                return
+            with conn.begin() as transaction:
+                conn.exec_driver_sql(f"CREATE TABLE {scratch} (x INTEGER)")
+                conn.exec_driver_sql(insert)
                 transaction.rollback()
 
     def _write_table(self) -> None:
