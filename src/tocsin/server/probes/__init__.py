@@ -1,0 +1,31 @@
+"""Probe runners: perform one HTTP, app or TCP probe and return an ``Observation``.
+
+The runners do I/O only; assertions over their observations live in the pure domain and
+scheduling is the caller's. Every runner reports failures as data and never raises for
+what a target does.
+"""
+
+from tocsin.server.probes.http_probe import run_http_probe
+from tocsin.server.probes.session import PROBE_USER_AGENT, make_probe_session
+from tocsin.server.probes.targets import (
+    DEFAULT_BODY_LIMIT,
+    DEFAULT_MAX_REDIRECTS,
+    DEFAULT_TIMEOUT,
+    HEALTH_JSON_ACCEPT,
+    HttpTarget,
+    app_target,
+)
+from tocsin.server.probes.tcp_probe import run_tcp_probe
+
+__all__ = [
+    "DEFAULT_BODY_LIMIT",
+    "DEFAULT_MAX_REDIRECTS",
+    "DEFAULT_TIMEOUT",
+    "HEALTH_JSON_ACCEPT",
+    "PROBE_USER_AGENT",
+    "HttpTarget",
+    "app_target",
+    "make_probe_session",
+    "run_http_probe",
+    "run_tcp_probe",
+]

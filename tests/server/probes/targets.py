@@ -1,0 +1,188 @@
+"""Real local targets for probe tests: an HTTP(S) server with awkward routes, raw TCP peers.
+
+``serve_targets(ca)`` starts, on 127.0.0.1 free ports:
+
+- an aiohttp.web app over HTTP and over HTTPS (certificate for ``localhost`` issued by
+  the given ``trustme`` CA): ``/status/{code}``, ``/slow?seconds=``, ``/json``, ``/echo``
+  (method, headers, body back as JSON), ``/redirect`` (one hop to ``/status/200``),
+  ``/loop`` (redirects to itself), ``/chain/{n}`` (n hops), ``/big`` (50 MB),
+  ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie) and ``/health``
+  (an ``application/health+json`` report the test changes through ``targets.health``);
+- a raw TCP peer answering non-HTTP bytes (``garbage_port``) and one that hangs up at
+  once (``hangup_port``).
+
+Everything stops when the block ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import trustme
+from aiohttp import web
+
+from tests.conftest import free_port
+
+BIG_BODY_BYTES = 50 * 1024 * 1024
+_CHUNK = b"x" * 65536
+GARBAGE = b"SSH-2.0-OpenSSH_9.6 not http at all\r\n\x00\xff\xfe"
+
+
+@dataclass
+class HealthReport:
+    """What ``/health`` answers; tests change it between probes."""
+
+    status_code: int = 200
+    body: dict[str, Any] = field(
+        default_factory=lambda: {
+            "status": "pass",
+            "checks": {"rq:workers": [{"componentId": "emails", "observedValue": 2}]},
+        }
+    )
+
+
+@dataclass
+class Targets:
+    """Addresses of the running targets and the knobs tests turn."""
+
+    http_url: str  # http://127.0.0.1:PORT
+    https_url: str  # https://localhost:PORT, certificate from ``ca``
+    https_port: int
+    garbage_port: int
+    hangup_port: int
+    ca: trustme.CA
+    health: HealthReport
+
+    def trusting_context(self) -> ssl.SSLContext:
+        """A client context that trusts the test CA (and nothing else)."""
+        return ssl.create_default_context(cadata=self.ca.cert_pem.bytes().decode())
+
+
+def _routes(health: HealthReport) -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    @routes.get("/status/{code}")
+    async def status(request: web.Request) -> web.Response:
+        code = int(request.match_info["code"])
+        return web.Response(status=code, text=f"status {code}")
+
+    @routes.get("/slow")
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(float(request.query.get("seconds", "1")))
+        return web.Response(text="slow")
+
+    @routes.get("/json")
+    async def json_body(_request: web.Request) -> web.Response:
+        return web.json_response({"version": "1.2.3", "ok": True})
+
+    @routes.route("*", "/echo")
+    async def echo(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "method": request.method,
+                "headers": dict(request.headers),
+                "body": (await request.read()).decode(),
+            },
+            headers={"X-Repeated": "one"},
+        )
+
+    @routes.get("/redirect")
+    async def redirect(_request: web.Request) -> web.Response:
+        raise web.HTTPFound("/status/200")
+
+    @routes.get("/loop")
+    async def loop(_request: web.Request) -> web.Response:
+        raise web.HTTPFound("/loop")
+
+    @routes.get("/chain/{hops}")
+    async def chain(request: web.Request) -> web.Response:
+        hops = int(request.match_info["hops"])
+        if hops == 0:
+            return web.Response(text="end of chain")
+        raise web.HTTPFound(f"/chain/{hops - 1}")
+
+    @routes.get("/cookie")
+    async def cookie(_request: web.Request) -> web.Response:
+        response = web.Response(text="cookie set")
+        response.set_cookie("session", "secret-session")
+        return response
+
+    @routes.get("/big")
+    async def big(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": str(BIG_BODY_BYTES)})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(BIG_BODY_BYTES // len(_CHUNK)):
+                await response.write(_CHUNK)
+        return response
+
+    @routes.get("/endless")
+    async def endless(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Length": "1000000"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            while True:
+                await response.write(b".")
+                await asyncio.sleep(0.1)
+        return response
+
+    @routes.get("/health")
+    async def health_route(_request: web.Request) -> web.Response:
+        return web.Response(
+            status=health.status_code,
+            body=json.dumps(health.body).encode(),
+            content_type="application/health+json",
+        )
+
+    return routes
+
+
+async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        await reader.read(1024)
+        writer.write(GARBAGE)
+        await writer.drain()
+    writer.close()
+
+
+async def _hangup(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def serve_targets(ca: trustme.CA) -> AsyncIterator[Targets]:
+    """Run every target for the duration of the block."""
+    health = HealthReport()
+    app = web.Application()
+    app.add_routes(_routes(health))
+    # Cancel a handler when its client goes away (``/endless`` would run on otherwise).
+    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    await runner.setup()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(server_context)
+    http_port, https_port = free_port(), free_port()
+    await web.TCPSite(runner, "127.0.0.1", http_port).start()
+    await web.TCPSite(runner, "127.0.0.1", https_port, ssl_context=server_context).start()
+    garbage = await asyncio.start_server(_garbage, "127.0.0.1", 0)
+    hangup = await asyncio.start_server(_hangup, "127.0.0.1", 0)
+    try:
+        yield Targets(
+            http_url=f"http://127.0.0.1:{http_port}",
+            https_url=f"https://localhost:{https_port}",
+            https_port=https_port,
+            garbage_port=garbage.sockets[0].getsockname()[1],
+            hangup_port=hangup.sockets[0].getsockname()[1],
+            ca=ca,
+            health=health,
+        )
+    finally:
+        for server in (garbage, hangup):
+            server.close()
+            await server.wait_closed()
+        await runner.cleanup()
