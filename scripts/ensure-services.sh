@@ -33,4 +33,11 @@ if ! port_open 5672; then
     rabbitmq-server -detached || true
     wait_port RabbitMQ 5672 || status=1
 fi
+# The management API (HTTP on 15672) serves the RabbitMQ queue-age health tests. Enabling
+# an enabled plugin changes nothing, so this is safe to repeat.
+if port_open 5672 && ! port_open 15672; then
+    echo "ensure-services: enabling the RabbitMQ management plugin"
+    rabbitmq-plugins enable --quiet rabbitmq_management || true
+    wait_port "RabbitMQ management" 15672 || status=1
+fi
 exit $status

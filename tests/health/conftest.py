@@ -1,13 +1,15 @@
-"""Fixtures for the health tests: subprocesses that are always killed."""
+"""Fixtures for the health tests: subprocesses that are always killed, RabbitMQ queues."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from celery import Celery
 
-from tests.health.procs import Processes
+from tests.health.procs import AMQP_URL, Processes
 
 
 @pytest.fixture
@@ -18,3 +20,14 @@ def procs(tmp_path: Path) -> Iterator[Processes]:
         yield processes
     finally:
         processes.stop_all()
+
+
+@pytest.fixture
+def amqp_queue() -> Iterator[str]:
+    """A queue name for this test, deleted from RabbitMQ afterwards."""
+    name = f"tocsin-test-{secrets.token_hex(4)}"
+    yield name
+    celery = Celery(broker=AMQP_URL)
+    with celery.connection_for_write() as conn:
+        conn.default_channel.queue_delete(name)
+    celery.close()

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from tests.conftest import free_port, wait_for_port
 
 ROOT = Path(__file__).resolve().parents[2]
+AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 EXAMPLES = ROOT / "examples"
 T = TypeVar("T")
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,11 +15,9 @@ from flask import Flask
 
 from tests.conftest import venv_bin
 from tests.health.halfopen import half_open_proxy
-from tests.health.procs import EXAMPLES, Processes, entry, load_example, wait_until
+from tests.health.procs import AMQP_URL, EXAMPLES, Processes, entry, load_example, wait_until
 from tocsin.health import HealthChecker
 from tocsin.health.checks.celery import CeleryWorkersCheck
-
-AMQP_URL = "amqp://guest:guest@127.0.0.1:5672//"
 
 
 def make_celery(broker_url: str, queue: str) -> Celery:
@@ -62,17 +58,6 @@ def start_worker(
         f"{name or queue}@%h",
     ]
     return procs.start(args, cwd=EXAMPLES / "flask_celery", env=settings)
-
-
-@pytest.fixture
-def amqp_queue() -> Iterator[str]:
-    """A queue name for this test, deleted from RabbitMQ afterwards."""
-    name = f"tocsin-test-{secrets.token_hex(4)}"
-    yield name
-    celery = Celery(broker=AMQP_URL)
-    with celery.connection_for_write() as conn:
-        conn.default_channel.queue_delete(name)
-    celery.close()
 
 
 def test_redis_depth_counts_every_priority_list_and_age_grows(redis_url: str) -> None:

@@ -1,4 +1,4 @@
-"""RQ queues, read-only: depth, oldest job age, failed, stuck, overdue, workers.
+"""RQ queues, read-only: depth, oldest job age, failed, stuck, overdue, workers, suspension.
 
 Works with rq 2.x and 3.x by reading RQ's Redis keys directly in two pipelined round
 trips, whatever the number of workers. Nothing here writes: RQ's own counters
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -32,6 +33,9 @@ NAMES_SHOWN = 10
 """How many live workers the ``rq:workers`` output names."""
 TOCSIN_BEAT = "tocsin heartbeat"
 RQ_BEAT = "rq worker heartbeat"
+BUSY = "busy"
+IDLE_STATES = frozenset({"idle", "started", "suspended"})
+"""RQ worker states that mean "not running a job" (``started``: just born)."""
 
 MEASUREMENTS = (
     "queue_depth",
@@ -42,6 +46,9 @@ MEASUREMENTS = (
     "overdue_scheduled_jobs",
     "workers",
     "worker_heartbeat_age",
+    "busy_workers",
+    "idle_workers",
+    "suspended",
 )
 
 
@@ -72,7 +79,11 @@ class RQQueueCheck(Check):
     (started jobs past their timeout plus ``timeout_grace`` seconds, or whose execution
     heartbeat expired; the first 50 started jobs are examined; default warn at 1), ``overdue``
     (scheduled jobs past due: no scheduler running, default warn at 1) and ``workers``
-    (default: fail at 0 live workers).
+    (default: fail at 0 live workers), ``heartbeat_age`` (seconds since the newest worker
+    beat), ``busy`` and ``idle`` (live workers running a job or not, from the ``state`` field
+    of RQ's worker hashes; ``idle=below(warn=0)`` warns when every worker is busy).
+    ``suspended`` is the status of ``rq:suspended`` while ``rq suspend`` is in force
+    (default ``fail``: no worker takes jobs).
     """
 
     def __init__(
@@ -87,6 +98,9 @@ class RQQueueCheck(Check):
         overdue: Threshold = ANY_IS_WARN,
         workers: Threshold = NONE_IS_FAIL,
         heartbeat_age: Threshold = NEVER,
+        busy: Threshold = NEVER,
+        idle: Threshold = NEVER,
+        suspended: Status | str = Status.FAIL,
         key_prefix: str = "rq",
         timeout_grace: float = 5.0,
         timeout: float = DEFAULT_TIMEOUT,
@@ -110,7 +124,10 @@ class RQQueueCheck(Check):
             "overdue_scheduled_jobs": overdue,
             "workers": workers,
             "worker_heartbeat_age": heartbeat_age,
+            "busy_workers": busy,
+            "idle_workers": idle,
         }
+        self.suspended_status = Status(suspended)
         p = key_prefix
         self.keys = {
             "queue": f"{p}:queue:{queue}",
@@ -120,6 +137,7 @@ class RQQueueCheck(Check):
             "scheduled": f"{p}:scheduled:{queue}",
             "job": f"{p}:job:",
             "worker": f"{p}:worker:",
+            "suspended": f"{p}:suspended",  # rq suspend: every worker of this Redis pauses
         }
         self.server = describe(self.client)
         self.timeout_grace = timeout_grace
@@ -142,8 +160,10 @@ class RQQueueCheck(Check):
             pipe.zrange(alive_key("rq", self.queue), 0, -1, withscores=True)
             pipe.hgetall(beats_key("rq", self.queue))
             pipe.zrange(k["wip"], 0, STARTED_SAMPLE - 1)
+            pipe.exists(k["suspended"])
             rows = pipe.execute()
-        rq_workers, depth, heads, failed, started, expired, overdue, alive, beats, wip = rows
+        rq_workers, depth, heads, failed, started, expired, overdue, alive, beats, wip = rows[:-1]
+        suspended = bool(rows[-1])
         rq_worker_keys = sorted(_text(w) or "" for w in rq_workers)
         with self.client.pipeline(transaction=False) as pipe:
             for head in heads:
@@ -152,7 +172,9 @@ class RQQueueCheck(Check):
                 job_id = (_text(member) or "").rpartition(":")[0] or _text(member)
                 pipe.hmget(k["job"] + (job_id or ""), "started_at", "timeout")
             for key in rq_worker_keys:
-                pipe.hmget(key, "last_heartbeat", "death", "hostname", "pid", RQ_IDENTITY_FIELD)
+                pipe.hmget(
+                    key, "last_heartbeat", "death", "hostname", "pid", RQ_IDENTITY_FIELD, "state"
+                )
             second = pipe.execute()
         age = self._oldest_live_job(second[: len(heads)], int(depth), now)
         del second[: len(heads)]
@@ -164,6 +186,8 @@ class RQQueueCheck(Check):
             alive, beats, dict(zip(rq_worker_keys, second, strict=True)), now
         )
         beat_age = round(max(0.0, now - last_beat), 3) if last_beat is not None else None
+        busy = [name for name, state in live if state == BUSY]
+        idle = [name for name, state in live if state in IDLE_STATES]
         m = self._m
         return [
             m("queue_depth", depth, "jobs"),
@@ -172,9 +196,18 @@ class RQQueueCheck(Check):
             m("started_jobs", started, "jobs"),
             m("stuck_jobs", stuck, "jobs", "started jobs past their timeout or heartbeat"),
             m("overdue_scheduled_jobs", overdue, "jobs", "scheduled jobs past due"),
-            m("workers", len(live), "workers", _live_workers(live)),
+            m("workers", len(live), "workers", "live workers: " + _names(n for n, _ in live)),
             m("worker_heartbeat_age", beat_age, "s", f"newest worker heartbeat ({source})"),
+            m("busy_workers", len(busy), "workers", "busy: " + _names(busy)),
+            m("idle_workers", len(idle), "workers", "idle: " + _names(idle)),
+            self._suspension(suspended),
         ]
+
+    def _suspension(self, suspended: bool) -> Measurement:
+        if not suspended:
+            return self.measure("suspended", False, output="workers take jobs")
+        note = f"rq suspend is in force ({self.keys['suspended']}): no worker takes jobs; rq resume"
+        return self.measure("suspended", True, output=note, status=self.suspended_status)
 
     def _oldest_live_job(self, enqueued: list[Any], depth: int, now: float) -> Measurement:
         """The age of the first job at the head whose hash still exists.
@@ -218,32 +251,45 @@ class RQQueueCheck(Check):
         beats: dict[bytes, bytes],
         rq_hashes: dict[str, list[Any]],
         now: float,
-    ) -> tuple[list[str], float | None, str]:
-        """Live workers as ``name (source)``, the newest beat and its source.
+    ) -> tuple[list[tuple[str, str | None]], float | None, str]:
+        """Live workers as (``name (source)``, RQ state), the newest beat and its source.
 
         A worker that runs tocsin's liveness beat is judged by it alone (RQ's own hash
         outlives a killed worker by minutes); every other RQ worker by RQ's heartbeat. A
         tocsin worker is recognised by the identity it writes into RQ's hash or, for a
-        worker without it, by ``hostname:pid`` (the default identity).
+        worker without it, by ``hostname:pid`` (the default identity); its state comes
+        from that hash.
         """
         known = {_text(member) for member, _ in alive}
-        live = [f"{_text(m)} ({TOCSIN_BEAT})" for m, expires in sorted(alive) if expires > now]
+        tocsin_states: dict[str | None, tuple[str, str | None]] = {}  # identity: (beat, state)
+        live: list[tuple[str, str | None]] = []
         newest = max((float(v) for v in beats.values()), default=None)
         source = TOCSIN_BEAT
-        for key, (last_heartbeat, death, hostname, pid, identity) in rq_hashes.items():
-            if identity is not None or f"{_text(hostname)}:{_text(pid)}" in known:
+        for key, (last_heartbeat, death, hostname, pid, identity, state) in rq_hashes.items():
+            own = _text(identity) or f"{_text(hostname)}:{_text(pid)}"
+            if identity is not None or own in known:
+                beat_text = _text(last_heartbeat) or ""
+                # A killed worker's stale hash may carry the same configured identity.
+                if death is None and beat_text >= tocsin_states.get(own, ("", None))[0]:
+                    tocsin_states[own] = (beat_text, _text(state))
                 continue
             if last_heartbeat is None or death is not None:
                 continue
-            live.append(f"{key.removeprefix(self.keys['worker'])} ({RQ_BEAT})")
+            live.append((f"{key.removeprefix(self.keys['worker'])} ({RQ_BEAT})", _text(state)))
             beat = parse_rq_time(last_heartbeat)
             if beat is not None and (newest is None or beat.timestamp() > newest):
                 newest, source = beat.timestamp(), RQ_BEAT
-        return live, newest, source
+        tocsin_live = [
+            (f"{_text(m)} ({TOCSIN_BEAT})", tocsin_states.get(_text(m), ("", None))[1])
+            for m, expires in sorted(alive)
+            if expires > now
+        ]
+        return tocsin_live + live, newest, source
 
 
-def _live_workers(live: list[str]) -> str:
-    """``live workers: a (tocsin heartbeat), b (rq worker heartbeat)``, the first few."""
-    shown = ", ".join(live[:NAMES_SHOWN]) or "none"
-    more = f" and {len(live) - NAMES_SHOWN} more" if len(live) > NAMES_SHOWN else ""
-    return f"live workers: {shown}{more}"
+def _names(names: Iterable[str]) -> str:
+    """``a (tocsin heartbeat), b (rq worker heartbeat)``: the first few, or ``none``."""
+    listed = list(names)
+    shown = ", ".join(listed[:NAMES_SHOWN]) or "none"
+    more = f" and {len(listed) - NAMES_SHOWN} more" if len(listed) > NAMES_SHOWN else ""
+    return shown + more
