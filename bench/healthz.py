@@ -4,6 +4,7 @@ Run from the repository root:
 
     .venv/bin/python bench/healthz.py [--requests 3000] [--concurrency 50]
         [--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--checks 'redis,rq:queue_depth']
 
 It starts a private ``redis-server`` on a free port (so Redis commands can be counted
 exactly), then serves ``examples/flask_rq``'s app with ``gunicorn -k gthread`` twice:
@@ -11,7 +12,8 @@ uncached (cache TTL 0: every request runs or joins a check run) and cached (TTL 
 A raw asyncio keep-alive client keeps ``--concurrency`` requests in flight and reports
 client-observed latency (which includes queueing in gunicorn at that concurrency) and
 the server-side time spent in the app (a ``Server-Timing`` header added by this
-script's WSGI wrapper, not by tocsin), plus Redis commands per request.
+script's WSGI wrapper, not by tocsin), plus Redis commands per request. With
+``--checks``, each mode also measures the subset path ``/healthz?checks=<value>``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -100,9 +103,11 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(10)
 
 
-async def one_connection(port: int, count: int, client: list[float], server: list[float]) -> None:
+async def one_connection(
+    port: int, count: int, client: list[float], server: list[float], path: str
+) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    request = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
     for _ in range(count):
         began = time.perf_counter()
         writer.write(request)
@@ -114,12 +119,16 @@ async def one_connection(port: int, count: int, client: list[float], server: lis
     writer.close()
 
 
-async def load(port: int, total: int, concurrency: int) -> tuple[list[float], list[float], float]:
+async def load(
+    port: int, total: int, concurrency: int, path: str = "/healthz"
+) -> tuple[list[float], list[float], float]:
     client: list[float] = []
     server: list[float] = []
     per = max(1, total // concurrency)
     began = time.perf_counter()
-    await asyncio.gather(*(one_connection(port, per, client, server) for _ in range(concurrency)))
+    await asyncio.gather(
+        *(one_connection(port, per, client, server, path) for _ in range(concurrency))
+    )
     return client, server, time.perf_counter() - began
 
 
@@ -171,12 +180,16 @@ def run_mode(
             if ttl == 0 or redis_commands(redis_port) - before - 1 == 0:
                 break
         rows = []
-        for concurrency in (1, args.concurrency):
-            requests = args.requests if concurrency > 1 else args.requests // 5
-            before = redis_commands(redis_port)
-            client, server, elapsed = asyncio.run(load(port, requests, concurrency))
-            commands = redis_commands(redis_port) - before - 1  # minus our INFO
-            rows.append(_row(name, concurrency, client, server, elapsed, commands))
+        paths = {name: "/healthz"}
+        if args.checks:
+            paths[f"{name} ?checks={args.checks}"] = f"/healthz?checks={quote(args.checks, ',*:')}"
+        for label, path in paths.items():
+            for concurrency in (1, args.concurrency):
+                requests = args.requests if concurrency > 1 else args.requests // 5
+                before = redis_commands(redis_port)
+                client, server, elapsed = asyncio.run(load(port, requests, concurrency, path))
+                commands = redis_commands(redis_port) - before - 1  # minus our INFO
+                rows.append(_row(label, concurrency, client, server, elapsed, commands))
     finally:
         stop(gunicorn)
     return rows
@@ -213,6 +226,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument(
         "--database-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    )
+    parser.add_argument(
+        "--checks", default="", help="also measure /healthz?checks=<this> (e.g. redis,rq:*)"
     )
     args = parser.parse_args()
     redis_port = free_port()

@@ -112,7 +112,13 @@ class Tocsin:
         app.extensions[EXTENSION_KEY] = endpoint
 
         def healthz() -> Response:
-            return _to_flask(endpoint.healthz(request.headers.get("Authorization")))
+            return _to_flask(
+                endpoint.healthz(
+                    request.headers.get("Authorization"),
+                    request.query_string.decode("latin-1"),
+                    request.headers.get("Accept"),
+                )
+            )
 
         def livez() -> Response:
             return _to_flask(endpoint.livez())
@@ -122,7 +128,11 @@ class Tocsin:
         if config["TOCSIN_METRICS_PATH"]:
 
             def metrics() -> Response:
-                return _to_flask(endpoint.metrics(request.headers.get("Authorization")))
+                return _to_flask(
+                    endpoint.metrics(
+                        request.headers.get("Authorization"), request.query_string.decode("latin-1")
+                    )
+                )
 
             app.add_url_rule(config["TOCSIN_METRICS_PATH"], "tocsin_metrics", metrics)
 

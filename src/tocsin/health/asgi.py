@@ -34,14 +34,16 @@ class HealthASGIApp:
         self.livez_path = livez_path
         self.metrics_path = metrics_path
 
-    async def respond(self, path: str, authorization: str | None) -> HTTPResponse:
-        """The response for ``path``."""
+    async def respond(
+        self, path: str, authorization: str | None, query: str = "", accept: str | None = None
+    ) -> HTTPResponse:
+        """The response for ``path`` (``query``: the raw query string)."""
         if path == self.livez_path:
             return self.endpoint.livez()
         if path == self.healthz_path:
-            return await self.endpoint.ahealthz(authorization)
+            return await self.endpoint.ahealthz(authorization, query, accept)
         if self.metrics_path is not None and path == self.metrics_path:
-            return await self.endpoint.ametrics(authorization)
+            return await self.endpoint.ametrics(authorization, query)
         return self.endpoint.not_found()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -60,11 +62,14 @@ class HealthASGIApp:
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
-        authorization = None
+        authorization = accept = None
         for name, value in scope.get("headers", []):
             if name == b"authorization":
                 authorization = value.decode("latin-1")
-        response = await self.respond(path, authorization)
+            elif name == b"accept":
+                accept = value.decode("latin-1")
+        query = scope.get("query_string", b"").decode("latin-1")
+        response = await self.respond(path, authorization, query, accept)
         headers = [(k.lower().encode(), v.encode()) for k, v in response.headers]
         headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -23,7 +23,8 @@ class Check(abc.ABC):
     """One health check; subclasses implement :meth:`collect`.
 
     ``critical`` checks turn the report ``fail`` (HTTP 503) when they fail; the
-    failures of other checks are reported as ``warn`` (HTTP 200).
+    failures of other checks are reported as ``warn`` (HTTP 200). ``tags`` name groups
+    of checks a request can ask for alone (``/healthz?tags=db``).
     """
 
     def __init__(
@@ -36,6 +37,7 @@ class Check(abc.ABC):
         critical: bool = True,
         timeout: float = DEFAULT_TIMEOUT,
         name: str | None = None,
+        tags: Sequence[str] = (),
     ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
@@ -48,6 +50,7 @@ class Check(abc.ABC):
         self.critical = critical
         self.timeout = timeout
         self.name = name or (f"{component}/{component_id}" if component_id else component)
+        self.tags = frozenset((tags,) if isinstance(tags, str) else tags)  # ?tags=...
 
     @abc.abstractmethod
     def collect(self) -> list[Measurement]:

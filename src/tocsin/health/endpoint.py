@@ -3,6 +3,10 @@
 The Flask extension, the WSGI app and the ASGI app all turn requests into calls on
 :class:`HealthEndpoint` and send back the :class:`HTTPResponse` it returns. Nothing
 here raises in the request path: a broken run becomes a ``fail`` report.
+
+``/healthz`` and the metrics take ``?checks=redis,rq:*`` and ``?tags=db`` (see
+:mod:`tocsin.health.selection`) to run and report only some checks, and ``/healthz``
+answers a client whose ``Accept`` prefers ``text/html`` (a browser) with an HTML page.
 """
 
 from __future__ import annotations
@@ -12,10 +16,12 @@ import json
 import logging
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
-from tocsin.health import prometheus
+from tocsin.health import html, prometheus
 from tocsin.health.model import MEDIA_TYPE, HealthReport
 from tocsin.health.runner import HealthChecker
+from tocsin.health.selection import Selection, UnknownSelection, parse_list
 
 logger = logging.getLogger(__name__)
 
@@ -36,13 +42,29 @@ class HTTPResponse:
         return _REASONS.get(self.status, "")
 
 
-_REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    503: "Service Unavailable",
+}
+_VARY = ("Vary", "Authorization, Accept")
 
 
 def _json(status: int, body: dict[str, Any], content_type: str = MEDIA_TYPE) -> HTTPResponse:
     data = json.dumps(body, separators=(",", ":"), default=str).encode()
-    headers = [("Content-Type", content_type), _NO_STORE, ("Vary", "Authorization")]
+    headers = [("Content-Type", content_type), _NO_STORE, _VARY]
     return HTTPResponse(status, headers, data)
+
+
+def _html(status: int, page: str) -> HTTPResponse:
+    headers = [("Content-Type", html.CONTENT_TYPE), _NO_STORE, _VARY, *html.SECURITY_HEADERS]
+    return HTTPResponse(status, headers, page.encode())
+
+
+def _bad_request(message: str) -> HTTPResponse:
+    return _json(400, {"error": message}, "application/json")
 
 
 @dataclass(slots=True)
@@ -79,24 +101,61 @@ class HealthEndpoint:
             return "bare"
         return None
 
-    def _answer(self, access: str, report: HealthReport) -> HTTPResponse:
+    def _answer(self, access: str, report: HealthReport, accept: str | None) -> HTTPResponse:
+        as_html = html.prefers_html(accept)
         if access == "full":
+            if as_html:
+                return _html(report.http_status, html.render(report, self.info))
             return self.render(report)
+        if as_html:
+            return _html(report.http_status, html.render_status(report))
         return _json(report.http_status, {"status": report.status.value})
 
-    def healthz(self, authorization: str | None) -> HTTPResponse:
-        """The deep report (or the bare status, or 401)."""
-        access = self._access(authorization)
-        if access is None:
-            return self.unauthorized()
-        return self._answer(access, self.checker.run())
+    def selection(self, query: str) -> Selection | None:
+        """The subset a query string (``checks=...&tags=...``) asks for; None for all.
 
-    async def ahealthz(self, authorization: str | None) -> HTTPResponse:
-        """:meth:`healthz` for async servers (the run waits in a thread)."""
+        Raises :class:`UnknownSelection` for a name, pattern or tag that matches nothing.
+        """
+        if not query:
+            return None
+        params = parse_qs(query)
+        patterns = parse_list(params.get("checks", ()))
+        tags = parse_list(params.get("tags", ()))
+        if not patterns and not tags:
+            return None
+        return self.checker.select(patterns, tags)
+
+    def _prepare(
+        self, authorization: str | None, query: str
+    ) -> tuple[str, Selection | None] | HTTPResponse:
+        """The access and selection of a request, or the response refusing it."""
         access = self._access(authorization)
         if access is None:
             return self.unauthorized()
-        return self._answer(access, await self.checker.arun())
+        try:
+            return access, self.selection(query)
+        except UnknownSelection as exc:
+            return _bad_request(str(exc))
+
+    def healthz(
+        self, authorization: str | None, query: str = "", accept: str | None = None
+    ) -> HTTPResponse:
+        """The deep report (or the bare status, or 401), of the checks ``query`` selects."""
+        prepared = self._prepare(authorization, query)
+        if isinstance(prepared, HTTPResponse):
+            return prepared
+        access, selection = prepared
+        return self._answer(access, self.checker.run(selection=selection), accept)
+
+    async def ahealthz(
+        self, authorization: str | None, query: str = "", accept: str | None = None
+    ) -> HTTPResponse:
+        """:meth:`healthz` for async servers (the run waits in a thread)."""
+        prepared = self._prepare(authorization, query)
+        if isinstance(prepared, HTTPResponse):
+            return prepared
+        access, selection = prepared
+        return self._answer(access, await self.checker.arun(selection=selection), accept)
 
     def render(self, report: HealthReport) -> HTTPResponse:
         """A report as a health+json response."""
@@ -112,17 +171,29 @@ class HealthEndpoint:
         """Liveness: the process answers; no I/O, always public."""
         return _json(200, {"status": "pass"})
 
-    def metrics(self, authorization: str | None) -> HTTPResponse:
-        """Prometheus text of the (cached) report, behind the same token."""
+    def _prepare_metrics(
+        self, authorization: str | None, query: str
+    ) -> Selection | HTTPResponse | None:
         if self.authorized(authorization) is not True:
             return self.unauthorized()
-        return self._metrics(self.checker.run())
+        try:
+            return self.selection(query)
+        except UnknownSelection as exc:
+            return _bad_request(str(exc))
 
-    async def ametrics(self, authorization: str | None) -> HTTPResponse:
+    def metrics(self, authorization: str | None, query: str = "") -> HTTPResponse:
+        """Prometheus text of the (cached) report, behind the same token."""
+        prepared = self._prepare_metrics(authorization, query)
+        if isinstance(prepared, HTTPResponse):
+            return prepared
+        return self._metrics(self.checker.run(selection=prepared))
+
+    async def ametrics(self, authorization: str | None, query: str = "") -> HTTPResponse:
         """:meth:`metrics` for async servers."""
-        if self.authorized(authorization) is not True:
-            return self.unauthorized()
-        return self._metrics(await self.checker.arun())
+        prepared = self._prepare_metrics(authorization, query)
+        if isinstance(prepared, HTTPResponse):
+            return prepared
+        return self._metrics(await self.checker.arun(selection=prepared))
 
     def _metrics(self, report: HealthReport) -> HTTPResponse:
         text = prometheus.render(report)

@@ -17,12 +17,13 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tocsin.health.check import DEFAULT_TIMEOUT, Check, CheckFunction, FunctionCheck
 from tocsin.health.model import HealthReport, Measurement, Status
+from tocsin.health.selection import Selection, select
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +49,27 @@ class _Flight:
     report: HealthReport | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class _Result:
+    """A finished run: its report, each check's measurements (by index) and when it ended."""
+
+    report: HealthReport
+    parts: dict[int, list[Measurement]]
+    at: float
+
+
+MAX_CACHED_SELECTIONS = 64
+"""Subsets cached at most; the oldest is dropped first (a client looping over subsets
+costs runs, never memory)."""
+
+
 class HealthChecker:
     """Holds checks and runs them; :meth:`run` returns a (possibly cached) report.
 
     ``checks`` is kept by reference, so checks appended to that list later are run too.
+    A run may be limited to a :class:`~tocsin.health.selection.Selection` (see
+    :meth:`select`): only those checks run, and each subset is cached on its own; while
+    the full report is fresh, a subset is cut out of it without running anything.
     """
 
     def __init__(
@@ -67,9 +85,9 @@ class HealthChecker:
         self.ttl = ttl
         self.budget = budget
         self._lock = threading.Lock()
-        self._cached: HealthReport | None = None
-        self._cached_at = 0.0
-        self._flight: _Flight | None = None
+        self._results: dict[Selection | None, _Result] = {}
+        self._flights: dict[Selection | None, _Flight] = {}
+        self._selections: dict[tuple[tuple[str, ...], tuple[str, ...], int], Selection] = {}
         self._running: dict[int, _Job] = {}
         self._pool = _DaemonPool()
 
@@ -98,69 +116,108 @@ class HealthChecker:
 
         return register
 
-    def cached(self) -> HealthReport | None:
-        """The cached report if it is younger than ``ttl``, else None."""
+    def select(self, patterns: Sequence[str] = (), tags: Sequence[str] = ()) -> Selection:
+        """The checks ``patterns`` and ``tags`` pick (remembered); raises ``UnknownSelection``."""
+        key = (tuple(patterns), tuple(tags), len(self.checks))
         with self._lock:
-            if self._cached is not None and time.monotonic() - self._cached_at < self.ttl:
-                return self._cached
+            known = self._selections.get(key)
+        if known is not None:
+            return known
+        selection = select(self.checks, patterns, tags)
+        with self._lock:
+            _bounded_put(self._selections, key, selection)
+        return selection
+
+    def cached(self, selection: Selection | None = None) -> HealthReport | None:
+        """The cached report (of ``selection``) if it is younger than ``ttl``, else None."""
+        with self._lock:
+            return self._fresh(selection)
+
+    def _fresh(self, selection: Selection | None) -> HealthReport | None:
+        """The fresh cached report of ``selection``; the caller holds the lock."""
+        now = time.monotonic()
+        result = self._results.get(selection)
+        if result is not None and now - result.at < self.ttl:
+            return result.report
+        if selection is not None:
+            full = self._results.get(None)
+            if full is not None and now - full.at < self.ttl:
+                cut = _cut(full, selection)
+                # Cached under the subset, as old as the full run: cut once, not per request.
+                _bounded_put(self._results, selection, _Result(cut, {}, full.at))
+                return cut
         return None
 
-    def run(self, *, fresh: bool = False) -> HealthReport:
-        """The report: from the cache if younger than ``ttl``, else from one shared run."""
+    def run(self, *, fresh: bool = False, selection: Selection | None = None) -> HealthReport:
+        """The report: from the cache if younger than ``ttl``, else from one shared run.
+
+        With ``selection``, only the selected checks run and are reported.
+        """
         with self._lock:
-            cached = self._cached
-            if not fresh and cached is not None and time.monotonic() - self._cached_at < self.ttl:
+            cached = None if fresh else self._fresh(selection)
+            if cached is not None:
                 return cached
-            flight = self._flight
+            flight = self._flights.get(selection)
             leader = flight is None
             if flight is None:
-                flight = self._flight = _Flight()
+                flight = self._flights[selection] = _Flight()
         if not leader:
             flight.done.wait(self.budget + 1.0)
             if flight.report is not None:
                 return flight.report
-            return self._error_report("health run did not finish within the budget")
+            return self._error_report("health run did not finish within the budget", selection)
+        result: _Result | None = None
         report: HealthReport | None = None
         try:
-            report = self._execute()
+            result = self._execute(selection)
+            report = result.report
         except Exception as exc:  # a bug here must not become a 500
             logger.exception("health run crashed error=%s", exc)
-            report = self._error_report(f"health run crashed: {type(exc).__name__}: {exc}")
+            output = f"health run crashed: {type(exc).__name__}: {exc}"
+            report = self._error_report(output, selection)
         finally:
             with self._lock:
-                if report is not None:
-                    self._cached, self._cached_at = report, time.monotonic()
-                self._flight = None
+                if result is not None:
+                    _bounded_put(self._results, selection, result)
+                del self._flights[selection]
             flight.report = report
             flight.done.set()
         return report
 
-    async def arun(self, *, fresh: bool = False) -> HealthReport:
+    async def arun(
+        self, *, fresh: bool = False, selection: Selection | None = None
+    ) -> HealthReport:
         """:meth:`run` for async apps: waits in a worker thread, never blocks the loop."""
         if not fresh:
-            cached = self.cached()
+            cached = self.cached(selection)
             if cached is not None:
                 return cached
-        return await asyncio.to_thread(self.run, fresh=fresh)
+        return await asyncio.to_thread(self.run, fresh=fresh, selection=selection)
 
-    def _execute(self) -> HealthReport:
+    def _execute(self, selection: Selection | None) -> _Result:
         start = time.monotonic()
         deadline = start + self.budget
-        jobs: list[tuple[Check, _Job | None, list[Measurement] | None]] = []
-        for check in list(self.checks):
-            previous = self._running.get(id(check))
-            if previous is not None and not previous.done.is_set():
-                hung = time.monotonic() - previous.started
-                jobs.append(
-                    (check, None, check.errored(f"previous run still hung after {hung:.1f} s"))
-                )
+        indexed = _indexed(self.checks, selection)
+        jobs: list[tuple[int, Check, _Job | None, list[Measurement] | None]] = []
+        for index, check in indexed:
+            with self._lock:
+                previous = self._running.get(id(check))
+                running = previous is not None and not previous.done.is_set()
+                if not running:
+                    job = self._running[id(check)] = _Job(check, time.monotonic())
+            if previous is not None and running:
+                since = time.monotonic() - previous.started
+                if since < check.timeout:
+                    # Another subset's run started it moments ago: share its result.
+                    jobs.append((index, check, previous, None))
+                    continue
+                output = f"previous run still hung after {since:.1f} s"
+                jobs.append((index, check, None, check.errored(output)))
                 continue
-            job = _Job(check, time.monotonic())
-            self._running[id(check)] = job
             self._pool.submit(job)
-            jobs.append((check, job, None))
-        measurements: list[Measurement] = []
-        for check, pending, ready in jobs:
+            jobs.append((index, check, job, None))
+        parts: dict[int, list[Measurement]] = {}
+        for index, check, pending, ready in jobs:
             if pending is None:
                 results = ready or []
             else:
@@ -174,14 +231,47 @@ class HealthChecker:
                         "health check timed out check=%s after=%.1fs", check.name, waited
                     )
                     results = check.errored(f"timed out after {waited:.1f} s")
-            measurements.extend(_apply_criticality(check, results))
-        return HealthReport(tuple(measurements), duration=time.monotonic() - start)
+            results = _apply_criticality(check, results)
+            parts[index] = selection.keep(index, results) if selection is not None else results
+        measurements = tuple(m for part in parts.values() for m in part)
+        report = HealthReport(measurements, duration=time.monotonic() - start)
+        return _Result(report, parts, time.monotonic())
 
-    def _error_report(self, output: str) -> HealthReport:
-        measurements = [m for check in self.checks for m in check.errored(output)]
+    def _error_report(self, output: str, selection: Selection | None = None) -> HealthReport:
+        measurements = []
+        for index, check in _indexed(self.checks, selection):
+            errored = check.errored(output)
+            measurements.extend(errored if selection is None else selection.keep(index, errored))
         if not measurements:
             measurements = [Measurement("tocsin", "health", Status.FAIL, output=output)]
         return HealthReport(tuple(measurements), duration=0.0)
+
+
+def _indexed(checks: list[Check], selection: Selection | None) -> list[tuple[int, Check]]:
+    """``(index, check)`` of the checks a run covers."""
+    current = list(checks)
+    if selection is None:
+        return list(enumerate(current))
+    return [(i, current[i]) for i, _ in selection.picks if i < len(current)]
+
+
+def _cut(full: _Result, selection: Selection) -> HealthReport:
+    """The subset ``selection`` of a full run, without running anything."""
+    measurements = tuple(
+        m for index, _ in selection.picks for m in selection.keep(index, full.parts.get(index, []))
+    )
+    return HealthReport(measurements, duration=full.report.duration, time=full.report.time)
+
+
+def _bounded_put(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """``cache[key] = value``, dropping the oldest subsets past :data:`MAX_CACHED_SELECTIONS`.
+
+    The entry of the full report (key ``None``) is never dropped.
+    """
+    cache.pop(key, None)
+    cache[key] = value
+    if len(cache) > MAX_CACHED_SELECTIONS + 1:
+        del cache[next(k for k in cache if k is not None)]
 
 
 class _DaemonPool:

@@ -30,20 +30,25 @@ class HealthWSGIApp:
         self.livez_path = livez_path
         self.metrics_path = metrics_path
 
-    def respond(self, path: str, authorization: str | None) -> HTTPResponse:
+    def respond(
+        self, path: str, authorization: str | None, query: str = "", accept: str | None = None
+    ) -> HTTPResponse:
         """The response for ``path`` (without running anything for ``/livez``)."""
         if path == self.livez_path:
             return self.endpoint.livez()
         if path == self.healthz_path:
-            return self.endpoint.healthz(authorization)
+            return self.endpoint.healthz(authorization, query, accept)
         if self.metrics_path is not None and path == self.metrics_path:
-            return self.endpoint.metrics(authorization)
+            return self.endpoint.metrics(authorization, query)
         return self.endpoint.not_found()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """The WSGI entry point."""
         response = self.respond(
-            environ.get("PATH_INFO", "") or "/", environ.get("HTTP_AUTHORIZATION")
+            environ.get("PATH_INFO", "") or "/",
+            environ.get("HTTP_AUTHORIZATION"),
+            environ.get("QUERY_STRING", ""),
+            environ.get("HTTP_ACCEPT"),
         )
         headers = [*response.headers, ("Content-Length", str(len(response.body)))]
         start_response(f"{response.status} {response.reason}", headers)

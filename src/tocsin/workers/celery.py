@@ -7,10 +7,15 @@ In your Celery app module::
     tocsin_celery.stamp_publish_time()                  # producers: oldest-task age
     tocsin_celery.install_liveness(app)                 # workers: fast liveness keys
     tocsin_celery.install_heartbeat(app, {"emails": "https://tocsin.example/ping/<uuid>"})
+    tocsin_celery.install_beat_liveness(app)            # beat: /healthz celery:beat_age
+    tocsin_celery.monitor_beat(app, "https://tocsin.example", ping_key=..., api_key=...)
 
 ``install_heartbeat`` adds one beat entry per queue; run ``celery beat`` (or a worker
 with ``-B``). The heartbeat task is routed to that queue, waits behind the real work
 and pings when a worker of that pool runs it, so the ping proves the pool works.
+``install_beat_liveness`` (:mod:`tocsin.workers.celery_beat`) proves beat still
+schedules; ``monitor_beat`` (:mod:`tocsin.workers.celery_monitors`) watches every beat
+entry with a heartbeat monitor made from its schedule.
 """
 
 from __future__ import annotations
@@ -25,17 +30,36 @@ from celery import Celery, Task
 from celery.signals import before_task_publish, worker_ready, worker_shutdown
 
 from tocsin.heartbeat import ping
+from tocsin.workers.celery_beat import install_beat_liveness
+from tocsin.workers.celery_monitors import HEARTBEAT_TASK, monitor_beat
 from tocsin.workers.keys import SENT_AT_HEADER
 from tocsin.workers.liveness import LivenessBeat
 
+__all__ = [
+    "HEARTBEAT_TASK",
+    "install_beat_liveness",
+    "install_heartbeat",
+    "install_liveness",
+    "monitor_beat",
+    "stamp_publish_time",
+]
+
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_TASK = "tocsin.heartbeat"
 
-
-def _stamp(sender: Any = None, headers: dict[str, Any] | None = None, **_: Any) -> None:
+def _stamp(
+    sender: Any = None,
+    headers: dict[str, Any] | None = None,
+    properties: dict[str, Any] | None = None,
+    **_: Any,
+) -> None:
+    # The header serves Redis brokers; the AMQP timestamp property (whole seconds) is what
+    # RabbitMQ's management API reports as the queue's head_message_timestamp.
+    now = time.time()
     if headers is not None:
-        headers.setdefault(SENT_AT_HEADER, time.time())
+        headers.setdefault(SENT_AT_HEADER, now)
+    if properties is not None:
+        properties.setdefault("timestamp", int(now))
 
 
 def stamp_publish_time() -> None:

@@ -6,7 +6,8 @@ Per queue, tocsin keeps two keys about the workers that consume it:
   (``host:pid`` or a configured name), score = the Unix time its liveness expires;
 - ``tocsin:<kind>:beats:<queue>`` — a hash; worker identity → Unix time of its last beat.
 
-``kind`` is ``rq`` or ``celery``. A tocsin RQ worker also writes its identity into RQ's
+``kind`` is ``rq`` or ``celery``. Failed Celery tasks are counted per queue in one hash per
+minute (:func:`failures_key`). A tocsin RQ worker also writes its identity into RQ's
 own worker hash (:data:`RQ_IDENTITY_FIELD`). Standard library only: the health checks
 import this.
 """
@@ -45,3 +46,20 @@ plain RQ workers (judged by RQ's heartbeat) in a mixed fleet, and counts each on
 
 SENT_AT_HEADER = "tocsin_sent_at"
 """The Celery message header holding the Unix time the task was published."""
+
+
+def beat_key(name: str) -> str:
+    """The hash a Celery beat's liveness writes (last tick, next wake-up, identity)."""
+    return f"{PREFIX}:celery:beat:{name}"
+
+
+FAILURE_BUCKET_SECONDS = 60
+"""Failed Celery tasks are counted in one Redis hash per queue per this many seconds."""
+
+
+def failures_key(kind: str, queue: str, bucket: int) -> str:
+    """The hash of failure counts (task name → count) of ``queue`` in time bucket ``bucket``.
+
+    ``bucket`` is the Unix time divided by :data:`FAILURE_BUCKET_SECONDS`, rounded down.
+    """
+    return f"{PREFIX}:{kind}:failures:{queue}:{bucket}"
