@@ -24,19 +24,23 @@ def make_app(url: str) -> tuple[Celery, CeleryTracker]:
     )
     tracker = CeleryTracker(lambda: RedisTaskStore.from_url(url)).install()
 
-    @app.task(name="tests.build_report")
+    @app.task(name="tests.build_report", shared=False)
     def build_report(steps: int) -> dict[str, int]:
         return build_report_body(steps)
 
-    @app.task(name="tests.flaky", bind=True, max_retries=3)
+    @app.task(name="tests.flaky", bind=True, max_retries=3, shared=False)
     def flaky(self: Any, failures: int) -> str:
         if self.request.retries < failures:
             raise self.retry(exc=ConnectionError("upstream down"), countdown=1)
         return "ok"
 
-    @app.task(name="tests.broken")
+    @app.task(name="tests.broken", shared=False)
     def broken() -> None:
         raise ValueError("the report template is broken")
+
+    @app.task(name="tests.total_rows", shared=False)
+    def total_rows(results: list[dict[str, int]]) -> int:
+        return sum(result["rows"] for result in results)
 
     return app, tracker
 

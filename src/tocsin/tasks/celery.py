@@ -16,6 +16,11 @@
 
 The worker-side signals fire in the pool *child* under prefork, so the store is built
 lazily once per process from ``store_factory`` (connections must not cross a fork).
+
+``send_tracked_group(group(...))`` / ``send_tracked_group(chord(...))`` gives each member a
+fresh id, stores the group record and its members' records, then sends the canvas; the
+same signals report each member, and the store updates the group with it
+(``tocsin.tasks.groups``). Celery's own group id is the group record's id.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Any
 
 from celery import signals
 
+from tocsin.tasks.groups import TrackedGroup, cancelled_ids, create_group
 from tocsin.tasks.records import new_task_id, utcnow
 from tocsin.tasks.store import TaskStore, get_default_store
 from tocsin.tasks.tracker import Tracker, set_current
@@ -175,11 +181,56 @@ def send_tracked(task: Any, *args: Any, owner: str | None = None, **kwargs: Any)
     return task.apply_async(args=args, kwargs=kwargs, headers=headers, **options)
 
 
+def send_tracked_group(
+    canvas: Any,
+    *,
+    owner: str | None = None,
+    name: str | None = None,
+    store: TaskStore | None = None,
+    **options: Any,
+) -> TrackedGroup[Any]:
+    """Send a Celery ``group(...)`` or ``chord(...)`` as one tracked task group.
+
+    Members must be plain task signatures (no nested groups or chains); those without a
+    ``task_id`` get a fresh 128-bit one. The group record and every member's record are
+    stored (in ``store``, default: the default store) *before* anything is sent. A chord's
+    callback is the group's last member: the group ends with it. ``options`` go to
+    ``apply_async``. Returns the group's id (``GET /tasks/<id>``) and Celery's result.
+    """
+    from celery.canvas import Signature, _chord, group
+
+    if isinstance(canvas, _chord):
+        header_group = canvas.tasks if isinstance(canvas.tasks, group) else None
+        header = list(canvas.tasks.tasks if header_group is not None else canvas.tasks)
+        callback = canvas.body
+    elif isinstance(canvas, group):
+        header_group, header, callback = canvas, list(canvas.tasks), None
+    else:
+        raise TypeError("send_tracked_group takes a celery group(...) or chord(...)")
+    for member in [*header, callback] if callback is not None else header:
+        if type(member) is not Signature:
+            raise TypeError(f"group members must be plain task signatures, not {member!r}")
+        member.set(task_id=member.options.get("task_id") or new_task_id())
+    holder = header_group if header_group is not None else canvas
+    group_id = holder.options.get("task_id") or new_task_id()
+    holder.set(task_id=group_id)
+    create_group(
+        store or get_default_store(),
+        name or ("chord" if callback is not None else "group"),
+        [(member.options["task_id"], member.task) for member in header],
+        group_id=group_id,
+        owner=owner,
+        callback=(callback.options["task_id"], callback.task) if callback is not None else None,
+    )
+    return TrackedGroup(group_id, canvas.apply_async(**options))
+
+
 def cancel_hook(app: Any, *, terminate: bool = False) -> Callable[[Any], None]:
-    """An ``on_cancel`` hook: revoke the Celery task (``terminate`` kills a running one;
-    otherwise a running task stops at its next ``report_progress()``)."""
+    """An ``on_cancel`` hook: revoke the Celery task, or every member of a group
+    (``terminate`` kills a running one; otherwise a running task stops at its next
+    ``report_progress()``)."""
 
     def cancel(record: Any) -> None:
-        app.control.revoke(record.id, terminate=terminate)
+        app.control.revoke(cancelled_ids(record), terminate=terminate)
 
     return cancel

@@ -96,8 +96,59 @@ class TaskError:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One member as its group record shows it: a copy of the member's own state, taken in
+    the same atomic write as the member's change (``version`` orders the copies)."""
+
+    id: str
+    name: str
+    state: TaskState = TaskState.QUEUED
+    progress: Progress | None = None
+    attempt: int = 1
+    version: int = 1
+    #: Type and message of the member's error (never its traceback).
+    error: TaskError | None = None
+    #: A chord's callback: runs only after every other member succeeded.
+    callback: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "state": self.state.value,
+            "progress": self.progress.to_dict() if self.progress else None,
+            "attempt": self.attempt,
+            "version": self.version,
+            "error": self.error.to_dict(privileged=False) if self.error else None,
+            "callback": self.callback,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupMember:
+        """Inverse of ``to_dict``."""
+        progress = data.get("progress")
+        error = data.get("error")
+        return cls(
+            id=data["id"],
+            name=data["name"],
+            state=TaskState(data["state"]),
+            progress=Progress.from_dict(progress) if progress else None,
+            attempt=int(data.get("attempt", 1)),
+            version=int(data.get("version", 1)),
+            error=TaskError(error["type"], error["message"]) if error else None,
+            callback=bool(data.get("callback", False)),
+        )
+
+
+@dataclass(frozen=True)
 class TaskRecord:
-    """Everything the store knows about one task."""
+    """Everything the store knows about one task.
+
+    A *group* record (``members`` not empty) stands for several tasks; its state and progress
+    are derived from theirs (``tocsin.tasks.groups``). A member names its group in
+    ``group_id``.
+    """
 
     id: str
     name: str
@@ -113,10 +164,14 @@ class TaskRecord:
     started_at: datetime | None = None
     finished_at: datetime | None = None
     version: int = 1
+    group_id: str | None = None
+    members: tuple[GroupMember, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        """Complete JSON-ready form, as stored (owner and traceback included)."""
-        return {
+        """Complete JSON-ready form, as stored (owner and traceback included).
+
+        ``group_id`` and ``members`` appear only on group members and groups."""
+        data = {
             "id": self.id,
             "name": self.name,
             "state": self.state.value,
@@ -132,6 +187,11 @@ class TaskRecord:
             "updated_at": _iso(self.updated_at),
             "version": self.version,
         }
+        if self.group_id is not None:
+            data["group_id"] = self.group_id
+        if self.members:
+            data["members"] = [member.to_dict() for member in self.members]
+        return data
 
     def public_dict(self, *, privileged: bool = False) -> dict[str, Any]:
         """What an end user sees: no owner, and the traceback only when ``privileged``."""
@@ -169,6 +229,8 @@ class TaskRecord:
             finished_at=_parse(data.get("finished_at")),
             updated_at=_parse(data["updated_at"]) or utcnow(),
             version=int(data.get("version", 1)),
+            group_id=data.get("group_id"),
+            members=tuple(GroupMember.from_dict(item) for item in data.get("members") or ()),
         )
 
     @classmethod
@@ -202,9 +264,15 @@ class TaskEvent:
 
 
 def new_record(
-    name: str, *, task_id: str | None = None, owner: str | None = None, now: datetime
+    name: str,
+    *,
+    task_id: str | None = None,
+    owner: str | None = None,
+    now: datetime,
+    group_id: str | None = None,
+    members: tuple[GroupMember, ...] = (),
 ) -> TaskRecord:
-    """A fresh ``queued`` record."""
+    """A fresh ``queued`` record (a group member with ``group_id``; a group with ``members``)."""
     return TaskRecord(
         id=task_id or new_task_id(),
         name=name,
@@ -212,6 +280,8 @@ def new_record(
         owner=owner,
         created_at=now,
         updated_at=now,
+        group_id=group_id,
+        members=members,
     )
 
 
@@ -221,7 +291,10 @@ def apply_change(record: TaskRecord, change: Change, now: datetime) -> TaskRecor
     Order is ``(attempt, state rank)``: an update that does not move the record forward is
     dropped, except repeated ``progress`` within one attempt. Terminal states are final;
     ``cancelled`` wins over any non-terminal state; ``requeue`` re-opens a finished task.
+    A group's state follows its members (``tocsin.tasks.groups``): it only takes ``cancelled``.
     """
+    if record.members and change.state is not TaskState.CANCELLED:
+        return None
     if record.state.terminal:
         if change.state is TaskState.QUEUED and change.requeue:
             return replace(

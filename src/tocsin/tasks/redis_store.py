@@ -11,7 +11,9 @@ Layout, under a configurable prefix (default ``tocsin:task``):
 
 A change is computed in Python by ``apply_change`` and written by one Lua script that checks
 the version first (compare-and-set), then writes the hash, appends to the stream, sets both
-TTLs and publishes -- atomically. On a version conflict the change is recomputed.
+TTLs and publishes -- atomically. On a version conflict the change is recomputed. A group
+member's change and its group's (``tocsin.tasks.groups.plan_update``) go through the same
+script together: both versions are checked before either record is written.
 """
 
 from __future__ import annotations
@@ -22,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import redis
 
+from tocsin.tasks.groups import Write, plan_update
 from tocsin.tasks.records import (
     Change,
     TaskEvent,
     TaskRecord,
-    apply_change,
     new_record,
     parse_event_id,
     utcnow,
@@ -38,21 +40,32 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# KEYS: record, stream. ARGV: expected version ("" = must not exist), new version, data,
-# ttl ms, max events, channel, task id.
+# Writes N records, all or none. KEYS: record 1, stream 1, record 2, stream 2, ...
+# ARGV: max events, channel, then per record: expected version ("" = must not exist), new
+# version, data, ttl ms, task id. Returns the event ids, or false on a version conflict.
 _WRITE = """
-local current = redis.call('HGET', KEYS[1], 'version')
-if ARGV[1] == '' then
-  if current then return false end
-elseif current ~= ARGV[1] then
-  return false
+local n = #KEYS / 2
+for i = 1, n do
+  local b = 2 + (i - 1) * 5
+  local current = redis.call('HGET', KEYS[2 * i - 1], 'version')
+  if ARGV[b + 1] == '' then
+    if current then return false end
+  elseif current ~= ARGV[b + 1] then
+    return false
+  end
 end
-redis.call('HSET', KEYS[1], 'version', ARGV[2], 'data', ARGV[3])
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[5], '*', 'data', ARGV[3])
-redis.call('PEXPIRE', KEYS[1], ARGV[4])
-redis.call('PEXPIRE', KEYS[2], ARGV[4])
-redis.call('PUBLISH', ARGV[6], ARGV[7] .. ' ' .. id .. ' ' .. ARGV[3])
-return id
+local ids = {}
+for i = 1, n do
+  local b = 2 + (i - 1) * 5
+  local record, stream = KEYS[2 * i - 1], KEYS[2 * i]
+  redis.call('HSET', record, 'version', ARGV[b + 2], 'data', ARGV[b + 3])
+  local id = redis.call('XADD', stream, 'MAXLEN', ARGV[1], '*', 'data', ARGV[b + 3])
+  redis.call('PEXPIRE', record, ARGV[b + 4])
+  redis.call('PEXPIRE', stream, ARGV[b + 4])
+  redis.call('PUBLISH', ARGV[2], ARGV[b + 5] .. ' ' .. id .. ' ' .. ARGV[b + 3])
+  ids[i] = id
+end
+return ids
 """
 
 _MAX_CAS_ATTEMPTS = 50
@@ -99,13 +112,17 @@ class RedisTaskStore:
         self, name: str, *, task_id: str | None = None, owner: str | None = None
     ) -> TaskRecord:
         """Insert a ``queued`` record, or return the existing one with that id unchanged."""
-        record = new_record(name, task_id=task_id, owner=owner, now=utcnow())
-        if self._cas(record, expected=None) is None:
+        return self.insert(new_record(name, task_id=task_id, owner=owner, now=utcnow()))
+
+    @_translate
+    def insert(self, record: TaskRecord) -> TaskRecord:
+        """Store ``record`` as it is, or return the existing one with its id unchanged."""
+        if not self._write_all([(record, None)]):
             existing = self.get(record.id)
             if existing is not None:
                 return existing
             raise RuntimeError(f"could not create task {record.id}")
-        logger.debug("task created task_id=%s name=%s", record.id, name)
+        logger.debug("task created task_id=%s name=%s", record.id, record.name)
         return record
 
     @_translate
@@ -122,8 +139,8 @@ class RedisTaskStore:
             if current is None:
                 logger.debug("task update for unknown task task_id=%s", task_id)
                 return None
-            updated = apply_change(current, change, utcnow())
-            if updated is None:
+            writes = plan_update(current, change, utcnow(), self.get)
+            if writes is None:
                 logger.debug(
                     "task update dropped task_id=%s state=%s current=%s",
                     task_id,
@@ -131,25 +148,25 @@ class RedisTaskStore:
                     current.state,
                 )
                 return None
-            if self._cas(updated, expected=current.version) is not None:
-                return updated
+            if self._write_all(writes):
+                return writes[0][0]
         raise RuntimeError(f"task {task_id}: too many concurrent updates")
 
-    def _cas(self, record: TaskRecord, expected: int | None) -> str | None:
-        ttl = self.ttl if record.state.terminal else self.pending_ttl
-        result = self._write(
-            keys=[self._key(record.id), self._stream(record.id)],
-            args=[
+    def _write_all(self, writes: list[Write]) -> bool:
+        """Compare-and-set every record of ``writes`` in one script: all or none."""
+        keys: list[str] = []
+        args: list[Any] = [self.max_events, self.channel]
+        for record, expected in writes:
+            ttl = self.ttl if record.state.terminal else self.pending_ttl
+            keys += [self._key(record.id), self._stream(record.id)]
+            args += [
                 "" if expected is None else str(expected),
                 str(record.version),
                 record.to_json(),
                 int(ttl.total_seconds() * 1000),
-                self.max_events,
-                self.channel,
                 record.id,
-            ],
-        )
-        return _text(result) if result else None
+            ]
+        return bool(self._write(keys=keys, args=args))
 
     @_translate
     def events_after(self, task_id: str, after: str | None, limit: int = 100) -> list[TaskEvent]:

@@ -11,6 +11,10 @@
   retries with an interval only run on a worker started with ``--with-scheduler``;
 - ``report_progress()`` inside a job finds the job through ``rq.get_current_job()``.
 
+``enqueue_group(queue, [Queue.prepare_data(f, args), ...])`` stores one group record and
+its members' records, then enqueues the jobs with ``enqueue_many``; the group follows its
+members (``tocsin.tasks.groups``).
+
 The store is the default one (``set_default_store``) or else a ``RedisTaskStore`` on the
 job's own Redis connection.
 """
@@ -26,7 +30,9 @@ from typing import Any
 from redis import Redis
 from rq import Callback, Queue, Worker, get_current_job
 from rq.job import Job
+from rq.queue import EnqueueData
 
+from tocsin.tasks.groups import TrackedGroup, cancelled_ids, create_group
 from tocsin.tasks.records import TaskRecord, new_task_id, utcnow
 from tocsin.tasks.redis_store import RedisTaskStore
 from tocsin.tasks.store import TaskStore, default_store_or_none
@@ -55,7 +61,7 @@ def enqueue(
     is a fresh 128-bit random id unless ``job_id=`` is given.
     """
     job_id = kwargs.pop("job_id", None) or new_task_id()
-    task_name = name or (func if isinstance(func, str) else f"{func.__module__}.{func.__name__}")
+    task_name = name or _function_name(func)
     (store or store_for(queue.connection)).create(task_name, task_id=job_id, owner=owner)
     target: Any = func
     return queue.enqueue(
@@ -66,6 +72,37 @@ def enqueue(
         on_failure=Callback(on_job_failure),
         **kwargs,
     )
+
+
+def enqueue_group(
+    queue: Queue,
+    calls: list[EnqueueData],
+    *,
+    name: str = "group",
+    owner: str | None = None,
+    store: TaskStore | None = None,
+) -> TrackedGroup[list[Job]]:
+    """Enqueue ``calls`` (made with ``Queue.prepare_data``) as one tracked task group.
+
+    Each job gets a fresh 128-bit id unless its ``job_id`` is set, and tocsin's
+    ``on_success`` / ``on_failure`` callbacks. The group record and the members' records
+    are stored before the jobs are enqueued. Returns the group's id and RQ's jobs.
+    """
+    prepared = [
+        call._replace(
+            job_id=call.job_id or new_task_id(),
+            on_success=Callback(on_job_success),
+            on_failure=Callback(on_job_failure),
+        )
+        for call in calls
+    ]
+    members = [(call.job_id, _function_name(call.func)) for call in prepared]
+    group = create_group(store or store_for(queue.connection), name, members, owner=owner)
+    return TrackedGroup(group.id, queue.enqueue_many(prepared))
+
+
+def _function_name(func: Any) -> str:
+    return func if isinstance(func, str) else f"{func.__module__}.{func.__name__}"
 
 
 def on_job_success(job: Job, connection: Redis, result: Any, *args: Any, **kwargs: Any) -> None:
@@ -117,20 +154,22 @@ class TrackingWorker(TrackingMixin, Worker):
 
 
 def cancel_hook(connection: Redis) -> Callable[[TaskRecord], None]:
-    """An ``on_cancel`` hook for the HTTP endpoints: stop a running job, cancel a queued one."""
+    """An ``on_cancel`` hook for the HTTP endpoints: stop a running job, cancel a queued one
+    (every unfinished member's job, for a group)."""
     from rq.command import send_stop_job_command
     from rq.exceptions import NoSuchJobError
     from rq.job import JobStatus
 
     def cancel(record: TaskRecord) -> None:
-        try:
-            job = Job.fetch(record.id, connection=connection)
-        except NoSuchJobError:
-            return
-        if job.get_status() == JobStatus.STARTED:
-            send_stop_job_command(connection, job.id)
-        else:
-            job.cancel()
+        for job_id in cancelled_ids(record):
+            try:
+                job = Job.fetch(job_id, connection=connection)
+            except NoSuchJobError:
+                continue
+            if job.get_status() == JobStatus.STARTED:
+                send_stop_job_command(connection, job.id)
+            elif not job.is_canceled:
+                job.cancel()
 
     return cancel
 

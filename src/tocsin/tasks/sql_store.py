@@ -4,7 +4,10 @@ Two tables: ``<prefix>tasks`` (one row per task: the record as JSON, a ``version
 compare-and-set, ``expires_at`` as epoch seconds) and ``<prefix>task_events`` (an
 autoincrement id per accepted change, which is also the SSE id). Writers update a task with
 ``UPDATE ... WHERE version = :seen`` and append its event in the same transaction, so events
-of one task are committed in id order.
+of one task are committed in id order. A group member's change and its group's
+(``tocsin.tasks.groups.plan_update``) are written in one transaction, rows updated in id
+order (so two such transactions cannot deadlock); a version conflict on either rolls both
+back and the change is recomputed. Groups need no extra columns: members live in ``data``.
 
 There is no push: SSE streams poll ``task_events`` every ``poll_interval`` seconds (the
 documented fallback; on asyncio servers one ``PollingHub`` loop per process does it for all
@@ -38,11 +41,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from tocsin.tasks.groups import Write, plan_update
 from tocsin.tasks.records import (
     Change,
     TaskEvent,
     TaskRecord,
-    apply_change,
     new_record,
     parse_event_id,
     utcnow,
@@ -57,6 +60,10 @@ logger = logging.getLogger(__name__)
 _MAX_CAS_ATTEMPTS = 50
 _translate = translate_errors(SQLAlchemyError)
 _PURGE_EVERY_SECONDS = 60.0
+
+
+class _VersionConflict(Exception):
+    """Another writer changed a record first: roll back and recompute."""
 
 
 class SqlTaskStore:
@@ -127,8 +134,12 @@ class SqlTaskStore:
         self, name: str, *, task_id: str | None = None, owner: str | None = None
     ) -> TaskRecord:
         """Insert a ``queued`` record, or return the existing one with that id unchanged."""
+        return self.insert(new_record(name, task_id=task_id, owner=owner, now=utcnow()))
+
+    @_translate
+    def insert(self, record: TaskRecord) -> TaskRecord:
+        """Store ``record`` as it is, or return the existing one with its id unchanged."""
         self._maybe_purge()
-        record = new_record(name, task_id=task_id, owner=owner, now=utcnow())
         try:
             with self.engine.begin() as conn:
                 conn.execute(insert(self.tasks).values(self._row(record)))
@@ -157,8 +168,8 @@ class SqlTaskStore:
             current = self.get(task_id)
             if current is None:
                 return None
-            updated = apply_change(current, change, utcnow())
-            if updated is None:
+            writes = plan_update(current, change, utcnow(), self.get)
+            if writes is None:
                 logger.debug(
                     "task update dropped task_id=%s state=%s current=%s",
                     task_id,
@@ -166,18 +177,27 @@ class SqlTaskStore:
                     current.state,
                 )
                 return None
-            with self.engine.begin() as conn:
+            try:
+                self._write_all(writes)
+            except _VersionConflict:
+                continue
+            return writes[0][0]
+        raise RuntimeError(f"task {task_id}: too many concurrent updates")
+
+    def _write_all(self, writes: list[Write]) -> None:
+        """Compare-and-set every record of ``writes`` and log their events, in one
+        transaction; raises ``_VersionConflict`` (after rolling back) if one changed."""
+        with self.engine.begin() as conn:
+            for record, expected in sorted(writes, key=lambda write: write[0].id):
                 result = conn.execute(
                     update(self.tasks)
-                    .where(self.tasks.c.id == task_id, self.tasks.c.version == current.version)
-                    .values(self._row(updated))
+                    .where(self.tasks.c.id == record.id, self.tasks.c.version == expected)
+                    .values(self._row(record))
                 )
-                if result.rowcount == 1:
-                    conn.execute(
-                        insert(self.events).values(task_id=task_id, data=updated.to_json())
-                    )
-                    return updated
-        raise RuntimeError(f"task {task_id}: too many concurrent updates")
+                if result.rowcount != 1:
+                    raise _VersionConflict(record.id)
+            for record, _expected in writes:
+                conn.execute(insert(self.events).values(task_id=record.id, data=record.to_json()))
 
     def _row(self, record: TaskRecord) -> dict[str, Any]:
         ttl = self.ttl if record.state.terminal else self.pending_ttl

@@ -96,6 +96,10 @@ class TaskStore(Protocol):
         """Insert a ``queued`` record, or return the existing one with that id unchanged."""
         ...
 
+    def insert(self, record: TaskRecord) -> TaskRecord:
+        """Store ``record`` as it is, or return the existing one with its id unchanged."""
+        ...
+
     def get(self, task_id: str) -> TaskRecord | None:
         """The record, or ``None`` when unknown or expired."""
         ...

@@ -175,6 +175,8 @@ class TaskEndpoint:
             return record
         if self.on_retry is None:
             return not_found()
+        if record.members:
+            return _error(409, "a task group cannot be retried; retry its failed members")
         if record.state not in _RETRYABLE:
             return _error(409, "only failed or cancelled tasks can be retried")
         updated = self.store.update(record.id, Change(TaskState.QUEUED, requeue=True))
