@@ -130,6 +130,7 @@ class ServerProcess:
         from tocsin.server.storage.monitors import get_monitor
         from tocsin.server.storage.pings import list_pings
         from tocsin.server.storage.projects import default_project
+        from tocsin.server.storage.shapes import PingOut, as_json
 
         key = ping_url.rstrip("/").split("/ping/", 1)[1].split("/")[0]
 
@@ -142,7 +143,7 @@ class ServerProcess:
                     rows = await list_pings(conn, record.id, 100_000)
             finally:
                 await database.dispose()
-            return [row.to_json() for row in reversed(rows)]
+            return [as_json(PingOut.of(row)) for row in reversed(rows)]
 
         result: list[dict[str, Any]] = self._run(read())
         return result

@@ -25,6 +25,10 @@ class ConflictError(TocsinError):
     """The change would break a uniqueness rule (a name or slug already in use)."""
 
 
+class MonitorLimitError(ConflictError):
+    """A new monitor would take the project past its limit (``TOCSIN_MAX_MONITORS``)."""
+
+
 class ValidationError(TocsinError):
     """Input was refused; ``fields`` maps a field name to what is wrong with it."""
 
@@ -35,8 +39,19 @@ class ValidationError(TocsinError):
 
 
 class DeliveryError(TocsinError):
-    """A notification could not be delivered; ``permanent`` says whether retrying can help."""
+    """A notification could not be delivered; ``permanent`` says whether retrying can help,
+    ``http_status`` is the receiver's answer (an SMTP reply code for email), if there was
+    one, and ``retry_after`` the seconds the receiver asked us to wait (``Retry-After``)."""
 
-    def __init__(self, message: str, *, permanent: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         self.permanent = permanent
+        self.http_status = http_status
+        self.retry_after = retry_after
         super().__init__(message)

@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from tests.conftest import free_port
 from tocsin.cli import cli
 from tocsin.cli.status import ago, render_table, until
+from tocsin.server.config.target import shown_database_url
 
 CONFIG = """\
 channels:
@@ -40,6 +41,8 @@ def env(database_url: str, tmp_path: Path) -> dict[str, str | None]:
         "TOCSIN_DATABASE_URL": database_url,
         "TOCSIN_DATA_DIR": str(tmp_path / "data"),
         "TOCSIN_BASE_URL": "https://tocsin.example.com",
+        # No server listens there: nothing to compare the database with.
+        "TOCSIN_PORT": str(free_port()),
         "TOCSIN_URL": None,
         "TOCSIN_API_KEY": None,
         "HOOK_URL": None,
@@ -112,8 +115,10 @@ def test_status_table_and_json(env: dict[str, str | None], tmp_path: Path) -> No
         "STATE",
         "LAST",
         "PING",
-        "NEXT",
-        "DEADLINE",
+        "LATE",
+        "AFTER",
+        "DOWN",
+        "AFTER",
         "PING",
         "URL",
     ]
@@ -150,6 +155,7 @@ def test_a_broken_file_lists_every_problem_and_applies_nothing(
     assert result.exit_code == 2
     assert result.stdout == ""
     assert result.stderr.splitlines() == [
+        f"tocsin: using database {shown_database_url(str(env['TOCSIN_DATABASE_URL']))}",
         f"error: {path}:3: monitors[0] (a).period: '5 minutes' is not a duration; "
         "use seconds or 30s, 5m, 2h, 1d, 1w",
         f"error: {path}:5: monitors[1] (b).grace: a duration must be longer than 0 seconds",
@@ -176,7 +182,7 @@ def test_the_file_can_come_from_stdin(env: dict[str, str | None]) -> None:
     text = "monitors:\n  - name: piped\n    period: 5m\n    grace: bad\n"
     result = CliRunner().invoke(cli, ["apply", "-f", "-"], env=env, input=text)
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: <stdin>:4: monitors[0] (piped).grace: ")
+    assert result.stderr.splitlines()[1].startswith("error: <stdin>:4: monitors[0] (piped).grace: ")
     fixed = text.replace("bad", "1m")
     result = CliRunner().invoke(cli, ["apply", "-f", "-"], env=env, input=fixed)
     assert result.stdout.startswith("+ monitor piped (heartbeat, period 5m, grace 1m)\n")
@@ -205,6 +211,7 @@ def test_url_without_a_key_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert unreachable.exit_code == 2
     assert unreachable.stderr == (
+        f"tocsin: using server http://127.0.0.1:{port}\n"
         f"error: cannot reach the server at http://127.0.0.1:{port}: "
         "ConnectError: All connection attempts failed\n"
     )
@@ -241,3 +248,42 @@ def test_table_columns_line_up() -> None:
         NOW,
     )
     assert [row.index("heartbeat") for row in rows[1:]] == [13, 13]
+
+
+def _row(state: str, next_deadline: datetime | None) -> dict[str, object]:
+    return {
+        "name": f"job-{state}",
+        "kind": "heartbeat",
+        "state": state,
+        "last_ping_at": None,
+        "next_deadline": next_deadline.isoformat() if next_deadline else None,
+        "grace_seconds": 3600.0,
+        "ping_url": "u",
+    }
+
+
+def test_status_shows_when_a_monitor_is_late_and_when_it_goes_down() -> None:
+    rows = render_table(
+        [
+            # up: the deadline is when grace starts; down comes a grace time (1h) later
+            _row("up", NOW + timedelta(minutes=5)),
+            # grace: the deadline is when it goes down; it became late 1h before
+            _row("grace", NOW + timedelta(minutes=20)),
+            # started: down when the run has not ended within grace of its start
+            _row("started", NOW + timedelta(minutes=30)),
+            _row("down", None),
+            _row("new", None),
+        ],
+        NOW,
+    )
+    header, *cells = (row.split("  ") for row in rows)
+    columns = [cell.strip() for cell in header if cell.strip()]
+    assert columns == ["NAME", "KIND", "STATE", "LAST PING", "LATE AFTER", "DOWN AFTER", "PING URL"]
+    late_down = {row[0]: [cell.strip() for cell in row if cell.strip()][4:6] for row in cells}
+    assert late_down == {
+        "job-up": ["in 5m", "in 1h"],
+        "job-grace": ["40m ago", "in 20m"],
+        "job-started": ["-", "in 30m"],
+        "job-down": ["-", "-"],
+        "job-new": ["-", "-"],
+    }

@@ -56,17 +56,22 @@ def test_body_from_stdin(receiver: Receiver) -> None:
     assert receiver.requests[0].body == "line\n"
 
 
-def test_a_refused_ping_exits_1_with_the_reason(receiver: Receiver) -> None:
+def test_a_refused_ping_exits_1_with_one_error_line_giving_the_reason(
+    receiver: Receiver,
+) -> None:
     result = invoke("ping", f"{receiver.url}/refuse/{UUID}")
     assert result.exit_code == 1
-    assert "status=404" in result.stderr
-    assert "error: the ping was not acknowledged" in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the ping was not acknowledged: ")
+    assert "status=404" in line
 
 
-def test_an_unreachable_server_exits_1(receiver: Receiver) -> None:
+def test_an_unreachable_server_exits_1_with_one_error_line(receiver: Receiver) -> None:
     result = invoke("ping", f"http://127.0.0.1:{free_port()}/ping/{UUID}", "--timeout", "1")
     assert result.exit_code == 1
-    assert "heartbeat failed after 3 attempts" in result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("error: the ping was not acknowledged: ")
+    assert "heartbeat failed after 3 attempts" in line
 
 
 @pytest.mark.parametrize(
@@ -74,14 +79,19 @@ def test_an_unreachable_server_exits_1(receiver: Receiver) -> None:
     [
         pytest.param(["ping", "not-a-uuid"], "neither a ping URL", id="bad-target"),
         pytest.param(["ping", UUID, "--start", "--exit", "1"], "cannot be combined", id="both"),
+        pytest.param(["ping", UUID, "--fail", "--start"], "cannot be combined", id="fail-start"),
+        pytest.param(["ping", UUID, "--start", "--log"], "cannot be combined", id="start-log"),
         pytest.param(["ping", UUID, "--exit", "256"], "256", id="exit-range"),
     ],
 )
-def test_usage_errors_exit_2(args: list[str], message: str) -> None:
-    result = invoke(*args)
+def test_usage_errors_exit_2_and_send_nothing(
+    receiver: Receiver, args: list[str], message: str
+) -> None:
+    result = invoke(*args, env={"TOCSIN_BASE_URL": receiver.url})
     assert result.exit_code == 2
     assert message in result.stderr
     assert "Traceback" not in result.output
+    assert receiver.requests == []
 
 
 def test_ping_and_run_need_no_server_dependencies() -> None:

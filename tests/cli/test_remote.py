@@ -61,6 +61,7 @@ async def test_apply_and_status_through_the_api(database_url: str, tmp_path: Pat
         }
         first = await tocsin(env, "apply", "-f", str(path))
         assert first.exit_code == 0, first.output
+        assert first.stderr == f"tocsin: using server {server.base_url}\n"
         assert first.stdout.splitlines()[3] == "3 created, 0 changed, 0 deleted"
         # Applied from a file, through the API too: owned by config.
         assert {m.managed_by.value for m in await server.monitors()} == {"config"}
@@ -130,9 +131,11 @@ async def test_remote_errors_are_clear(database_url: str, tmp_path: Path) -> Non
         reader = base | {"TOCSIN_API_KEY": await key(server, ApiKeyScope.READ)}
         refused = await tocsin(reader, "apply", "-f", str(path), "--url", server.base_url)
         assert refused.exit_code == 2
-        assert (
-            f"error: {path}:2: channels[0] (ops): the API key may not create channel 'ops' (403)"
-            in refused.stderr
+        # The reason once, and no "after 0 of 3 changes were applied" for nothing applied.
+        assert refused.stderr == (
+            f"tocsin: using server {server.base_url}\n"
+            f"error: {path}:2: channels[0] (ops): the API key may not create channel 'ops' "
+            "(403): this API key is read-only; changes need a read-write key "
+            "(nothing was applied)\n"
         )
-        assert "after 0 of 3 changes were applied" in refused.stderr
         assert (await tocsin(reader, "status", "--url", server.base_url)).exit_code == 0

@@ -11,6 +11,7 @@ import pytest
 
 from tests.server.live import LiveServer, WebhookReceiver, live_server, webhook_receiver
 from tocsin.server.domain.states import MonitorState
+from tocsin.server.storage.deliveries import list_attempts
 
 
 @dataclass
@@ -74,6 +75,14 @@ async def test_failed_deliveries_are_retried_and_recorded(alerting: Alerting) ->
     assert row["status"] == "delivered"
     assert row["attempts"] == 2
     assert row["last_error"] is None
+    async with server.database.read() as conn:
+        delivered, retried = await list_attempts(conn, notification_id=row["id"])
+    assert (retried.attempt, retried.outcome, retried.http_status) == (1, "retry", 503)
+    assert retried.error == "HTTP 503: nope"
+    assert (delivered.attempt, delivered.outcome, delivered.http_status) == (2, "delivered", 200)
+    assert delivered.error is None
+    assert delivered.channel_id == row["channel_id"]
+    assert retried.started_at <= first.at <= second.at
 
 
 async def test_permanent_failure_is_not_retried(alerting: Alerting) -> None:

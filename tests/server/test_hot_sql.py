@@ -10,6 +10,13 @@ from sqlalchemy.engine import Connection
 from tocsin.server.domain.spec import channel_spec, monitor_spec
 from tocsin.server.storage.channels import create_channel
 from tocsin.server.storage.database import Database
+from tocsin.server.storage.hot_rows import (
+    DeadlineStateRow,
+    FlipRow,
+    NotificationRow,
+    PingedMonitorRow,
+    PingRow,
+)
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.monitors import create_monitor, get_monitor
 from tocsin.server.storage.pings import list_pings
@@ -33,9 +40,31 @@ async def test_a_written_batch_reads_back_through_sqlalchemy(db: Database) -> No
         found = statements.monitors_by_uuid(sync, [created.uuid, "no-such-uuid"])
         assert [(m.id, m.name, m.tags) for m in found] == [(created.id, "job", ("a", "b"))]
         assert found[0].created_at == PINGED and found[0].schedule == created.schedule
-        ping = (created.id, 1, PINGED, "success", 0, None, 1.5, "POST", "http")
-        ping += ("127.0.0.1", "curl/8", "h\u00e9llo", 6)
-        update = ("up", PINGED, None, None, DEADLINE, 1.5, 1, created.id)
+        ping = PingRow(
+            monitor_id=created.id,
+            n=1,
+            created_at=PINGED,
+            kind="success",
+            exit_status=0,
+            rid=None,
+            duration_seconds=1.5,
+            method="POST",
+            scheme="http",
+            remote_addr="127.0.0.1",
+            user_agent="curl/8",
+            body="h\u00e9llo",
+            body_size=6,
+        )
+        update = PingedMonitorRow(
+            state="up",
+            last_ping_at=PINGED,
+            last_start_at=None,
+            last_start_rid=None,
+            next_deadline=DEADLINE,
+            last_duration_seconds=1.5,
+            n_pings=1,
+            id=created.id,
+        )
         statements.write_ping_batch(sync, [ping], [update])
 
     await db.run_write(write)
@@ -92,15 +121,28 @@ async def test_inserted_flips_and_notifications_get_their_ids_in_row_order(db: D
         found = statements.monitors_by_id(sync, [made[1].id, made[0].id, 10**9])
         assert [m.uuid for m in found] == [made[0].uuid, made[1].uuid]
         flip_ids = statements.insert_flips(
-            sync, [(m.id, PINGED, "up", "down", f"cause {i}") for i, m in enumerate(order)]
+            sync, [FlipRow(m.id, PINGED, "up", "down", f"cause {i}") for i, m in enumerate(order)]
         )
-        # ... then: next attempt, claimed until, created.
         rows = [
-            (m.id, channel_id, flip_ids[i], "down", f"key-{i}", payloads[i], "pending", 1)
+            NotificationRow(
+                monitor_id=m.id,
+                channel_id=channel_id,
+                flip_id=flip_ids[i],
+                kind="down",
+                idempotency_key=f"key-{i}",
+                payload=payloads[i],
+                status="pending",
+                attempts=1,
+                next_attempt_at=PINGED,
+                claimed_until=DEADLINE,
+                created_at=PINGED,
+            )
             for i, m in enumerate(order)
         ]
-        rows = [(*row, PINGED, DEADLINE, PINGED) for row in rows]
-        states = [("down", None, made[2].id), ("grace", DEADLINE, made[0].id)]
+        states = [
+            DeadlineStateRow("down", None, made[2].id),
+            DeadlineStateRow("grace", DEADLINE, made[0].id),
+        ]
         statements.set_deadline_states(sync, states)
         return flip_ids, statements.insert_notifications(sync, rows)
 

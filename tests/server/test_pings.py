@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -13,6 +14,7 @@ from sqlalchemy import text
 
 from tests.server.live import LiveServer, live_server
 from tocsin.server.domain.states import MonitorState
+from tocsin.server.storage.apikeys import ApiKeyScope, create_api_key
 
 
 @pytest.fixture
@@ -189,8 +191,6 @@ async def test_ambiguous_slug_is_409(server: LiveServer, client: httpx.AsyncClie
 
 
 async def test_ping_resumes_a_paused_monitor(server: LiveServer, client: httpx.AsyncClient) -> None:
-    from datetime import UTC, datetime
-
     from tocsin.server.storage.monitors import pause_monitor
     from tocsin.server.storage.projects import default_project
 
@@ -288,3 +288,37 @@ async def test_pings_survive_the_database_dropping_the_writer_connections(
     answers = await asyncio.gather(*(client.get(f"/ping/{monitor.uuid}") for _ in range(5)))
     assert [a.text for a in answers] == ["OK"] * 5
     assert (await server.monitor(monitor.uuid)).n_pings == 6
+
+
+@pytest.fixture
+async def three_monitors_max(database_url: str, tmp_path: Path) -> AsyncIterator[LiveServer]:
+    """A server whose project may hold at most three monitors."""
+    async with live_server(database_url, tmp_path, TOCSIN_MAX_MONITORS="3") as live:
+        yield live
+
+
+async def test_create_pings_and_the_api_stop_at_the_monitor_limit(
+    three_monitors_max: LiveServer,
+) -> None:
+    server = three_monitors_max
+    key = await server.ping_key()
+    async with server.database.write() as conn:
+        api_key = (await create_api_key(conn, "ci", ApiKeyScope.WRITE, datetime.now(UTC))).key
+    async with httpx.AsyncClient(base_url=server.base_url) as client:
+        created = [
+            (await client.get(f"/ping/{key}/job-{n}?create=1")).status_code for n in range(3)
+        ]
+        # Past the limit a new slug is answered as Healthchecks does: 404, nothing stored.
+        refused = await client.get(f"/ping/{key}/job-3?create=1")
+        existing = await client.get(f"/ping/{key}/job-0?create=1")
+        by_api = await client.post(
+            "/api/v1/monitors",
+            json={"name": "one-more", "period": "1h"},
+            headers={"Authorization": f"Bearer {api_key}"},
+        )
+    assert created == [201, 201, 201]
+    assert (refused.status_code, refused.text) == (404, "not found")
+    assert (existing.status_code, existing.text) == (200, "OK")
+    assert by_api.status_code == 409
+    assert "TOCSIN_MAX_MONITORS" in by_api.json()["error"]
+    assert sorted(m.slug for m in await server.monitors()) == ["job-0", "job-1", "job-2"]

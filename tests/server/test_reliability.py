@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from tests.server.conftest import empty_database
+from tests.server.live import live_server
 from tests.server_process import ServerProcess
+from tocsin.server.storage.apikeys import ApiKeyScope, create_api_key
+from tocsin.server.storage.database import Database
 
 CLIENTS = 32
 
@@ -78,3 +83,43 @@ def test_acknowledged_pings_survive_kill_9(
         server.kill()
         if database_url is not None:  # the session's database is shared with other tests
             asyncio.run(empty_database(database_url))
+
+
+async def _terminate_other_backends(database: Database) -> None:
+    """Drop every other connection to the test's own database (as a failover would)."""
+    async with database.write() as conn:
+        await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_api_answers_200_or_503_never_500_when_connections_are_dropped(
+    database_url: str, tmp_path: Path
+) -> None:
+    async with live_server(database_url, tmp_path) as server:
+        monitor = await server.create_monitor(name="job")
+        async with server.database.write() as conn:
+            key = await create_api_key(conn, "ops", ApiKeyScope.WRITE, datetime.now(UTC))
+        headers = {"Authorization": f"Bearer {key.key}"}
+        statuses: list[int] = []
+        async with httpx.AsyncClient(base_url=server.base_url, headers=headers) as client:
+            for round_ in range(40):
+                # Between requests, and while the next ones are on their way.
+                await _terminate_other_backends(server.database)
+                answers = await asyncio.gather(
+                    client.get("/api/v1/monitors"),
+                    client.get(f"/api/v1/monitors/{monitor.uuid}"),
+                    client.patch(f"/api/v1/monitors/{monitor.uuid}", json={"desc": str(round_)}),
+                    client.get("/api/v1/channels"),
+                    _terminate_other_backends(server.database),
+                )
+                for answer in answers[:-1]:
+                    statuses.append(answer.status_code)
+                    if answer.status_code == 503:
+                        assert "error" in answer.json()
+        assert 500 not in statuses, statuses
+        assert statuses.count(200) > 0

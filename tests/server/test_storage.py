@@ -8,7 +8,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from tocsin.errors import ConflictError, NotFoundError, ValidationError
+from tocsin.errors import ConflictError, MonitorLimitError, NotFoundError, ValidationError
 from tocsin.server.domain.spec import channel_spec, monitor_spec
 from tocsin.server.domain.states import MonitorState
 from tocsin.server.storage.channels import create_channel
@@ -97,3 +97,17 @@ async def test_update_pause_resume_delete(db: Database) -> None:
         await delete_monitor(conn, project.id, "b")
         with pytest.raises(NotFoundError):
             await get_monitor(conn, project.id, created.uuid)
+
+
+async def test_a_project_at_its_monitor_limit_gets_no_new_monitor(db: Database) -> None:
+    async with db.write() as conn:
+        project = await default_project(conn)
+        for name in ("a", "b"):
+            spec = monitor_spec({"name": name})
+            await create_monitor(conn, project.id, spec, NOW, max_monitors=2)
+        with pytest.raises(MonitorLimitError, match="TOCSIN_MAX_MONITORS"):
+            await create_monitor(conn, project.id, monitor_spec({"name": "c"}), NOW, max_monitors=2)
+    async with db.read() as conn:
+        await get_monitor(conn, project.id, "b")
+        with pytest.raises(NotFoundError):
+            await get_monitor(conn, project.id, "c")

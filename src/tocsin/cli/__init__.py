@@ -1,4 +1,4 @@
-"""The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``ping``,
+"""The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``ping``, ``check``,
 ``run`` and ``apikey``.
 
 Each command lives in its own module and imports server code only when it runs, so
@@ -18,6 +18,11 @@ from tocsin import __version__
 from tocsin.errors import ConfigError, TocsinError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def to_stderr(line: str) -> None:
+    """Print ``line`` on stderr: notes and warnings that are not the command's output."""
+    click.echo(line, err=True)
 
 
 def friendly_errors(func: F) -> F:
@@ -52,9 +57,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tocsin.cli import apikey, apply, ping, server, status
+    from tocsin.cli import apikey, apply, check, ping, server, status
 
-    for module in (server, apply, status, ping, apikey):
+    for module in (server, apply, status, ping, check, apikey):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from tocsin.cli import friendly_errors
+from tocsin.cli import friendly_errors, to_stderr
 
 if TYPE_CHECKING:
     from tocsin.server.config.apply import ApplyResult
@@ -89,7 +89,7 @@ def apply_command(path: str, dry_run: bool, prune: bool, url: str | None) -> Non
     async def work(backend: Backend) -> ApplyResult:
         return await apply_document(backend, document, prune=prune, dry_run=dry_run)
 
-    result = run_with_backend(settings, url, work)
+    result = run_with_backend(settings, url, work, to_stderr)
     for line in render_result(result, dry_run=dry_run):
         click.echo(line)
 

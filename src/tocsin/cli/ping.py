@@ -44,17 +44,41 @@ def resolve_ping_url(target: str) -> str:
             f"{target!r} is neither a ping URL (http://..., https://...) nor a monitor uuid",
             param_hint="'UUID_OR_URL'",
         ) from None
+    from tocsin.server.domain.ping_urls import ping_url
     from tocsin.settings import Settings
 
-    return f"{Settings.from_env().base_url}/ping/{parsed}"
+    return ping_url(Settings.from_env().base_url, str(parsed))
 
 
 @contextmanager
 def heartbeat_warnings_to_stderr() -> Iterator[None]:
     """Show why a ping failed: ``tocsin.heartbeat`` logs it, this prints the log on stderr."""
-    logger = logging.getLogger("tocsin.heartbeat")
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("tocsin: %(message)s"))
+    with _heartbeat_log_to(handler):
+        yield
+
+
+class _Collect(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+@contextmanager
+def heartbeat_warnings_collected() -> Iterator[list[str]]:
+    """Why a ping failed, as the list of ``tocsin.heartbeat``'s log messages (not printed)."""
+    handler = _Collect()
+    with _heartbeat_log_to(handler):
+        yield handler.messages
+
+
+@contextmanager
+def _heartbeat_log_to(handler: logging.Handler) -> Iterator[None]:
+    logger = logging.getLogger("tocsin.heartbeat")
     propagate = logger.propagate
     logger.addHandler(handler)
     logger.propagate = False
@@ -67,9 +91,9 @@ def heartbeat_warnings_to_stderr() -> Iterator[None]:
 
 @click.command("ping")
 @click.argument("target", metavar="UUID_OR_URL")
-@click.option("--start", "kind", flag_value=PingKind.START.value, help="The job started.")
-@click.option("--fail", "kind", flag_value=PingKind.FAIL.value, help="The job failed.")
-@click.option("--log", "kind", flag_value=PingKind.LOG.value, help="Only record the body.")
+@click.option("--start", is_flag=True, help="The job started.")
+@click.option("--fail", is_flag=True, help="The job failed.")
+@click.option("--log", is_flag=True, help="Only record the body.")
 @click.option(
     "--exit",
     "exit_status",
@@ -85,7 +109,9 @@ def heartbeat_warnings_to_stderr() -> Iterator[None]:
 @friendly_errors
 def ping_command(
     target: str,
-    kind: str | None,
+    start: bool,
+    fail: bool,
+    log: bool,
     exit_status: int | None,
     body: str | None,
     rid: str | None,
@@ -94,18 +120,24 @@ def ping_command(
     """Send one heartbeat ping to UUID_OR_URL (success unless told otherwise).
 
     A bare uuid is sent to TOCSIN_BASE_URL/ping/<uuid>. Exits 0 when the server
-    acknowledged the ping, 1 when it did not.
+    acknowledged the ping, 1 when it did not, 2 for a usage error.
     """
-    if kind is not None and exit_status is not None:
-        raise click.UsageError(f"--{kind} and --exit cannot be combined")
+    flags = ((PingKind.START, start), (PingKind.FAIL, fail), (PingKind.LOG, log))
+    chosen: list[tuple[str, PingKind | int]] = [(f"--{k.value}", k) for k, on in flags if on]
+    if exit_status is not None:
+        chosen.append(("--exit", exit_status))
+    if len(chosen) > 1:
+        names = [name for name, _ in chosen]
+        raise click.UsageError(f"{', '.join(names[:-1])} and {names[-1]} cannot be combined")
+    what = chosen[0][1] if chosen else PingKind.SUCCESS
     url = resolve_ping_url(target)
     if body == "-":
         body = sys.stdin.read()
-    what: PingKind | int = exit_status if exit_status is not None else PingKind(kind or "success")
-    with heartbeat_warnings_to_stderr():
+    with heartbeat_warnings_collected() as reasons:
         acknowledged = ping(url, what, body=body, run_id=rid, timeout=timeout)
     if not acknowledged:
-        click.echo("error: the ping was not acknowledged", err=True)
+        reason = "; ".join(reasons) or "no reason given"
+        click.echo(f"error: the ping was not acknowledged: {reason}", err=True)
         sys.exit(1)
 
 

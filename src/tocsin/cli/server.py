@@ -38,11 +38,10 @@ def server(host: str | None, port: int | None) -> None:
     SQLite in the data directory by default; TOCSIN_DATABASE_URL=postgresql://... for
     PostgreSQL.
     """
-    import uvicorn
-
     from tocsin.logs import configure_logging
     from tocsin.server.storage.migrate import upgrade
     from tocsin.server.web.app import create_app
+    from tocsin.server.web.serving import serve
 
     settings = Settings.from_env().with_overrides(host=host, port=port)
     configure_logging(settings.log_level, settings.log_format)
@@ -54,16 +53,7 @@ def server(host: str | None, port: int | None) -> None:
     )
     app = create_app(settings)
     _tune_garbage_collector()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        access_log=False,
-        log_config=None,
-        loop="auto",
-        http="auto",
-        timeout_graceful_shutdown=5,
-    )
+    serve(app, settings)
 
 
 @click.command()

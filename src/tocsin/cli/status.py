@@ -1,17 +1,19 @@
-"""`tocsin status`: every monitor with its state, last ping, next deadline and ping URL."""
+"""`tocsin status`: every monitor with its state, last ping, when it will be late and down
+without a ping, and its ping URL."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
-from tocsin.cli import friendly_errors
+from tocsin.cli import friendly_errors, to_stderr
+from tocsin.cli.status_probes import render_probes
 
-COLUMNS = ("NAME", "KIND", "STATE", "LAST PING", "NEXT DEADLINE", "PING URL")
+COLUMNS = ("NAME", "KIND", "STATE", "LAST PING", "LATE AFTER", "DOWN AFTER", "PING URL")
 
 
 def _moment(value: Any) -> datetime | None:
@@ -36,32 +38,67 @@ def span(seconds: float) -> str:
 def ago(value: Any, now: datetime) -> str:
     """``3m ago`` for a past ISO time, ``never`` for none."""
     moment = _moment(value)
-    if moment is None:
-        return "never"
+    return "never" if moment is None else _relative(moment, now)
+
+
+def _relative(moment: datetime, now: datetime) -> str:
     seconds = (now - moment).total_seconds()
     return f"in {span(seconds)}" if seconds < 0 else f"{span(seconds)} ago"
 
 
 def until(value: Any, now: datetime) -> str:
     """``in 5m`` for a future ISO time, ``2m ago (overdue)`` for a past one, ``-`` for none."""
-    moment = _moment(value)
+    return _until(_moment(value), now)
+
+
+def _until(moment: datetime | None, now: datetime) -> str:
     if moment is None:
         return "-"
     seconds = (moment - now).total_seconds()
     return f"in {span(seconds)}" if seconds >= 0 else f"{span(seconds)} ago (overdue)"
 
 
+def late_and_down(monitor: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    """When ``monitor`` becomes late (grace starts) and when it goes down, without a ping.
+
+    The API's ``next_deadline`` is the next of these two that is still ahead: for an ``up``
+    monitor grace starts then, for one in ``grace`` (or a ``started`` run, which goes down
+    when it has not ended within grace of its start) it goes down then.
+    """
+    deadline = _moment(monitor.get("next_deadline"))
+    grace = monitor.get("grace_seconds")
+    if deadline is None or not isinstance(grace, int | float):
+        return None, None
+    state = monitor.get("state")
+    if state == "up":
+        return deadline, deadline + timedelta(seconds=grace)
+    if state == "grace":
+        return deadline - timedelta(seconds=grace), deadline
+    return None, deadline
+
+
 def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
-    """The monitors as aligned text columns, one line each after a header."""
+    """The monitors as aligned text columns: heartbeats in one table, probed monitors
+    (with their last result and components) in a second one."""
     if not monitors:
         return ["no monitors yet: describe some in tocsin.yaml and run `tocsin apply -f`"]
+    heartbeats = [m for m in monitors if m.get("kind", "heartbeat") == "heartbeat"]
+    probed = [m for m in monitors if m.get("kind", "heartbeat") != "heartbeat"]
+    lines = _heartbeat_table(heartbeats, now) if heartbeats else []
+    if probed:
+        lines += [""] if lines else []
+        lines += render_probes(probed, now, ago)
+    return lines
+
+
+def _heartbeat_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
     rows = [COLUMNS] + [
         (
             str(m.get("name", "")),
             str(m.get("kind", "")),
             str(m.get("state", "")),
             ago(m.get("last_ping_at"), now),
-            until(m.get("next_deadline"), now),
+            *_late_and_down_cells(m, now),
             str(m.get("ping_url", "")),
         )
         for m in monitors
@@ -75,6 +112,11 @@ def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[s
     ]
 
 
+def _late_and_down_cells(monitor: Mapping[str, Any], now: datetime) -> tuple[str, str]:
+    late, down = late_and_down(monitor)
+    return ("-" if late is None else _relative(late, now)), _until(down, now)
+
+
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the monitors.")
 @click.option(
@@ -85,7 +127,8 @@ def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[s
 )
 @friendly_errors
 def status_command(as_json: bool, url: str | None) -> None:
-    """Show every monitor: name, kind, state, last ping, next deadline and ping URL."""
+    """Show every monitor: name, kind, state, last ping, when it becomes late and when it
+    goes down without a ping, and its ping URL."""
     from tocsin.server.config.backends import Backend, Json
     from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
@@ -96,7 +139,7 @@ def status_command(as_json: bool, url: str | None) -> None:
         async with backend.session(write=False) as session:
             return await session.list_monitors()
 
-    monitors = run_with_backend(settings, url, work)
+    monitors = run_with_backend(settings, url, work, to_stderr)
     if as_json:
         click.echo(json.dumps(monitors, indent=2))
         return

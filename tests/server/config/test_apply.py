@@ -16,6 +16,7 @@ from tocsin.server.storage.channels import create_channel, list_channels
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.monitors import create_monitor, list_monitors
 from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.shapes import MonitorOut, as_json
 
 BASE = "http://tocsin.test"
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -54,7 +55,8 @@ async def snapshot(db: Database) -> tuple[list[str], dict[str, dict[str, object]
     async with db.read() as conn:
         project = await default_project(conn)
         channels = [c.name for c in await list_channels(conn, project.id)]
-        monitors = {m.name: m.to_json(BASE) for m in await list_monitors(conn, project.id)}
+        found = await list_monitors(conn, project.id)
+        monitors = {m.name: as_json(MonitorOut.of(m, BASE)) for m in found}
     return channels, monitors
 
 

@@ -125,3 +125,55 @@ def test_load_file_reads_and_names_the_file(tmp_path: Path) -> None:
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_file(str(tmp_path / "nope.yaml"), {})
+
+
+def _alias_bomb(levels: int, width: int = 9) -> str:
+    """The "billion laughs": each level is a list of ``width`` aliases to the one above."""
+    lines = ['monitors: &l0 ["lol"]']
+    for level in range(1, levels + 1):
+        aliases = ", ".join([f"*l{level - 1}"] * width)
+        lines.append(f"l{level}: &l{level} [{aliases}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [6, 9], ids=["million", "billion"])
+def test_alias_bomb_is_refused_naming_the_line(levels: int) -> None:
+    text = _alias_bomb(levels)
+    assert len(text) < 600  # a few hundred bytes
+    with pytest.raises(ConfigError) as info:
+        load_text(text, {}, source="bomb.yaml")
+    # Level 5 (line 6) is the first whose aliases copy more than 100,000 values in all.
+    assert info.value.problems == [
+        "bomb.yaml:6: the alias *l4 takes the file past 100,000 values copied from aliases; "
+        "use fewer aliases, or aliases of smaller parts"
+    ]
+
+
+def test_an_alias_inside_its_own_anchor_is_refused() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text("monitors:\n  - &loop\n    name: a\n    again: *loop\n", {})
+    assert info.value.problems == [
+        "tocsin.yaml:4: the alias *loop is inside the value it names (a loop)"
+    ]
+
+
+def test_nesting_too_deep_is_refused_naming_the_line() -> None:
+    with pytest.raises(ConfigError) as info:
+        load_text("monitors:\n  - " + "[" * 5000 + "]" * 5000 + "\n", {})
+    assert info.value.problems == ["tocsin.yaml:2: nested more than 50 levels deep"]
+
+
+def test_many_aliases_within_the_budget_load() -> None:
+    anchor = "  - &base {name: m0, period: 1h, grace: 5m, channels: [ops], tags: [a, b]}\n"
+    items = "".join(f"  - {{<<: *base, name: m{i}}}\n" for i in range(1, 2000))
+    document = load_text("monitors:\n" + anchor + items, {})
+    assert document.problems == []
+    assert len(document.data["monitors"]) == 2000
+    assert document.data["monitors"][1999]["tags"] == ["a", "b"]
+
+
+def test_an_alias_of_an_item_with_a_merge_key_copies_it_as_written() -> None:
+    text = "monitors:\n  - &a {<<: {grace: 5m, period: 1h}, name: x, grace: 1m}\n  - *a\n"
+    document = load_text(text, {})
+    assert document.problems == []
+    assert document.data["monitors"][1] == {"name": "x", "grace": "1m", "period": "1h"}

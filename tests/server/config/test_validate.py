@@ -87,7 +87,8 @@ servers: []
 def test_a_file_with_many_errors_lists_them_all_with_lines() -> None:
     _, problems = check(BROKEN)
     assert problems == [
-        "tocsin.yaml:3: channels[0] (ops).kind: unknown kind 'pager'; supported: webhook",
+        "tocsin.yaml:3: channels[0] (ops).kind: unknown kind 'pager'; "
+        "supported: webhook, email, slack, discord, apprise",
         "tocsin.yaml:6: channels[1].url: environment variable HOOK is not set "
         "(set it, or write ${HOOK:-default})",
         "tocsin.yaml:9: monitors[0] (backup).period: '1 day' is not a duration; "
@@ -98,7 +99,7 @@ def test_a_file_with_many_errors_lists_them_all_with_lines() -> None:
         "tocsin.yaml:13: monitors[1] (invoice-cron).timezone: 'Mars/Olympus' is not a known "
         "time zone (use a name like Europe/Berlin)",
         "tocsin.yaml:14: monitors[1] (invoice-cron).colour: unknown field; expected one of "
-        "channels, cron, desc, grace, kind, name, period, slug, tags, timezone",
+        "channels, cron, desc, grace, kind, name, paused, period, slug, tags, timezone",
         "tocsin.yaml:15: monitors[2] (backup).name: name 'backup' is used twice "
         "(first by monitors[0], line 8)",
         "tocsin.yaml:17: monitors[3]: must be a mapping (name: ..., kind: ...)",

@@ -96,3 +96,21 @@ def test_text_every_database_can_store(text: str) -> None:
     with pytest.raises(ValidationError) as info:
         monitor_spec({"name": text, "tags": [text], "desc": text})
     assert set(info.value.fields) == {"name", "tags", "desc"}
+
+
+@pytest.mark.parametrize(
+    "slug",
+    ["ab\n", "ab ", " ab", "Ab", "a/b", "a.b", "ü", "", "a" * 101, "ab\r\n", "a\tb"],
+    ids=repr,
+)
+def test_a_slug_breaking_the_rule_is_refused_as_given_not_trimmed(slug: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        monitor_spec({"name": "job", "slug": slug})
+    assert info.value.fields == {
+        "slug": "may contain only a-z, 0-9, hyphens and underscores (1 to 100 characters)"
+    }
+
+
+@pytest.mark.parametrize("slug", ["ab", "a-b_c", "0", "a" * 100])
+def test_slugs_that_follow_the_rule(slug: str) -> None:
+    assert monitor_spec({"name": "job", "slug": slug}).slug == slug

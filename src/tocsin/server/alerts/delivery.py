@@ -1,29 +1,48 @@
-"""The outbox worker: claims due notifications, sends them, records every attempt.
+"""The delivery worker: sends claimed notifications and records every attempt.
 
-Claiming sets ``claimed_until`` with a compare-and-set, so several server processes (or a
-restarted one) never send the same attempt twice while a claim is fresh; a process killed
-mid-send leaves a claim that expires, and the alert is sent again (at least once; the
-idempotency key lets the receiver drop the duplicate).
+Alerts reach it two ways: ``send`` takes the notifications this process has just written
+(already claimed for it), and the claim loop claims retries that fell due and alerts
+whose claim expired (their process died before sending). A claim is a compare-and-set
+on ``claimed_until``, so several server processes (or a restarted one) never send the
+same attempt twice while a claim is fresh; delivery is at least once, and the
+``Idempotency-Key`` lets a receiver drop a duplicate.
+
+Channels are isolated from each other: a channel has at most ``per_channel`` sends in
+flight (within the global ``concurrency``) and its alerts queue behind its own, never
+behind another channel's, so a hung receiver delays only its own alerts. The claim loop
+leaves channels that are at their cap alone, and an alert that waited half its claim
+for a turn is not sent then but recorded as a retry: a claim never runs out under an
+alert that is still queued here.
+
+Each batch of a channel's sends ends with one write (``record_attempts``): a
+``delivery_attempts`` row per attempt and the notifications' new state.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.engine import Connection
 
 from tocsin.errors import DeliveryError
-from tocsin.server.alerts.channels import channel_for
+from tocsin.server.alerts.channels import CHANNELS, Channel, channel_for
 from tocsin.server.alerts.outbox import ClaimedAlert
 from tocsin.server.background import cancel_and_wait, wait_event
-from tocsin.server.domain.states import CLAIM_SECONDS, NotificationStatus
+from tocsin.server.domain.states import CLAIM_SECONDS
 from tocsin.server.storage.database import Database
-from tocsin.server.storage.tables import channels, notifications
+from tocsin.server.storage.deliveries import (
+    Attempt,
+    AttemptOutcome,
+    cap_error,
+    claim_due,
+    next_attempt_at,
+    record_attempts,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +50,8 @@ logger = logging.getLogger(__name__)
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 5.0
+# By default an alert must start its send within half its claim; the rest is for the send.
+QUEUE_SECONDS = CLAIM_SECONDS / 2
 
 
 def backoff(attempts: int) -> timedelta:
@@ -39,45 +60,79 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=BACKOFF_SECONDS[index])
 
 
+@dataclass
+class _Channel:
+    """A channel's share of the pool: its send slots and its alerts queued or in flight."""
+
+    slots: asyncio.Semaphore
+    queued: int = 0
+
+
+@dataclass(frozen=True)
+class _Sent:
+    """What happened to one send."""
+
+    started_at: datetime
+    seconds: float
+    error: DeliveryError | None
+    http_status: int | None
+
+
 class DeliveryWorker:
-    """Sends due notifications with bounded concurrency."""
+    """Sends claimed notifications, at most ``per_channel`` at a time per channel and
+    ``concurrency`` in all; an alert not started within ``queue_seconds`` of being queued
+    is recorded as a retry instead. ``channels`` are the senders by kind: a server passes
+    ``senders(settings.smtp)`` so email alerts reach its SMTP server."""
 
     def __init__(
         self,
         database: Database,
         *,
         concurrency: int = 100,
+        per_channel: int = 20,
         batch_size: int = 500,
+        queue_seconds: float = QUEUE_SECONDS,
         on_result: Callable[[str, bool], None] | None = None,
+        channels: Mapping[str, Channel] = CHANNELS,
     ) -> None:
         self.database = database
+        self.channels = channels
         self.concurrency = concurrency
+        self.per_channel = per_channel
         self.batch_size = batch_size
+        self.queue_seconds = queue_seconds
         self.on_result = on_result
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
         self._sending: set[asyncio.Task[None]] = set()
         self._limit = asyncio.Semaphore(concurrency)
-
-    def wake(self) -> None:
-        """Notifications may be due: look now instead of at the next poll."""
-        self._wake.set()
+        self._channels: dict[int, _Channel] = {}
+        self._passed_over: frozenset[int] = frozenset()
 
     def send(self, alerts: list[ClaimedAlert]) -> None:
         """Send notifications this process just wrote, already claimed for it."""
         if not alerts or self._task is None or self._session is None:
-            return  # not running: the claims expire and the poll sends them later
-        task = asyncio.create_task(self._deliver(alerts))
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+            return  # not running: the claims expire and the claim loop sends them later
+        self._dispatch(alerts)
 
     def start(self) -> None:
-        """Start the worker task."""
+        """Start the claim loop."""
         self._task = asyncio.create_task(self._run(), name="tocsin-delivery")
 
+    @property
+    def running(self) -> bool:
+        """Whether the claim loop is alive (started, not stopped and not dead)."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
-        """Stop after the current batch; unsent claims expire and are retried later."""
+        """Stop at once: end the claim loop and cancel the sends queued or in flight.
+
+        A cancelled send is not recorded, and its notification stays claimed until the
+        claim expires (``CLAIM_SECONDS`` after it was taken); then this server, restarted,
+        or another one claims and sends it again with the same ``Idempotency-Key`` (the
+        receiver may have got the cancelled one).
+        """
         await cancel_and_wait(self._task)
         self._task = None
         for task in list(self._sending):
@@ -85,6 +140,29 @@ class DeliveryWorker:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    def _dispatch(self, alerts: list[ClaimedAlert]) -> None:
+        """Queue ``alerts`` behind their own channels' earlier ones."""
+        send_by = time.monotonic() + self.queue_seconds
+        by_channel: dict[int, list[ClaimedAlert]] = {}
+        for alert in alerts:
+            by_channel.setdefault(alert.channel_id, []).append(alert)
+        for channel_id, queued in by_channel.items():
+            channel = self._channels.get(channel_id)
+            if channel is None:
+                channel = self._channels[channel_id] = _Channel(asyncio.Semaphore(self.per_channel))
+            channel.queued += len(queued)
+            task = asyncio.create_task(self._deliver(channel_id, channel, queued, send_by))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+
+    def _busy_channels(self) -> frozenset[int]:
+        """Channels with a full share of sends queued here: the claim loop leaves them."""
+        return frozenset(
+            channel_id
+            for channel_id, channel in self._channels.items()
+            if channel.queued >= self.per_channel
+        )
 
     async def _run(self) -> None:
         connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=10)
@@ -95,155 +173,115 @@ class DeliveryWorker:
         )
         while True:
             self._wake.clear()
+            self._passed_over = busy = self._busy_channels()
             try:
-                claimed = await self.database.run_write(self._claim, datetime.now(UTC))
+                claimed = await self.database.run_write(
+                    claim_due, datetime.now(UTC), self.batch_size, busy
+                )
             except Exception:
                 logger.exception("claiming notifications failed")
                 claimed = []
             if claimed:
-                # Send in the background and look for more at once: a slow receiver must not
-                # hold back alerts that became due meanwhile.
-                task = asyncio.create_task(self._deliver(claimed))
-                self._sending.add(task)
-                task.add_done_callback(self._sending.discard)
+                # Queue them and look for more at once: a slow receiver must not hold
+                # back alerts that became due meanwhile.
+                self._dispatch([ClaimedAlert(**row._asdict()) for row in claimed])
                 continue
             try:
-                await wait_event(self._wake, await self._seconds_to_next())
+                await wait_event(self._wake, await self._seconds_to_next(busy))
             except Exception:
                 logger.exception("delivery wait failed")
                 await asyncio.sleep(1)
 
-    async def _seconds_to_next(self) -> float:
+    async def _seconds_to_next(self, busy: frozenset[int]) -> float:
         async with self.database.read() as conn:
-            next_at = (
-                await conn.execute(
-                    select(func.min(notifications.c.next_attempt_at)).where(
-                        notifications.c.status == NotificationStatus.PENDING.value,
-                        notifications.c.claimed_until.is_(None),
-                    )
-                )
-            ).scalar()
+            next_at = await next_attempt_at(conn, busy)
         if next_at is None:
             return IDLE_POLL_SECONDS
-        if isinstance(next_at, str):
-            next_at = datetime.fromisoformat(next_at)
-        if next_at.tzinfo is None:
-            next_at = next_at.replace(tzinfo=UTC)
         seconds = (next_at - datetime.now(UTC)).total_seconds()
         return float(min(max(seconds, 0.05), IDLE_POLL_SECONDS))
 
-    async def _deliver(self, claimed: list[ClaimedAlert]) -> None:
-        """Send claimed notifications and record every attempt."""
-        results: list[DeliveryError | None] = [None] * len(claimed)
-        pending = iter(range(len(claimed)))
+    async def _deliver(
+        self, channel_id: int, channel: _Channel, alerts: list[ClaimedAlert], send_by: float
+    ) -> None:
+        """Send one channel's alerts, then record every attempt in one write."""
+        results: list[_Sent | None] = [None] * len(alerts)
+        pending = iter(range(len(alerts)))
 
         async def sender() -> None:
             # A few senders taking turns instead of a task per alert: a burst of 1,000
             # alerts would otherwise create 1,000 tasks that mostly wait for a slot.
             for index in pending:
-                results[index] = await self._send(claimed[index])
+                try:
+                    async with channel.slots:
+                        results[index] = await self._send(alerts[index], send_by)
+                finally:
+                    channel.queued -= 1
 
-        await asyncio.gather(*(sender() for _ in range(min(len(claimed), self.concurrency))))
         try:
-            outcomes = list(zip(claimed, results, strict=True))
-            await self.database.run_write(self._record, outcomes, datetime.now(UTC))
+            await asyncio.gather(*(sender() for _ in range(min(len(alerts), self.per_channel))))
+        finally:
+            if channel.queued == 0:
+                self._channels.pop(channel_id, None)
+        now = datetime.now(UTC)
+        attempts = []
+        for alert, sent in zip(alerts, results, strict=True):
+            assert sent is not None  # every sender ran to its end
+            attempts.append(_attempt(alert, sent, now))
+        try:
+            await self.database.run_write(record_attempts, attempts, now)
         except Exception:  # the claims expire and the alerts are sent again
-            logger.exception("recording deliveries failed count=%d", len(claimed))
+            logger.exception("recording deliveries failed count=%d", len(attempts))
         if self.on_result is not None:
-            for item, error in zip(claimed, results, strict=True):
-                self.on_result(item.kind, error is None)
-        if any(error is not None for error in results):
-            self._wake.set()  # a retry now has a due time: let the claim loop see it
+            for alert, attempt in zip(alerts, attempts, strict=True):
+                self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
+        retry = any(attempt.outcome is AttemptOutcome.RETRY for attempt in attempts)
+        if retry or channel_id in self._passed_over:
+            self._wake.set()  # a retry has a due time, or the claim loop left this channel
 
-    def _claim(self, conn: Connection, now: datetime) -> list[ClaimedAlert]:
-        due = and_(
-            notifications.c.status == NotificationStatus.PENDING.value,
-            notifications.c.next_attempt_at <= now,
-            or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now),
-        )
-        query = (
-            select(
-                notifications.c.id,
-                channels.c.kind,
-                channels.c.settings,
-                notifications.c.payload,
-                notifications.c.idempotency_key,
-                notifications.c.attempts,
-            )
-            .join(channels, channels.c.id == notifications.c.channel_id)
-            .where(due)
-            .order_by(notifications.c.id)
-            .limit(self.batch_size)
-        )
-        if not self.database.is_sqlite:
-            query = query.with_for_update(skip_locked=True, of=notifications)
-        rows = conn.execute(query).all()
-        if not rows:
-            return []
-        ids = [row[0] for row in rows]
-        conn.execute(
-            update(notifications)
-            .where(notifications.c.id.in_(ids), due)
-            .values(
-                claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
-                attempts=notifications.c.attempts + 1,
-            )
-        )
-        return [
-            ClaimedAlert(row[0], row[1], dict(row[2]), dict(row[3]), row[4], row[5] + 1)
-            for row in rows
-        ]
-
-    async def _send(self, item: ClaimedAlert) -> DeliveryError | None:
+    async def _send(self, alert: ClaimedAlert, send_by: float) -> _Sent:
         assert self._session is not None
         async with self._limit:
-            try:
-                await channel_for(item.kind).send(
-                    self._session, item.settings, item.payload, item.idempotency_key
+            started_at, started = datetime.now(UTC), time.monotonic()
+            if started > send_by:
+                waited = DeliveryError(
+                    f"not sent: waited {self.queue_seconds:g} s behind this channel's other alerts"
                 )
+                return _Sent(started_at, 0.0, waited, None)
+            try:
+                status = await channel_for(alert.kind, self.channels).send(
+                    self._session, alert.settings, alert.payload, alert.idempotency_key
+                )
+                error = None
             except DeliveryError as exc:
-                return exc
+                status, error = exc.http_status, exc
             except Exception as exc:  # a sender bug must not stop the other alerts
-                logger.exception("channel sender crashed notification=%s", item.id)
-                return DeliveryError(f"{type(exc).__name__}: {exc}")
-        return None
-
-    def _record(
-        self,
-        conn: Connection,
-        outcomes: list[tuple[ClaimedAlert, DeliveryError | None]],
-        now: datetime,
-    ) -> None:
-        rows: list[dict[str, object]] = []
-        for item, error in outcomes:
-            row: dict[str, object] = {
-                "n_id": item.id,
-                "n_status": NotificationStatus.PENDING.value,
-                "n_delivered_at": None,
-                "n_next": None,
-                "n_error": str(error) if error else None,
-            }
-            if error is None:
-                row |= {"n_status": NotificationStatus.DELIVERED.value, "n_delivered_at": now}
-                logger.info("alert delivered notification=%s attempt=%d", item.id, item.attempts)
-            elif error.permanent or item.attempts >= MAX_ATTEMPTS:
-                row["n_status"] = NotificationStatus.FAILED.value
-                logger.warning("alert failed notification=%s error=%s", item.id, error)
-            else:
-                row["n_next"] = now + backoff(item.attempts)
-                logger.info("alert will be retried notification=%s error=%s", item.id, error)
-            rows.append(row)
-        conn.execute(_RECORD, rows)
+                logger.exception("channel sender crashed notification=%s", alert.id)
+                status, error = None, DeliveryError(f"{type(exc).__name__}: {exc}")
+        return _Sent(started_at, time.monotonic() - started, error, status)
 
 
-_RECORD = (
-    update(notifications)
-    .where(notifications.c.id == bindparam("n_id"))
-    .values(
-        status=bindparam("n_status"),
-        delivered_at=bindparam("n_delivered_at"),
-        next_attempt_at=func.coalesce(bindparam("n_next"), notifications.c.next_attempt_at),
-        last_error=bindparam("n_error"),
-        claimed_until=None,
+def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
+    """The row recording ``sent``, with the outcome it leads to."""
+    error, next_at = sent.error, None
+    if error is None:
+        outcome = AttemptOutcome.DELIVERED
+        logger.info("alert delivered notification=%s attempt=%d", alert.id, alert.attempts)
+    elif error.permanent or alert.attempts >= MAX_ATTEMPTS:
+        outcome = AttemptOutcome.FAILED
+        logger.warning("alert failed notification=%s error=%s", alert.id, error)
+    else:
+        # Never sooner than the receiver asked (Retry-After), nor sooner than the backoff.
+        wait = max(backoff(alert.attempts), timedelta(seconds=error.retry_after or 0))
+        outcome, next_at = AttemptOutcome.RETRY, now + wait
+        logger.info("alert will be retried notification=%s error=%s", alert.id, error)
+    return Attempt(
+        notification_id=alert.id,
+        channel_id=alert.channel_id,
+        attempt=alert.attempts,
+        started_at=sent.started_at,
+        duration_ms=round(sent.seconds * 1000),
+        outcome=outcome,
+        http_status=sent.http_status,
+        error=cap_error(str(error)) if error is not None else None,
+        next_attempt_at=next_at,
     )
-)

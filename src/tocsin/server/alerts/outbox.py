@@ -11,19 +11,20 @@ before sending, the claim expires and any server sends the alert.
 from __future__ import annotations
 
 import uuid as uuid_module
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin import __version__
+from tocsin.server.domain.ping_urls import ping_url
 from tocsin.server.domain.states import CLAIM_SECONDS, NotificationStatus
 from tocsin.server.domain.transitions import Flip
-from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.hot_rows import NotificationRow
+from tocsin.server.storage.notifications import alert_channels, insert_notifications
 from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.tables import channels, monitor_channels
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class ClaimedAlert:
     """A notification this process owns and should send now."""
 
     id: int
+    channel_id: int
     kind: str
     settings: dict[str, Any]
     payload: dict[str, Any]
@@ -39,12 +41,22 @@ class ClaimedAlert:
 
 
 def alert_payload(
-    monitor: MonitorRecord, flip: Flip, at: datetime, base_url: str, idempotency_key: str
+    monitor: MonitorRecord,
+    flip: Flip,
+    at: datetime,
+    base_url: str,
+    idempotency_key: str,
+    probe: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON document a webhook receives for an alert."""
+    """The JSON document a webhook receives for an alert.
+
+    A probed monitor's alert carries ``probe``: the result that flipped it (verdict,
+    status code, response time, the failed assertions and components with their values);
+    its flip's cause already says what broke, e.g. ``status (503) == 200``.
+    """
     alert = flip.alert
     assert alert is not None
-    return {
+    payload: dict[str, Any] = {
         "event": alert.value,
         "idempotency_key": idempotency_key,
         "summary": f"{monitor.name} is {flip.new_state.value.upper()}: {flip.cause}",
@@ -58,7 +70,7 @@ def alert_payload(
             "last_ping_at": (
                 monitor.status.last_ping_at.isoformat() if monitor.status.last_ping_at else None
             ),
-            "ping_url": f"{base_url}/ping/{monitor.uuid}",
+            "ping_url": ping_url(base_url, monitor.uuid),
         },
         "flip": {
             "old_state": flip.old_state.value,
@@ -68,14 +80,24 @@ def alert_payload(
         },
         "sent_by": f"tocsin/{__version__}",
     }
+    if monitor.kind.probed:
+        del payload["monitor"]["ping_url"]
+        del payload["monitor"]["last_ping_at"]
+        payload["monitor"]["last_result_at"] = at.isoformat()
+        if probe is not None:
+            payload["probe"] = dict(probe)
+    return payload
 
 
 def insert_alerts(
     conn: Connection,
     flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
+    probes: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> list[ClaimedAlert]:
     """Write a notification per channel for each ``(monitor, flip, flip_id, at)`` that alerts.
+
+    ``probes`` maps a probed monitor's id to what its payload says about the result.
 
     One query for the channels and one insert, however many monitors flipped at once.
     Returns the notifications, claimed for this process, for its delivery worker.
@@ -83,41 +105,41 @@ def insert_alerts(
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
         return []
-    monitor_ids = sorted({monitor.id for monitor, _, _, _ in alerting})
-    found = conn.execute(
-        select(monitor_channels.c.monitor_id, channels.c.id, channels.c.kind, channels.c.settings)
-        .join(channels, channels.c.id == monitor_channels.c.channel_id)
-        .where(monitor_channels.c.monitor_id.in_(monitor_ids))
-        .order_by(channels.c.id)
-    )
-    channels_of: dict[int, list[tuple[int, str, dict[str, Any]]]] = {}
-    for monitor_id, channel_id, kind, settings in found.all():
-        channels_of.setdefault(monitor_id, []).append((channel_id, kind, dict(settings)))
-    rows: list[tuple[Any, ...]] = []
-    claimed: list[tuple[str, dict[str, Any], dict[str, Any], str]] = []
+    channels_of = alert_channels(conn, (monitor.id for monitor, _, _, _ in alerting))
+    rows: list[NotificationRow] = []
+    claimed: list[tuple[str, dict[str, Any]]] = []
     for monitor, flip, flip_id, at in alerting:
         assert flip.alert is not None
-        for channel_id, kind, settings in channels_of.get(monitor.id, []):
+        for channel in channels_of.get(monitor.id, []):
             key = str(uuid_module.uuid4())
-            payload = alert_payload(monitor, flip, at, base_url, key)
             rows.append(
-                (
-                    monitor.id,
-                    channel_id,
-                    flip_id,
-                    flip.alert.value,
-                    key,
-                    payload,
-                    NotificationStatus.PENDING.value,
-                    1,
-                    at,
-                    at + timedelta(seconds=CLAIM_SECONDS),
-                    at,
+                NotificationRow(
+                    monitor_id=monitor.id,
+                    channel_id=channel.id,
+                    flip_id=flip_id,
+                    kind=flip.alert.value,
+                    idempotency_key=key,
+                    payload=alert_payload(
+                        monitor, flip, at, base_url, key, (probes or {}).get(monitor.id)
+                    ),
+                    status=NotificationStatus.PENDING.value,
+                    attempts=1,
+                    next_attempt_at=at,
+                    claimed_until=at + timedelta(seconds=CLAIM_SECONDS),
+                    created_at=at,
                 )
             )
-            claimed.append((kind, settings, payload, key))
-    ids = statements_for(conn).insert_notifications(conn, rows)
+            claimed.append((channel.kind, channel.settings))
+    ids = insert_notifications(conn, rows)
     return [
-        ClaimedAlert(notification_id, kind, settings, payload, key, 1)
-        for notification_id, (kind, settings, payload, key) in zip(ids, claimed, strict=True)
+        ClaimedAlert(
+            id=notification_id,
+            channel_id=row.channel_id,
+            kind=kind,
+            settings=settings,
+            payload=row.payload,
+            idempotency_key=row.idempotency_key,
+            attempts=row.attempts,
+        )
+        for notification_id, row, (kind, settings) in zip(ids, rows, claimed, strict=True)
     ]

@@ -101,7 +101,7 @@ async def apply_document(
         if failing is None:
             raise
         where = _location(document, desired, failing)
-        if backend.atomic:
+        if backend.atomic or done == 0:
             raise TocsinError(f"{where}{exc} (nothing was applied)") from exc
         raise TocsinError(
             f"{where}{exc} (after {done} of {len(plan.changes)} changes were applied; "

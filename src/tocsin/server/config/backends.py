@@ -1,7 +1,8 @@
 """Where ``tocsin apply`` and ``tocsin status`` read and write: the database or a server.
 
 A ``Backend`` opens a ``BackendSession`` with list/create/update/delete for monitors and
-channels, all speaking the JSON shapes of the REST API. ``LocalBackend`` runs the storage
+channels, all speaking the JSON shapes of the REST API (``storage.shapes``; lists are
+whole: the remote backend follows the API's pages). ``LocalBackend`` runs the storage
 functions inside one database transaction, so a failing apply applies nothing.
 ``RemoteBackend`` calls the REST API v1 with an API key; HTTP errors are translated into
 ``TocsinError``s here and nowhere else.
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from tocsin.errors import ConflictError, NotFoundError, TocsinError, ValidationError
-from tocsin.server.domain.spec import ChannelSpec, MonitorSpec
+from tocsin.server.domain.spec import CHANNEL_FIELDS, ChannelSpec, MonitorSpec
 from tocsin.server.domain.states import ManagedBy
 
 if TYPE_CHECKING:
@@ -23,8 +24,12 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from tocsin.server.storage.database import Database
+    from tocsin.server.storage.rows import ChannelRecord, MonitorRecord
 
 Json = dict[str, Any]
+
+# Items per page when reading a whole list from a server (the API's maximum).
+PAGE_SIZE = 1000
 
 
 class BackendSession(Protocol):
@@ -88,16 +93,24 @@ class _LocalSession:
     def _now() -> datetime:
         return datetime.now(UTC)
 
+    def _monitor_json(self, record: MonitorRecord) -> Json:
+        from tocsin.server.storage.shapes import MonitorOut, as_json
+
+        return as_json(MonitorOut.of(record, self.base_url))
+
     async def list_channels(self) -> list[Json]:
         from tocsin.server.storage import channels
 
-        return [c.to_json() for c in await channels.list_channels(self.conn, self.project_id)]
+        records = await channels.list_channels(self.conn, self.project_id)
+        return [_channel_json(record) for record in records]
 
     async def list_monitors(self) -> list[Json]:
         from tocsin.server.storage import monitors
+        from tocsin.server.storage.shapes import as_json, monitors_out
 
         records = await monitors.list_monitors(self.conn, self.project_id)
-        return [record.to_json(self.base_url) for record in records]
+        shown = await monitors_out(self.conn, records, self.base_url)
+        return [as_json(monitor) for monitor in shown]
 
     async def create_channel(self, spec: ChannelSpec) -> Json:
         from tocsin.server.storage import channels
@@ -105,7 +118,7 @@ class _LocalSession:
         record = await channels.create_channel(
             self.conn, self.project_id, spec, self._now(), ManagedBy.CONFIG
         )
-        return record.to_json()
+        return _channel_json(record)
 
     async def update_channel(self, key: str, spec: ChannelSpec) -> Json:
         from tocsin.server.storage import channels
@@ -113,7 +126,7 @@ class _LocalSession:
         record = await channels.update_channel(
             self.conn, self.project_id, key, spec, self._now(), ManagedBy.CONFIG
         )
-        return record.to_json()
+        return _channel_json(record)
 
     async def delete_channel(self, key: str) -> None:
         from tocsin.server.storage import channels
@@ -126,7 +139,7 @@ class _LocalSession:
         record = await monitors.create_monitor(
             self.conn, self.project_id, spec, self._now(), ManagedBy.CONFIG
         )
-        return record.to_json(self.base_url)
+        return self._monitor_json(record)
 
     async def update_monitor(self, key: str, spec: MonitorSpec) -> Json:
         from tocsin.server.storage import monitors
@@ -134,12 +147,18 @@ class _LocalSession:
         record = await monitors.update_monitor(
             self.conn, self.project_id, key, spec, self._now(), ManagedBy.CONFIG
         )
-        return record.to_json(self.base_url)
+        return self._monitor_json(record)
 
     async def delete_monitor(self, key: str) -> None:
         from tocsin.server.storage import monitors
 
         await monitors.delete_monitor(self.conn, self.project_id, key)
+
+
+def _channel_json(record: ChannelRecord) -> Json:
+    from tocsin.server.storage.shapes import ChannelOut, as_json
+
+    return as_json(ChannelOut.of(record))
 
 
 class LocalBackend:
@@ -173,6 +192,17 @@ class LocalBackend:
 def monitor_body(spec: MonitorSpec) -> Json:
     """The REST API body for ``spec`` (every field, so a PATCH replaces them all)."""
     schedule = spec.schedule
+    if spec.probe is not None:
+        return {
+            "name": spec.name,
+            "kind": spec.kind.value,
+            "slug": spec.slug,
+            "desc": spec.desc,
+            "tags": list(spec.tags),
+            "channels": list(spec.channels),
+            "managed_by": ManagedBy.CONFIG.value,
+            **spec.probe.user_fields(),
+        }
     return {
         "name": spec.name,
         "kind": spec.kind.value,
@@ -193,9 +223,7 @@ def channel_body(spec: ChannelSpec) -> Json:
     return {
         "name": spec.name,
         "kind": spec.kind,
-        "url": None,
-        "headers": None,
-        "timeout": None,
+        **dict.fromkeys(sorted(CHANNEL_FIELDS - {"name", "kind"})),
         **spec.settings,
         "managed_by": ManagedBy.CONFIG.value,
     }
@@ -221,10 +249,8 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     message, fields = _error_text(response)
     if status == 401:
         raise TocsinError(f"the server refused the API key (401): {message}")
-    if status == 403:
-        raise TocsinError(
-            f"the API key may not {what} (403): {message}; this needs a read-write key"
-        )
+    if status == 403:  # the server's message says what kind of key is needed
+        raise TocsinError(f"the API key may not {what} (403): {message}")
     if status == 404:
         raise NotFoundError(f"cannot {what}: not found (404): {message}")
     if status == 409:
@@ -239,9 +265,10 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
 class _RemoteSession:
     """REST API v1 calls on one HTTP client."""
 
-    def __init__(self, client: httpx.AsyncClient, where: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, where: str, page_size: int) -> None:
         self.client = client
         self.where = where
+        self.page_size = page_size
 
     async def _call(self, method: str, path: str, what: str, body: Json | None = None) -> Any:
         import httpx
@@ -262,14 +289,25 @@ class _RemoteSession:
             ) from exc
 
     async def _list(self, section: str) -> list[Json]:
-        data = await self._call("GET", f"/api/v1/{section}", f"list {section}")
-        items = data.get(section) if isinstance(data, dict) else None
-        if not isinstance(items, list):
-            raise TocsinError(
-                f"the server at {self.where} answered GET /api/v1/{section} without "
-                f"a {section!r} list: is this a tocsin server?"
-            )
-        return [item for item in items if isinstance(item, dict)]
+        """Every item of a list, page after page (following each page's ``next``)."""
+        found: list[Json] = []
+        path: str | None = f"/api/v1/{section}?limit={self.page_size}"
+        seen: set[str] = set()
+        while path is not None:
+            seen.add(path)
+            data = await self._call("GET", path, f"list {section}")
+            items = data.get(section) if isinstance(data, dict) else None
+            following = data.get("next") if isinstance(data, dict) else None
+            if not isinstance(items, list) or not isinstance(following, str | None):
+                raise TocsinError(
+                    f"the server at {self.where} answered GET {path} without "
+                    f"a {section!r} list: is this a tocsin server?"
+                )
+            found += [item for item in items if isinstance(item, dict)]
+            if following in seen:
+                raise TocsinError(f"the server at {self.where} pages {section} in a circle")
+            path = following
+        return found
 
     async def list_channels(self) -> list[Json]:
         return await self._list("channels")
@@ -311,7 +349,9 @@ class RemoteBackend:
     atomic = False
     marks_ownership = True
 
-    def __init__(self, base_url: str, api_key: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str, api_key: str, *, timeout: float = 30.0, page_size: int = PAGE_SIZE
+    ) -> None:
         url = base_url.rstrip("/")
         if url.endswith("/api/v1"):
             url = url[: -len("/api/v1")]
@@ -320,6 +360,7 @@ class RemoteBackend:
         self.base_url = url
         self.api_key = api_key
         self.timeout = timeout
+        self.page_size = page_size
         self.where = url
 
     @asynccontextmanager
@@ -337,4 +378,4 @@ class RemoteBackend:
         async with httpx.AsyncClient(
             base_url=self.base_url, headers=headers, timeout=self.timeout
         ) as client:
-            yield _RemoteSession(client, self.where)
+            yield _RemoteSession(client, self.where, self.page_size)

@@ -4,12 +4,17 @@ PyYAML composes the text into nodes (which carry their position); this module tu
 nodes into dicts, lists and scalars itself so that it can record, for each path such as
 ``("monitors", 1, "grace")``, the line it came from. ``${NAME}`` and ``${NAME:-default}``
 in string values are replaced from the environment mapping the caller passes in;
-``$${`` stands for a literal ``${``.
+``$${`` stands for a literal ``${``. A monitor's ``headers`` and ``body`` are left as
+written: a probe monitor resolves them each time it probes.
+
+Anchors and aliases are allowed, but checked while the text is composed, before any value
+is built: an alias inside its own anchor (a loop) is refused, and so is a file whose
+aliases would copy more than ``ALIAS_BUDGET`` values in all (the "billion laughs", where a
+few hundred bytes expand to gigabytes), or that nests deeper than ``MAX_DEPTH``.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,13 +22,19 @@ from typing import Any
 import yaml
 
 from tocsin.errors import ConfigError
+from tocsin.server.domain.placeholders import substitute
+
+__all__ = ["Document", "Path", "PathPart", "format_path", "load_file", "load_text", "substitute"]
 
 PathPart = str | int
 Path = tuple[PathPart, ...]
 
-_VARIABLE = re.compile(r"\$(\$)?\{([^}]*)\}")
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+
+ALIAS_BUDGET = 100_000
+"""Values (scalars, lists, mappings) that aliases may copy into one file, all told."""
+MAX_DEPTH = 50
+"""Lists and mappings nested deeper than this are refused (tocsin.yaml needs about 5)."""
 
 
 @dataclass
@@ -66,38 +77,80 @@ def format_path(path: Path) -> str:
     return text
 
 
-def substitute(value: str, environ: Mapping[str, str]) -> tuple[str, list[str]]:
-    """Replace ``${NAME}`` / ``${NAME:-default}`` in ``value``; return it and any problems."""
-    problems: list[str] = []
+class _GuardedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing alias loops, alias bombs and deep nesting while it
+    composes nodes (which share an aliased node rather than copy it, so this stays small).
+    """
 
-    def replace(match: re.Match[str]) -> str:
-        if match.group(1):  # $${...} is a literal ${...}
-            return match.group(0)[1:]
-        inner = match.group(2)
-        name, has_default, default = inner.partition(":-")
-        if not _NAME.match(name):
-            problems.append(f"${{{inner}}} is not a valid variable reference; use ${{NAME}}")
-            return match.group(0)
-        found = environ.get(name)
-        if found is not None and (found != "" or not has_default):
-            return found
-        if has_default:
-            return default
-        problems.append(
-            f"environment variable {name} is not set (set it, or write ${{{name}:-default}})"
-        )
-        return match.group(0)
+    def __init__(self, text: str, source: str) -> None:
+        super().__init__(text)
+        self.source = source
+        self.depth = 0
+        self.copied = 0
+        # id(node) → how many values the node stands for once every alias in it is copied.
+        self.sizes: dict[int, int] = {}
 
-    return _VARIABLE.sub(replace, value), problems
+    def refuse(self, mark: yaml.Mark, message: str) -> ConfigError:
+        return ConfigError([f"{self.source}:{mark.line + 1}: {message}"])
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, counting what aliases copy and how deep the nesting goes."""
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an unknown alias is PyYAML's own error
+                size = self.sizes.get(id(target))
+                if size is None:
+                    raise self.refuse(
+                        event.start_mark,
+                        f"the alias *{event.anchor} is inside the value it names (a loop)",
+                    )
+                self.copied += size
+                if self.copied > ALIAS_BUDGET:
+                    raise self.refuse(
+                        event.start_mark,
+                        f"the alias *{event.anchor} takes the file past {ALIAS_BUDGET:,} "
+                        "values copied from aliases; use fewer aliases, or aliases of "
+                        "smaller parts",
+                    )
+            return super().compose_node(parent, index)
+        self.depth += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+                raise self.refuse(mark, f"nested more than {MAX_DEPTH} levels deep")
+            node = super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+        if node is not None:
+            self.sizes[id(node)] = 1 + sum(self.sizes[id(child)] for child in _children(node))
+        return node
+
+
+def _deferred(path: Path) -> bool:
+    """Whether ``path`` is a probe monitor's header value or body: those keep their
+    ``${NAME}`` placeholders, substituted at each probe, so secrets are never stored."""
+    return len(path) >= 3 and path[0] == "monitors" and path[2] in ("headers", "body")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
 
 class _Builder:
     """Turns composed YAML nodes into plain data, recording lines and problems."""
 
-    def __init__(self, loader: yaml.SafeLoader, document: Document, environ: Mapping[str, str]):
+    def __init__(self, loader: _GuardedLoader, document: Document, environ: Mapping[str, str]):
         self.loader = loader
         self.document = document
         self.environ = environ
+        # id(mapping node) → how many of its pairs came from merge keys (flattening, which
+        # changes the node in place, must happen once however often the node is aliased).
+        self.merged_count: dict[int, int] = {}
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.document.lines.setdefault(path, node.start_mark.line + 1)
@@ -106,7 +159,7 @@ class _Builder:
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         value = self.loader.construct_object(node, deep=True)
-        if isinstance(value, str) and "${" in value:
+        if isinstance(value, str) and "${" in value and not _deferred(path):
             value, problems = substitute(value, self.environ)
             for message in problems:
                 self.document.problems.append(self.document.problem(path, message))
@@ -115,9 +168,11 @@ class _Builder:
         return value
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[Any, Any]:
-        own_count = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
-        self.loader.flatten_mapping(node)  # resolve `<<: *anchor`: merged pairs come first
-        split = len(node.value) - own_count
+        split = self.merged_count.get(id(node))
+        if split is None:  # not seen before: an alias of a node is the node itself
+            own_count = sum(1 for key, _ in node.value if key.tag != _MERGE_TAG)
+            self.loader.flatten_mapping(node)  # resolve `<<: *anchor`: merged pairs come first
+            split = self.merged_count[id(node)] = len(node.value) - own_count
         merged, own = node.value[:split], node.value[split:]
         result: dict[Any, Any] = {}
         for index, (key_node, value_node) in enumerate(own + merged):
@@ -149,13 +204,14 @@ class _Builder:
 
 
 def load_text(text: str, environ: Mapping[str, str], source: str = "tocsin.yaml") -> Document:
-    """Parse YAML ``text``; raise ``ConfigError`` on a syntax error (with its line).
+    """Parse YAML ``text``; raise ``ConfigError`` on a syntax error or an alias bomb
+    (with its line).
 
     Substitution problems are collected in ``Document.problems`` rather than raised, so the
     validator can add its own and report them all at once.
     """
     document = Document(source=source, data=None)
-    loader = yaml.SafeLoader(text)
+    loader = _GuardedLoader(text, source)
     try:
         node = loader.get_single_node()
         if node is not None:

@@ -1,7 +1,7 @@
 """The difference between what a config file asks for and what the server has: a ``Plan``.
 
-Pure: specs in, the server's objects as JSON dicts (``MonitorRecord.to_json`` /
-``ChannelRecord.to_json`` shapes) in, a list of changes out. An object is updated only when
+Pure: specs in, the server's objects as JSON dicts (``MonitorOut`` / ``ChannelOut``
+shapes, ``storage.shapes``) in, a list of changes out. An object is updated only when
 one of its fields differs, so applying the same file twice changes nothing the second time.
 Without ``prune`` nothing is ever deleted.
 """
@@ -18,6 +18,7 @@ from tocsin.server.config.validate import DesiredState
 from tocsin.server.domain.durations import format_duration
 from tocsin.server.domain.spec import CHANNEL_FIELDS, ChannelSpec, MonitorSpec
 from tocsin.server.domain.states import ManagedBy
+from tocsin.server.storage.shapes import MASK
 
 # Channel settings whose values may hold secrets (tokens in webhook URLs, auth headers):
 # a change is reported without showing either value.
@@ -131,6 +132,8 @@ def monitor_differences(
     found: list[str] = []
     if spec.kind.value != current.get("kind"):
         found.append(f"kind {current.get('kind')} → {spec.kind.value}")
+    if spec.probe is not None:
+        found.extend(_probe_differences(spec, current))
     for label, wanted, have in (
         ("period", _seconds(schedule.period), current.get("period_seconds")),
         ("grace", _seconds(schedule.grace), current.get("grace_seconds")),
@@ -154,6 +157,29 @@ def monitor_differences(
     return found + _managed(current, claim)
 
 
+def _probe_differences(spec: MonitorSpec, current: Mapping[str, Any]) -> list[str]:
+    """What differs in a probed monitor's settings (header values stay hidden)."""
+    probe = spec.probe
+    assert probe is not None
+    found: list[str] = []
+    interval = probe.interval.total_seconds()
+    if not _same_seconds(interval, current.get("interval_seconds")):
+        have = _duration_text(current.get("interval_seconds"))
+        found.append(f"interval {have} → {_duration_text(interval)}")
+    wanted = probe.to_json()
+    have_probe = current.get("probe") or {}
+    for key in sorted(wanted):
+        if key == "headers":
+            shown: dict[str, Any] = have_probe.get(key) or {}
+            if sorted(wanted[key]) != sorted(shown) or any(
+                shown.get(name) not in (value, MASK) for name, value in wanted[key].items()
+            ):
+                found.append("headers changed")
+        elif wanted[key] != have_probe.get(key):
+            found.append(f"{key} changed")
+    return found
+
+
 def channel_differences(
     spec: ChannelSpec, current: Mapping[str, Any], *, claim: bool = True
 ) -> list[str]:
@@ -174,6 +200,13 @@ def channel_differences(
 
 def _monitor_summary(spec: MonitorSpec) -> tuple[str, ...]:
     schedule = spec.schedule
+    if spec.probe is not None:
+        probe = spec.probe
+        target = f"{probe.host}:{probe.port}" if probe.host else probe.url
+        details = [spec.kind.value, target, f"every {format_duration(probe.interval)}"]
+        if spec.channels:
+            details.append(f"channels {_names(spec.channels)}")
+        return tuple(details)
     if schedule.cron is not None:
         when = f"cron {schedule.cron!r} {schedule.timezone}"
     else:

@@ -30,7 +30,10 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         raise ValueError("a duration must be longer than 0 seconds")
     if seconds > 366 * 86400:
         raise ValueError("a duration must be at most 366 days")
-    return timedelta(seconds=seconds)
+    duration = timedelta(seconds=seconds)
+    if not duration:  # under half a microsecond rounds to nothing
+        raise ValueError("a duration must be at least a microsecond")
+    return duration
 
 
 def format_duration(value: timedelta) -> str:

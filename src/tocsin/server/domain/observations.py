@@ -25,6 +25,7 @@ class FailureKind(StrEnum):
     PROTOCOL = "protocol"  # the peer did not speak HTTP (or health+json, for app monitors)
     TOO_LARGE = "too_large"  # the body passed the size limit
     REDIRECTS = "redirects"  # more redirects than the monitor allows
+    CONFIG = "config"  # the monitor's settings could not be used (an unset ${VARIABLE})
 
 
 @dataclass(frozen=True)

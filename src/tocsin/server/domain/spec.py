@@ -2,31 +2,60 @@
 
 One validation path serves the REST API, ``tocsin apply`` and the local CLI, so the same
 input is refused with the same words everywhere. Problems are collected per field.
+Channels are validated in ``channel_spec.py``; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from tocsin.errors import ValidationError
+from tocsin.server.domain.channel_spec import (
+    CHANNEL_FIELDS,
+    CHANNEL_KINDS,
+    ChannelSpec,
+    channel_spec,
+)
 from tocsin.server.domain.durations import parse_duration
+from tocsin.server.domain.fields import NAME_MAX, add_problem, name_field, storable, text_field
+from tocsin.server.domain.probe_spec import KIND_FIELDS, PROBE_FIELDS, ProbeSpec, probe_spec
 from tocsin.server.domain.schedule import Schedule, check_cron, load_timezone, normalize_cron
 from tocsin.server.domain.states import MonitorKind
 
+__all__ = [
+    "CHANNEL_FIELDS",
+    "CHANNEL_KINDS",
+    "MONITOR_FIELDS",
+    "NAME_MAX",
+    "SLUG_RULE",
+    "ChannelSpec",
+    "MonitorSpec",
+    "ProbeSpec",
+    "channel_spec",
+    "is_slug",
+    "monitor_spec",
+    "slugify",
+]
+
 DEFAULT_PERIOD = timedelta(days=1)
 DEFAULT_GRACE = timedelta(hours=1)
-NAME_MAX = 100
-SLUG_PATTERN = re.compile(r"^[a-z0-9_-]{1,100}$")
-CHANNEL_KINDS = ("webhook",)
+SLUG_RULE = "may contain only a-z, 0-9, hyphens and underscores (1 to 100 characters)"
+_SLUG = re.compile(r"[a-z0-9_-]{1,100}")
 
-MONITOR_FIELDS = frozenset(
-    {"name", "kind", "period", "grace", "cron", "timezone", "slug", "desc", "tags", "channels"}
-)
-CHANNEL_FIELDS = frozenset({"name", "kind", "url", "headers", "timeout"})
+HEARTBEAT_FIELDS = frozenset({"period", "grace", "cron", "timezone"})
+_COMMON_FIELDS = frozenset({"name", "kind", "slug", "desc", "tags", "channels", "paused"})
+MONITOR_FIELDS = _COMMON_FIELDS | HEARTBEAT_FIELDS | PROBE_FIELDS
+_KIND_NAMES = ", ".join(kind.value for kind in MonitorKind)
+
+
+def is_slug(text: str) -> bool:
+    """Whether ``text`` follows ``SLUG_RULE``: the one rule for slugs in ping URLs (and so
+    ``?create=1``), the API and ``tocsin.yaml``. Checked as given, never trimmed."""
+    return _SLUG.fullmatch(text) is not None
 
 
 def slugify(name: str) -> str:
@@ -37,7 +66,12 @@ def slugify(name: str) -> str:
 
 @dataclass(frozen=True)
 class MonitorSpec:
-    """A valid description of a heartbeat monitor."""
+    """A valid description of a monitor.
+
+    Probed monitors (``http``, ``app``, ``tcp``) carry their settings in ``probe``; their
+    ``schedule`` is a period of one interval with no grace (it only matters to pings,
+    which probed monitors do not take). ``paused``: created (or kept) paused.
+    """
 
     name: str
     schedule: Schedule
@@ -46,41 +80,8 @@ class MonitorSpec:
     desc: str = ""
     tags: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ChannelSpec:
-    """A valid description of a notification channel."""
-
-    name: str
-    kind: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-
-def _text(data: Mapping[str, Any], key: str, errors: dict[str, str], *, required: bool) -> str:
-    value = data.get(key)
-    if value is None:
-        if required:
-            errors[key] = "is required"
-        return ""
-    if not isinstance(value, str):
-        errors[key] = "must be a string"
-        return ""
-    if not _storable(value):
-        errors[key] = "must not contain NUL or unpaired surrogate characters"
-        return ""
-    return value.strip()
-
-
-def _storable(text: str) -> bool:
-    """Whether every database can store ``text`` (PostgreSQL refuses NUL and surrogates)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
+    probe: ProbeSpec | None = None
+    paused: bool = False
 
 
 def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[str, ...]:
@@ -90,7 +91,7 @@ def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[s
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
         errors[key] = "must be a list of non-empty strings"
         return ()
-    if not all(_storable(v) for v in value):
+    if not all(storable(v) for v in value):
         errors[key] = "must not contain NUL or unpaired surrogate characters"
         return ()
     return tuple(dict.fromkeys(v.strip() for v in value))
@@ -110,28 +111,38 @@ def _duration(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> time
 def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     """Validate a monitor description; raise ``ValidationError`` listing every bad field.
 
-    ``period`` and ``grace`` are durations (``30s``, ``5m``, plain seconds); ``cron`` with
-    an optional ``timezone`` replaces ``period``.
+    Heartbeats: ``period`` and ``grace`` are durations (``30s``, ``5m``, plain seconds);
+    ``cron`` with an optional ``timezone`` replaces ``period``. Probed kinds: see
+    ``probe_spec``.
     """
     errors: dict[str, str] = {}
+    name = name_field(data, errors)
+    kind_text = text_field(data, "kind", errors, required=False) or MonitorKind.HEARTBEAT.value
+    kind = MonitorKind.HEARTBEAT
+    if kind_text not in {k.value for k in MonitorKind}:
+        errors["kind"] = f"unknown kind {kind_text!r}; supported: {_KIND_NAMES}"
+    else:
+        kind = MonitorKind(kind_text)
+    # Unknown fields are named with the fields of the monitor's own kind.
+    expected = _COMMON_FIELDS | (KIND_FIELDS[kind] if kind.probed else HEARTBEAT_FIELDS)
     for key in data:
         if key not in MONITOR_FIELDS:
-            errors[str(key)] = f"unknown field; expected one of {', '.join(sorted(MONITOR_FIELDS))}"
-    name = _text(data, "name", errors, required=True)
-    if "name" not in errors and not name:
-        errors["name"] = "must not be empty"
-    elif len(name) > NAME_MAX:
-        errors["name"] = f"must be at most {NAME_MAX} characters"
-    kind_text = _text(data, "kind", errors, required=False) or MonitorKind.HEARTBEAT.value
-    if kind_text not in {k.value for k in MonitorKind}:
-        errors["kind"] = f"unknown kind {kind_text!r}; supported: heartbeat"
+            errors[str(key)] = f"unknown field; expected one of {', '.join(sorted(expected))}"
+    paused = data.get("paused")
+    if paused is not None and not isinstance(paused, bool):
+        errors["paused"] = "must be true or false"
+    if kind.probed:
+        return _probed_spec(data, kind, name, errors)
+    for key in PROBE_FIELDS & set(data):
+        if data[key] is not None:
+            add_problem(errors, key, "applies only to http, app and tcp monitors")
     period = _duration(data, "period", errors)
     grace = _duration(data, "grace", errors)
-    cron = _text(data, "cron", errors, required=False) or None
-    zone = _text(data, "timezone", errors, required=False) or "UTC"
+    cron = text_field(data, "cron", errors, required=False) or None
+    zone = text_field(data, "timezone", errors, required=False) or "UTC"
     if cron is not None:
         if "period" in data and data["period"] is not None:
-            errors["period"] = "give either period or cron, not both"
+            add_problem(errors, "period", "give either period or cron, not both")
         problem = check_cron(cron)
         if problem:
             errors["cron"] = problem
@@ -141,13 +152,8 @@ def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     try:
         load_timezone(zone)
     except ValueError as exc:
-        errors["timezone"] = str(exc)
-    slug = _text(data, "slug", errors, required=False) or slugify(name)
-    if not SLUG_PATTERN.match(slug):
-        errors["slug"] = "may contain only a-z, 0-9, hyphens and underscores (1 to 100)"
-    desc = _text(data, "desc", errors, required=False)
-    tags = _names(data, "tags", errors)
-    channels = _names(data, "channels", errors)
+        add_problem(errors, "timezone", str(exc))
+    slug, desc, tags, channels = _common(data, name, errors)
     if errors:
         raise ValidationError("invalid monitor", errors)
     schedule = Schedule(
@@ -159,53 +165,47 @@ def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     return MonitorSpec(
         name=name,
         schedule=schedule,
-        kind=MonitorKind(kind_text),
+        kind=kind,
         slug=slug,
         desc=desc,
         tags=tags,
         channels=channels,
+        paused=bool(paused),
     )
 
 
-def channel_spec(data: Mapping[str, Any]) -> ChannelSpec:
-    """Validate a channel description; raise ``ValidationError`` listing every bad field."""
-    errors: dict[str, str] = {}
-    for key in data:
-        if key not in CHANNEL_FIELDS:
-            errors[str(key)] = f"unknown field; expected one of {', '.join(sorted(CHANNEL_FIELDS))}"
-    name = _text(data, "name", errors, required=True)
-    if "name" not in errors and not name:
-        errors["name"] = "must not be empty"
-    elif len(name) > NAME_MAX:
-        errors["name"] = f"must be at most {NAME_MAX} characters"
-    kind = _text(data, "kind", errors, required=True)
-    if "kind" not in errors and kind not in CHANNEL_KINDS:
-        errors["kind"] = f"unknown kind {kind!r}; supported: {', '.join(CHANNEL_KINDS)}"
-    settings: dict[str, Any] = {}
-    if kind == "webhook":
-        url = _text(data, "url", errors, required=True)
-        if url and not re.match(r"^https?://[^\s/]+", url):
-            errors["url"] = "must be an http:// or https:// URL"
-        settings["url"] = url
-        headers = data.get("headers")
-        if headers is not None:
-            if not isinstance(headers, Mapping) or not all(
-                isinstance(k, str) and isinstance(v, str) and _storable(k + v)
-                for k, v in headers.items()
-            ):
-                errors["headers"] = "must map header names to string values"
-            else:
-                settings["headers"] = dict(headers)
-        timeout = data.get("timeout")
-        if timeout is not None:
-            try:
-                seconds = parse_duration(timeout).total_seconds()
-            except (ValueError, TypeError) as exc:
-                errors["timeout"] = str(exc)
-            else:
-                if seconds > 60:
-                    errors["timeout"] = "must be at most 60 seconds"
-                settings["timeout"] = seconds
+def _common(
+    data: Mapping[str, Any], name: str, errors: dict[str, str]
+) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
+    """The fields every kind has: slug, desc, tags, channels."""
+    slug = data.get("slug")
+    if slug is None:
+        slug = slugify(name)
+    elif not isinstance(slug, str) or not is_slug(slug):
+        errors["slug"] = SLUG_RULE
+        slug = ""
+    desc = text_field(data, "desc", errors, required=False)
+    return slug, desc, _names(data, "tags", errors), _names(data, "channels", errors)
+
+
+def _probed_spec(
+    data: Mapping[str, Any], kind: MonitorKind, name: str, errors: dict[str, str]
+) -> MonitorSpec:
+    for key in HEARTBEAT_FIELDS & set(data):
+        if data[key] is not None:
+            add_problem(errors, key, f"applies only to heartbeat monitors, not {kind}")
+    probe = probe_spec(kind, data, errors)
+    slug, desc, tags, channels = _common(data, name, errors)
     if errors:
-        raise ValidationError("invalid channel", errors)
-    return ChannelSpec(name=name, kind=kind, settings=settings)
+        raise ValidationError("invalid monitor", errors)
+    return MonitorSpec(
+        name=name,
+        schedule=Schedule(grace=timedelta(0), period=probe.interval),
+        kind=kind,
+        slug=slug,
+        desc=desc,
+        tags=tags,
+        channels=channels,
+        probe=probe,
+        paused=bool(data.get("paused")),
+    )

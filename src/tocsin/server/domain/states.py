@@ -8,9 +8,18 @@ from tocsin.heartbeat import PingKind
 
 
 class MonitorKind(StrEnum):
-    """What a monitor watches. Only heartbeats exist so far; HTTP probes come later."""
+    """What a monitor watches: ``heartbeat`` waits for pings; ``http``, ``app`` (an HTTP
+    endpoint answering application/health+json) and ``tcp`` are probed by the server."""
 
     HEARTBEAT = "heartbeat"
+    HTTP = "http"
+    APP = "app"
+    TCP = "tcp"
+
+    @property
+    def probed(self) -> bool:
+        """Whether the server probes monitors of this kind (rather than wait for pings)."""
+        return self is not MonitorKind.HEARTBEAT
 
 
 class MonitorState(StrEnum):

@@ -6,6 +6,17 @@ what a target does.
 """
 
 from tocsin.server.probes.http_probe import run_http_probe
+from tocsin.server.probes.jobs import (
+    MIN_INTERVAL,
+    Execute,
+    ProbeJob,
+    ProbeOutcome,
+    TcpTarget,
+    probe_executor,
+)
+from tocsin.server.probes.result_batches import OnResults
+from tocsin.server.probes.scheduler import Clock, ProbeScheduler, SystemClock
+from tocsin.server.probes.scheduler_stats import LatenessSnapshot, SchedulerStats
 from tocsin.server.probes.session import PROBE_USER_AGENT, make_probe_session
 from tocsin.server.probes.targets import (
     DEFAULT_BODY_LIMIT,
@@ -22,10 +33,22 @@ __all__ = [
     "DEFAULT_MAX_REDIRECTS",
     "DEFAULT_TIMEOUT",
     "HEALTH_JSON_ACCEPT",
+    "MIN_INTERVAL",
     "PROBE_USER_AGENT",
+    "Clock",
+    "Execute",
     "HttpTarget",
+    "LatenessSnapshot",
+    "OnResults",
+    "ProbeJob",
+    "ProbeOutcome",
+    "ProbeScheduler",
+    "SchedulerStats",
+    "SystemClock",
+    "TcpTarget",
     "app_target",
     "make_probe_session",
+    "probe_executor",
     "run_http_probe",
     "run_tcp_probe",
 ]

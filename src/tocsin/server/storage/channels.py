@@ -16,11 +16,18 @@ from tocsin.server.storage.rows import ChannelRecord
 from tocsin.server.storage.tables import channels
 
 
-async def list_channels(conn: AsyncConnection, project_id: int) -> list[ChannelRecord]:
-    """Every channel of the project, by name."""
-    rows = await conn.execute(
-        select(channels).where(channels.c.project_id == project_id).order_by(channels.c.name)
-    )
+async def list_channels(
+    conn: AsyncConnection, project_id: int, *, after: str | None = None, limit: int | None = None
+) -> list[ChannelRecord]:
+    """The project's channels by name: the first ``limit`` (all if ``None``) whose names
+    sort after ``after`` (names are unique in a project: a keyset cursor)."""
+    query = select(channels).where(channels.c.project_id == project_id)
+    if after is not None:
+        query = query.where(channels.c.name > after)
+    query = query.order_by(channels.c.name)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = await conn.execute(query)
     return [ChannelRecord.from_row(row) for row in rows.mappings().all()]
 
 

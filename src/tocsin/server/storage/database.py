@@ -2,9 +2,22 @@
 
 ``Database.read()`` gives a connection for queries; ``Database.write()`` a connection
 inside a transaction that commits on success; ``Database.run_write()`` runs synchronous
-SQLAlchemy code in one write transaction (the engines' hot paths). On SQLite every write
-transaction starts with ``BEGIN IMMEDIATE``: SQLite has a single writer, and taking the
-write lock up front avoids the deadlock of two readers both upgrading.
+SQLAlchemy code in one write transaction (the engines' hot paths).
+
+Who writes: on SQLite the file has one write lock. Within the process the engines'
+transactions (``run_write``) take turns on one thread and connection, while API writes
+(``write()``) use a second connection, and other processes (``tocsin apply``,
+``tocsin migrate``) may write too: they all queue for the lock (``busy_timeout``). Every
+SQLite write transaction starts with ``BEGIN IMMEDIATE``, taking the lock up front, so
+two transactions that both read first never deadlock upgrading. PostgreSQL has no single
+writer: ``run_write`` transactions run side by side on a pool of their own and API writes
+on the read pool; row locks (``FOR UPDATE`` in id order) order writers that touch the
+same monitors.
+
+A lost connection surfaces as ``DatabaseUnavailable`` (the API answers 503). On SQLite the
+database file is checked after every write transaction: if it was deleted or replaced,
+what was just committed went to a file nobody will read again, so the transaction fails
+with ``DatabaseLost``, and so does every later one (see ``Database.lost``).
 """
 
 from __future__ import annotations
@@ -12,6 +25,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
+import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -24,7 +39,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from tocsin.errors import ConfigError
+from tocsin.errors import ConfigError, TocsinError
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +107,84 @@ class _StaleConnection(Exception):
     """A statement failed because the connection had been closed by the server."""
 
 
+class DatabaseUnavailable(TocsinError):
+    """The database cannot serve this request now (a lost connection, a missing file)."""
+
+
+class DatabaseLost(DatabaseUnavailable):
+    """The SQLite file this process opened is no longer at its path: deleted or replaced.
+
+    Writes would go to a file nobody will read again, and only a new process opens what
+    is at the path now, so every write fails from then on.
+    """
+
+
+def _unavailable(exc: Exception) -> DatabaseUnavailable | None:
+    """``exc`` as ``DatabaseUnavailable`` when it means the database cannot be reached."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return DatabaseUnavailable("the database connection was lost; try again")
+    if isinstance(exc, OSError):  # asyncpg's own: connection refused, unreachable host
+        return DatabaseUnavailable("the database cannot be reached; try again")
+    return None
+
+
+class _FileWatch:
+    """Notices when the SQLite file at ``path`` is no longer the one the process opened.
+
+    The identity (device, inode) is taken when the first write connection opens the
+    file; ``check()`` compares the path's identity with it (one ``stat``, about a
+    microsecond). Once lost, always lost: the error is logged once, here.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.identity: tuple[int, int] | None = None
+        self.lost: str | None = None
+        self._lock = threading.Lock()
+
+    def opened(self) -> None:
+        """A write connection was just opened on the path: remember or compare the file."""
+        try:
+            found = os.stat(self.path)
+        except OSError:
+            self._lose("was deleted")
+            return
+        identity = (found.st_dev, found.st_ino)
+        with self._lock:
+            if self.identity is None:
+                self.identity = identity
+                return
+        if identity != self.identity:
+            self._lose("was replaced by another file")
+
+    def check(self) -> None:
+        """Raise ``DatabaseLost`` unless the path still holds the file the process opened."""
+        if self.lost is None and self.identity is not None:
+            try:
+                found = os.stat(self.path)
+            except FileNotFoundError:
+                self._lose("was deleted")
+            else:
+                if (found.st_dev, found.st_ino) != self.identity:
+                    self._lose("was replaced by another file")
+        if self.lost is not None:
+            raise DatabaseLost(self.lost)
+
+    def _lose(self, what: str) -> None:
+        with self._lock:
+            if self.lost is not None:
+                return
+            self.lost = (
+                f"the database file {self.path} {what}; writes since then are refused: "
+                "restart the server once the file is back"
+            )
+        logger.error(
+            "database file lost path=%s problem=%r; refusing writes until restarted",
+            self.path,
+            what,
+        )
+
+
 class Database:
     """Engines for one database URL, with separate read and write paths."""
 
@@ -101,9 +194,14 @@ class Database:
         self._sync_write_engine: Engine | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         self._batch_engine: AsyncEngine | None = None
+        self._file: _FileWatch | None = None
         if self.dialect == "sqlite":
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
+            database = self.url.database or ""
+            if database and database != ":memory:" and not self.url.query.get("uri"):
+                self._file = _FileWatch(Path(database).absolute())
+                event.listen(self.write_engine.sync_engine, "connect", self._opened)
         else:
             self.read_engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
@@ -120,10 +218,13 @@ class Database:
         """Run ``work(connection, *args)`` in one write transaction and return its result.
 
         ``work`` is synchronous SQLAlchemy code, so a whole transaction costs one hop:
-        on SQLite it runs on the database's own writer thread and connection (every
-        engine write in the process goes through it, so they never fight over SQLite's
-        lock); on PostgreSQL it runs through ``run_sync`` on a connection from a pool
-        that skips the pre-ping round trip (see ``__init__``).
+        on SQLite it runs on the database's own writer thread and connection (the
+        engines' writes take turns there rather than contending for SQLite's lock; API
+        writes through ``write()`` and other processes still queue for it); on
+        PostgreSQL it runs through ``run_sync`` on a connection from a pool that skips
+        the pre-ping round trip (see ``__init__``), and once more if that connection
+        turns out to be dead. Raises ``DatabaseUnavailable`` when the connection is lost
+        twice, and ``DatabaseLost`` (SQLite) when the file was deleted or replaced.
         """
         if self.is_sqlite:
             if self._write_thread is None:
@@ -140,7 +241,10 @@ class Database:
             # failover) shows up here. The failure came from a statement, so nothing was
             # committed, and the pool has discarded its old connections: run it again.
             logger.warning("database connection was lost; running the transaction again")
-        return await self._run_pg(self._batch_engine, work, *args)
+        try:
+            return await self._run_pg(self._batch_engine, work, *args)
+        except _StaleConnection as exc:
+            raise DatabaseUnavailable("the database connection was lost twice") from exc
 
     @staticmethod
     async def _run_pg(engine: AsyncEngine, work: Callable[..., T], *args: Any) -> T:
@@ -154,8 +258,38 @@ class Database:
         return result
 
     def _write_sync(self, work: Callable[..., T], *args: Any) -> T:
+        self._check_not_lost()
         with self._sqlite_write_engine().begin() as conn:
-            return work(conn, *args)
+            result = work(conn, *args)
+        self._check_file()
+        return result
+
+    def _opened(self, _dbapi_connection: Any, _record: Any) -> None:
+        assert self._file is not None
+        self._file.opened()
+
+    def _check_not_lost(self) -> None:
+        if self._file is not None and self._file.lost is not None:
+            raise DatabaseLost(self._file.lost)
+
+    def _check_file(self) -> None:
+        # After the commit: a file deleted or replaced before it means the transaction
+        # went to a file nobody will read, so its caller must not report success.
+        if self._file is not None:
+            self._file.check()
+
+    @property
+    def lost(self) -> str | None:
+        """Why writes are refused for good (the SQLite file is gone), or ``None``."""
+        return None if self._file is None else self._file.lost
+
+    async def check_writable(self) -> None:
+        """Commit one tiny real write (a no-op update of Alembic's version row).
+
+        Raises what the write raised: ``DatabaseLost``, ``DatabaseUnavailable``, or the
+        driver's error (a read-only database, a full disk, a lock held too long).
+        """
+        await self.run_write(_touch)
 
     def _sqlite_write_engine(self) -> Engine:
         if self._sync_write_engine is None:
@@ -170,25 +304,50 @@ class Database:
             )
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _begin_immediate)
+            if self._file is not None:
+                event.listen(engine, "connect", self._opened)
             self._sync_write_engine = engine
         return self._sync_write_engine
 
     @property
     def is_sqlite(self) -> bool:
-        """Whether this is SQLite (single writer, no row locks)."""
+        """Whether this is SQLite (one write lock per file, no row locks)."""
         return self.dialect == "sqlite"
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
-        """A connection for reads, in a short transaction that is rolled back."""
-        async with self.read_engine.connect() as conn:
-            yield conn
+        """A connection for reads, in a short transaction that is rolled back.
+
+        A connection lost mid-block raises ``DatabaseUnavailable`` (the pool's pre-ping
+        already replaces connections that died while idle).
+        """
+        try:
+            async with self.read_engine.connect() as conn:
+                yield conn
+        except (DBAPIError, OSError) as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A connection in a write transaction, committed when the block ends cleanly."""
-        async with self.write_engine.begin() as conn:
-            yield conn
+        """A connection in a write transaction, committed when the block ends cleanly.
+
+        Raises ``DatabaseUnavailable`` for a lost connection and ``DatabaseLost`` when
+        the SQLite file was deleted or replaced (checked after the commit, as in
+        ``run_write``).
+        """
+        self._check_not_lost()
+        try:
+            async with self.write_engine.begin() as conn:
+                yield conn
+        except (DBAPIError, OSError) as exc:
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+        self._check_file()
 
     async def dispose(self) -> None:
         """Close every pooled connection."""
@@ -204,7 +363,11 @@ class Database:
             self._sync_write_engine.dispose()
 
 
-def sync_engine_for_migrations(database_url: str) -> Any:
+def _touch(conn: Any) -> None:
+    conn.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+
+
+def migration_engine(database_url: str) -> AsyncEngine:
     """A throwaway async engine (no pooling) for Alembic to run migrations on."""
     url = async_url(database_url)
     engine = create_async_engine(url, poolclass=NullPool)

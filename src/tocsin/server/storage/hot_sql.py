@@ -4,9 +4,12 @@ A ping batch reads its monitors, inserts pings and updates the monitors; a deadl
 reads monitors, updates their states and inserts flips and outbox rows. Through
 SQLAlchemy's compiled-statement path every row pays for parameter and result processing
 in Python, which was about half of the ping writer's time at 5,000 pings/s. Here each
-statement's text is fixed per dialect (generated from the table definitions, so it
-follows the schema) whatever the number of rows, parameters are plain values and results
-are converted by hand. Everything else uses SQLAlchemy Core.
+statement's text is fixed per dialect (generated from the table definitions and the
+fields of the ``hot_rows`` tuples it takes, so it follows the schema) whatever the
+number of rows, parameters are plain values and results are converted by hand. The
+engines reach these statements through the storage functions of ``ping_batches``,
+``deadline_states``, ``flips`` and ``notifications``; everything else uses SQLAlchemy
+Core.
 
 Values are stored exactly as SQLAlchemy stores them, so both paths read each other's
 rows (``tests/server/test_hot_sql.py``): on SQLite a UTC timestamp is naive ISO text with
@@ -23,7 +26,6 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -39,39 +41,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from tocsin.server.storage.rows import PING_FIELDS, MonitorRecord
+from tocsin.server.storage.hot_rows import (
+    DeadlineStateRow,
+    FlipRow,
+    NotificationRow,
+    PingedMonitorRow,
+    PingRow,
+)
+from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.tables import flips, monitors, notifications, pings
-from tocsin.server.storage.types import UTCDateTime
+from tocsin.server.storage.types import UTCDateTime, utc_from_db, utc_to_sqlite
 
-# Column order of the tuples ``write_ping_batch`` takes for pings ...
-PING_COLUMNS = ("monitor_id", *PING_FIELDS)
-# ... and for monitors, followed by the monitor id.
-PING_MONITOR_COLUMNS = (
-    "state",
-    "last_ping_at",
-    "last_start_at",
-    "last_start_rid",
-    "next_deadline",
-    "last_duration_seconds",
-    "n_pings",
-)
-# Column order of the tuples ``set_deadline_states`` takes, followed by the monitor id.
-DEADLINE_COLUMNS = ("state", "next_deadline")
-# Column order of the tuples ``insert_flips`` and ``insert_notifications`` take.
-FLIP_COLUMNS = ("monitor_id", "created_at", "old_state", "new_state", "cause")
-NOTIFICATION_COLUMNS = (
-    "monitor_id",
-    "channel_id",
-    "flip_id",
-    "kind",
-    "idempotency_key",
-    "payload",
-    "status",
-    "attempts",
-    "next_attempt_at",
-    "claimed_until",
-    "created_at",
-)
+# The column lists of the statements: the fields of the rows they take (an update's
+# last field is the id that finds the row).
+PING_COLUMNS = PingRow._fields
+PINGED_MONITOR_COLUMNS = PingedMonitorRow._fields
+DEADLINE_COLUMNS = DeadlineStateRow._fields
+FLIP_COLUMNS = FlipRow._fields
+NOTIFICATION_COLUMNS = NotificationRow._fields
 
 _PG_TYPES: tuple[tuple[type[Any], str], ...] = (
     (UTCDateTime, "timestamptz"),
@@ -119,14 +106,14 @@ class HotStatements:
         self._by_uuid = _select_monitors(self.sqlite, "uuid", "varchar")
         self._by_id = _select_monitors(self.sqlite, "id", "int4")
         self._ping_times = _times(pings, PING_COLUMNS)
-        self._ping_monitor_times = _times(monitors, PING_MONITOR_COLUMNS)
+        self._ping_monitor_times = _times(monitors, PINGED_MONITOR_COLUMNS)
         self._deadline_times = _times(monitors, DEADLINE_COLUMNS)
         self._flip_times = _times(flips, FLIP_COLUMNS)
         self._notification_times = _times(notifications, NOTIFICATION_COLUMNS)
         self._notification_json = NOTIFICATION_COLUMNS.index("payload")
         if self.sqlite:
             self._insert_pings = _sqlite_insert(pings, PING_COLUMNS)
-            self._update_ping_monitors = _sqlite_update(PING_MONITOR_COLUMNS)
+            self._update_ping_monitors = _sqlite_update(PINGED_MONITOR_COLUMNS)
             self._update_deadlines = _sqlite_update(DEADLINE_COLUMNS)
             self._insert_flips = _sqlite_insert_from_json(flips, FLIP_COLUMNS)
             self._insert_notifications = _sqlite_insert_from_json(
@@ -135,7 +122,7 @@ class HotStatements:
         else:
             ping_insert = _pg_insert_from_arrays(pings, PING_COLUMNS)
             first = len(PING_COLUMNS) + 1  # the update's arrays follow the pings'
-            update = _pg_update_from_arrays(PING_MONITOR_COLUMNS, first=first)
+            update = _pg_update_from_arrays(PINGED_MONITOR_COLUMNS, first=first)
             # A data-modifying WITH runs exactly once whether or not the main statement
             # reads it: one statement, one round trip for the whole batch.
             self._write_ping_batch = f"WITH new_pings AS ({ping_insert}) {update}"
@@ -162,7 +149,7 @@ class HotStatements:
             values = dict(zip(self._monitor_columns, row, strict=True))
             for index in self._monitor_times:
                 name = self._monitor_columns[index]
-                values[name] = _from_db(values[name])
+                values[name] = utc_from_db(values[name])
             if isinstance(values["tags"], str):
                 values["tags"] = json.loads(values["tags"])
             records.append(MonitorRecord.from_row(values))
@@ -173,11 +160,10 @@ class HotStatements:
     def write_ping_batch(
         self,
         conn: Connection,
-        ping_rows: list[tuple[Any, ...]],
-        monitor_rows: list[tuple[Any, ...]],
+        ping_rows: Sequence[PingRow],
+        monitor_rows: Sequence[PingedMonitorRow],
     ) -> None:
-        """Insert pings (``PING_COLUMNS`` tuples) and update their monitors
-        (``PING_MONITOR_COLUMNS`` tuples followed by the id)."""
+        """Insert pings and update their monitors."""
         if not ping_rows and not monitor_rows:
             return
         if self.sqlite:
@@ -190,8 +176,8 @@ class HotStatements:
         assert ping_rows and monitor_rows, "every stored ping updates its monitor"
         conn.exec_driver_sql(self._write_ping_batch, (*_arrays(ping_rows), *_arrays(monitor_rows)))
 
-    def set_deadline_states(self, conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-        """Update monitors from ``DEADLINE_COLUMNS`` tuples followed by the id."""
+    def set_deadline_states(self, conn: Connection, rows: Sequence[DeadlineStateRow]) -> None:
+        """Update the monitors' states and deadlines."""
         if not rows:
             return
         if self.sqlite:
@@ -199,13 +185,12 @@ class HotStatements:
         else:
             conn.exec_driver_sql(self._update_deadlines, _arrays(rows))
 
-    def insert_flips(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-        """Insert ``FLIP_COLUMNS`` tuples; return their ids in the same order."""
+    def insert_flips(self, conn: Connection, rows: Sequence[FlipRow]) -> list[int]:
+        """Insert flips; return their ids in the same order."""
         return self._insert_returning(conn, self._insert_flips, rows, self._flip_times, None)
 
-    def insert_notifications(self, conn: Connection, rows: list[tuple[Any, ...]]) -> list[int]:
-        """Insert ``NOTIFICATION_COLUMNS`` tuples (the payload a dict); return their ids in
-        the same order."""
+    def insert_notifications(self, conn: Connection, rows: Sequence[NotificationRow]) -> list[int]:
+        """Insert outbox rows; return their ids in the same order."""
         return self._insert_returning(
             conn,
             self._insert_notifications,
@@ -218,7 +203,7 @@ class HotStatements:
         self,
         conn: Connection,
         sql: str,
-        rows: list[tuple[Any, ...]],
+        rows: Sequence[tuple[Any, ...]],
         times: tuple[int, ...],
         json_index: int | None,
     ) -> list[int]:
@@ -236,15 +221,15 @@ class HotStatements:
             raise RuntimeError(f"inserted {len(ids)} rows of {len(rows)}")
         return ids
 
-    def _rows(self, rows: list[tuple[Any, ...]], times: tuple[int, ...]) -> list[tuple[Any, ...]]:
+    def _rows(
+        self, rows: Sequence[tuple[Any, ...]], times: tuple[int, ...]
+    ) -> list[tuple[Any, ...]]:
         """SQLite: the rows with their timestamps as SQLAlchemy's text."""
-        if not times:
-            return rows
         converted: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
             for index in times:
-                values[index] = _to_sqlite(values[index])
+                values[index] = utc_to_sqlite(values[index])
             converted.append(tuple(values))
         return converted
 
@@ -256,23 +241,7 @@ def _times(table: Table, names: Sequence[str]) -> tuple[int, ...]:
     )
 
 
-def _to_sqlite(value: datetime | None) -> str | None:
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to the database; use an aware UTC value")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-def _from_db(value: Any) -> datetime | None:
-    if value is None:
-        return None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    assert isinstance(moment, datetime)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _arrays(rows: list[tuple[Any, ...]]) -> tuple[list[Any], ...]:
+def _arrays(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
     """Rows to one list per column (PostgreSQL's ``unnest`` parameters)."""
     return tuple(list(column) for column in zip(*rows, strict=True))
 
@@ -306,7 +275,10 @@ def _sqlite_insert(table: Table, names: Sequence[str]) -> str:
 
 
 def _sqlite_update(names: Sequence[str]) -> str:
-    assignments = ", ".join(f"{_quote(name)} = ?" for name in names)
+    """``UPDATE monitors`` of ``names``, the last of which is the ``id`` that finds the row."""
+    *changed, key = names
+    assert key == "id"
+    assignments = ", ".join(f"{_quote(name)} = ?" for name in changed)
     return f"UPDATE monitors SET {assignments} WHERE id = ?"  # noqa: S608
 
 
@@ -344,12 +316,14 @@ def _pg_insert_from_arrays(table: Table, names: Sequence[str], *, ordered: bool 
 
 
 def _pg_update_from_arrays(names: Sequence[str], *, first: int = 1) -> str:
-    """``UPDATE monitors ... FROM unnest($first, ...)`` for ``names`` followed by the id."""
-    all_names = (*names, "id")
-    aliases = ", ".join(_quote(name) for name in all_names)
-    assignments = ", ".join(f"{_quote(name)} = u.{_quote(name)}" for name in names)
+    """``UPDATE monitors ... FROM unnest($first, ...)`` of ``names``, the last of which is
+    the ``id`` that finds the row."""
+    *changed, key = names
+    assert key == "id"
+    aliases = ", ".join(_quote(name) for name in names)
+    assignments = ", ".join(f"{_quote(name)} = u.{_quote(name)}" for name in changed)
     return (
         f"UPDATE monitors SET {assignments} "  # noqa: S608
-        f"FROM unnest({_pg_arrays(monitors, all_names, first)}) AS u({aliases}) "
+        f"FROM unnest({_pg_arrays(monitors, names, first)}) AS u({aliases}) "
         "WHERE monitors.id = u.id"
     )

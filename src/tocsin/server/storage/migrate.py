@@ -36,10 +36,10 @@ def current_revision(database_url: str) -> str | None:
 
     from alembic.runtime.migration import MigrationContext
 
-    from tocsin.server.storage.database import sync_engine_for_migrations
+    from tocsin.server.storage.database import migration_engine
 
     async def read() -> str | None:
-        engine = sync_engine_for_migrations(database_url)
+        engine = migration_engine(database_url)
         try:
             async with engine.connect() as conn:
                 revision: str | None = await conn.run_sync(

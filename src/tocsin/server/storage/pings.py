@@ -9,14 +9,14 @@ from tocsin.server.storage.rows import PingRecord
 from tocsin.server.storage.tables import monitors, pings
 
 
-async def list_pings(conn: AsyncConnection, monitor_id: int, limit: int = 100) -> list[PingRecord]:
-    """The newest ``limit`` pings of a monitor, newest first."""
-    rows = await conn.execute(
-        select(pings)
-        .where(pings.c.monitor_id == monitor_id)
-        .order_by(pings.c.n.desc())
-        .limit(limit)
-    )
+async def list_pings(
+    conn: AsyncConnection, monitor_id: int, limit: int = 100, before: int | None = None
+) -> list[PingRecord]:
+    """The newest ``limit`` pings of a monitor numbered below ``before``, newest first."""
+    query = select(pings).where(pings.c.monitor_id == monitor_id)
+    if before is not None:
+        query = query.where(pings.c.n < before)
+    rows = await conn.execute(query.order_by(pings.c.n.desc()).limit(limit))
     return [PingRecord.from_row(row) for row in rows.mappings().all()]
 
 

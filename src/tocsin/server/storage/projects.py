@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -20,6 +21,12 @@ class Project:
     id: int
     name: str
     ping_key: str
+
+    @property
+    def fingerprint(self) -> str:
+        """A short id of this project, and so of its database, that reveals nothing: equal
+        for every program using the same database, different for another database."""
+        return hashlib.sha256(f"tocsin-project:{self.ping_key}".encode()).hexdigest()[:16]
 
 
 async def default_project(conn: AsyncConnection) -> Project:

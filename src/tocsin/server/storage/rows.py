@@ -1,25 +1,19 @@
-"""Plain records read from the database, and their JSON shape for the API and CLI."""
+"""Plain records read from the database (their JSON shape is in ``storage.shapes``)."""
 
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from sqlalchemy.engine import RowMapping
 
-from tocsin.server.domain.durations import format_duration
 from tocsin.server.domain.schedule import Schedule
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.domain.transitions import HeartbeatStatus
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
 
 # Plain lookups: calling an Enum class is slow, and the ping writer builds records per batch.
 _STATES = {state.value: state for state in MonitorState}
@@ -60,6 +54,15 @@ class MonitorRecord:
     created_at: datetime
     updated_at: datetime
     channels: tuple[str, ...] = ()
+    # Probed monitors (http, app, tcp): the stored settings (``ProbeSpec.to_json()``),
+    # intervals, the confirmation counts and the last result's time and verdict.
+    probe: Mapping[str, Any] | None = None
+    interval_seconds: float | None = None
+    retry_interval_seconds: float | None = None
+    fail_streak: int = 0
+    pass_streak: int = 0
+    last_result_at: datetime | None = None
+    last_verdict: str | None = None
 
     @classmethod
     def from_row(
@@ -93,53 +96,19 @@ class MonitorRecord:
             created_at=row["created_at"],
             updated_at=row["updated_at"],
             channels=channels,
+            probe=_json(row.get("probe")),
+            interval_seconds=row.get("interval_seconds"),
+            retry_interval_seconds=row.get("retry_interval_seconds"),
+            fail_streak=row.get("fail_streak") or 0,
+            pass_streak=row.get("pass_streak") or 0,
+            last_result_at=row.get("last_result_at"),
+            last_verdict=row.get("last_verdict"),
         )
 
-    def to_json(self, base_url: str) -> dict[str, Any]:
-        """The monitor as the API and ``tocsin status --json`` show it."""
-        schedule = self.schedule
-        return {
-            "uuid": self.uuid,
-            "name": self.name,
-            "slug": self.slug,
-            "kind": self.kind.value,
-            "desc": self.desc,
-            "tags": list(self.tags),
-            "period": format_duration(schedule.period) if schedule.period else None,
-            "period_seconds": schedule.period.total_seconds() if schedule.period else None,
-            "cron": schedule.cron,
-            "timezone": schedule.timezone,
-            "grace": format_duration(schedule.grace),
-            "grace_seconds": schedule.grace.total_seconds(),
-            "state": self.status.state.value,
-            "last_ping_at": _iso(self.status.last_ping_at),
-            "last_start_at": _iso(self.status.last_start_at),
-            "last_duration_seconds": self.last_duration_seconds,
-            "next_deadline": _iso(self.status.next_deadline),
-            "n_pings": self.n_pings,
-            "ping_url": f"{base_url}/ping/{self.uuid}",
-            "channels": list(self.channels),
-            "managed_by": self.managed_by.value,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-        }
 
-
-MASK = "********"
-
-
-def _masked_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    masked = dict(settings)
-    if isinstance(masked.get("headers"), dict):
-        masked["headers"] = dict.fromkeys(masked["headers"], MASK)
-    url = masked.get("url")
-    if isinstance(url, str):
-        parts = urlsplit(url)
-        hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
-        # The host and port stay, to show where alerts go; user:password@ goes.
-        host = parts.netloc.rpartition("@")[2]
-        masked["url"] = f"{parts.scheme}://{host}/" + (MASK if hidden else "")
-    return masked
+def _json(value: Any) -> Any:
+    """A JSON column's value: the driver-level reads hand SQLite's text back as is."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 @dataclass(frozen=True)
@@ -169,21 +138,6 @@ class ChannelRecord:
             updated_at=row["updated_at"],
         )
 
-    def to_json(self, *, secrets: bool = True) -> dict[str, Any]:
-        """The channel as the API shows it; ``secrets=False`` masks what could be a
-        credential (header values, and the URL's path and query, where services such as
-        Slack and Discord put their tokens) for readers that may not change it."""
-        settings = self.settings if secrets else _masked_settings(self.settings)
-        return {
-            "uuid": self.uuid,
-            "name": self.name,
-            "kind": self.kind,
-            **settings,
-            "managed_by": self.managed_by.value,
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-        }
-
 
 @dataclass(frozen=True)
 class PingRecord:
@@ -207,14 +161,8 @@ class PingRecord:
         """Build a record from a ``pings`` row."""
         return cls(**{name: row[name] for name in PING_FIELDS})
 
-    def to_json(self) -> dict[str, Any]:
-        """The ping as the API shows it."""
-        data = {name: getattr(self, name) for name in PING_FIELDS}
-        data["created_at"] = _iso(self.created_at)
-        return data
 
-
-# A stored ping's fields, in column order (the ping writer inserts them after monitor_id).
+# A stored ping's fields, as ``PingRecord.from_row`` reads them.
 PING_FIELDS = (
     "n",
     "created_at",
@@ -235,16 +183,8 @@ PING_FIELDS = (
 class FlipRecord:
     """A stored state change."""
 
+    id: int
     created_at: datetime
     old_state: str
     new_state: str
     cause: str
-
-    def to_json(self) -> dict[str, Any]:
-        """The flip as the API shows it."""
-        return {
-            "created_at": _iso(self.created_at),
-            "old_state": self.old_state,
-            "new_state": self.new_state,
-            "cause": self.cause,
-        }

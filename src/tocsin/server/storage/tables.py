@@ -68,6 +68,20 @@ monitors = Table(
     Column("managed_by", String(20), nullable=False, default="api"),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # Probe monitors (http, app, tcp): the validated settings in the spec's JSON form, with
+    # ${ENV} placeholders kept as text (resolved only at probe time).
+    Column("probe", JSON, nullable=True),
+    Column("interval_seconds", Float, nullable=True),
+    Column("retry_interval_seconds", Float, nullable=True),
+    # Consecutive failing / passing results: the confirmation count ("failing 1/2").
+    Column("fail_streak", Integer, nullable=False, default=0, server_default="0"),
+    Column("pass_streak", Integer, nullable=False, default=0, server_default="0"),
+    Column("last_result_at", UTCDateTime, nullable=True),
+    Column("last_verdict", String(10), nullable=True),
+    # Which server process probes this monitor, and until when (several processes on
+    # PostgreSQL share the probes; a lapsed lease is taken over).
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -146,6 +160,84 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+)
+
+# One row per delivery attempt of a notification, written with the attempt's outcome.
+# Rows older than the retention (30 days) are deleted as new attempts are recorded.
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "notification_id",
+        ForeignKey("notifications.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False, index=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("outcome", String(10), nullable=False),
+    Column("http_status", SmallInteger, nullable=True),
+    Column("error", Text, nullable=True),
+    # Listing newest first per channel or per notification (and the cascades) use these.
+    Index("ix_delivery_attempts_channel_id_id", "channel_id", "id"),
+    Index("ix_delivery_attempts_notification_id_id", "notification_id", "id"),
+)
+
+# Raw probe results, pruned after TOCSIN_RESULT_RETENTION (default 7 days).
+probe_results = Table(
+    "probe_results",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
+    Column("scheduled_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("verdict", String(10), nullable=False),
+    Column("failure", String(20), nullable=True),
+    Column("error", Text, nullable=True),
+    Column("status_code", SmallInteger, nullable=True),
+    Column("total_ms", Float, nullable=True),
+    # {"dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "cert_not_after"}
+    Column("timings", JSON, nullable=True),
+    # Each assertion's outcome with its resolved value (AssertionOutcome.to_json()).
+    Column("outcomes", JSON, nullable=True),
+    # App monitors: each component's reading (ComponentReading.to_json()).
+    Column("components", JSON, nullable=True),
+    Index("ix_probe_results_monitor_id_started_at", "monitor_id", "started_at"),
+)
+
+# The current state of each component of an app monitor.
+component_states = Table(
+    "component_states",
+    metadata,
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("status", String(10), nullable=False),
+    Column("value", JSON, nullable=True),
+    Column("unit", String(40), nullable=True),
+    Column("message", Text, nullable=True),
+    # When the status last changed (not when the value did).
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Hourly aggregates of probe results, kept 400 days; component_key '' is the monitor itself.
+result_hours = Table(
+    "result_hours",
+    metadata,
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("component_key", String(200), primary_key=True),
+    Column("hour", UTCDateTime, primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("warnings", Integer, nullable=False),
+    Column("latency_p50", Float, nullable=True),
+    Column("latency_p95", Float, nullable=True),
+    Column("latency_max", Float, nullable=True),
+    Column("value_min", Float, nullable=True),
+    Column("value_max", Float, nullable=True),
+    Column("value_last", Float, nullable=True),
 )
 
 api_keys = Table(

@@ -24,16 +24,37 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            raise ValueError("naive datetime given to the database; use an aware UTC value")
+            raise ValueError(_NAIVE)
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if not isinstance(value, datetime):
-            value = datetime.fromisoformat(str(value))
-        moment: datetime = value
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
+        return utc_from_db(value)
+
+
+_NAIVE = "naive datetime given to the database; use an aware UTC value"
+
+
+def utc_to_sqlite(value: datetime | None) -> str | None:
+    """The text SQLite stores for an aware timestamp: naive UTC with microseconds, exactly
+    as SQLAlchemy writes it (SQLite compares timestamps as text)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise ValueError(_NAIVE)
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def utc_from_db(value: Any) -> datetime | None:
+    """A timestamp as either database returns it, as an aware UTC ``datetime``.
+
+    SQLite hands back naive text (also where an aggregate such as ``max()`` loses the
+    column type); PostgreSQL an aware ``datetime``.
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        moment = datetime.fromisoformat(value)
+    else:
+        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

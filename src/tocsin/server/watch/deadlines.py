@@ -20,17 +20,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.transitions import Flip, on_deadline
 from tocsin.server.storage.database import Database
+from tocsin.server.storage.deadline_states import (
+    deadlines_until,
+    monitors_to_decide,
+    set_deadline_states,
+)
 from tocsin.server.storage.flips import insert_flips
-from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.hot_rows import DeadlineStateRow
 from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.tables import monitors
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +71,7 @@ class DeadlineWatch:
         self.database = database
         self.base_url = base_url
         self.reload_seconds = reload_seconds
+        # Called after each committed chunk of a pass, with what it did.
         self.on_fired = on_fired
         self._heap: list[tuple[datetime, int]] = []
         self._current: dict[int, datetime] = {}
@@ -100,6 +104,11 @@ class DeadlineWatch:
         """Start the watch task."""
         self._task = asyncio.create_task(self._run(), name="tocsin-deadline-watch")
 
+    @property
+    def running(self) -> bool:
+        """Whether the watch task is alive (started, not stopped and not dead)."""
+        return self._task is not None and not self._task.done()
+
     async def stop(self) -> None:
         """Stop the watch task."""
         await cancel_and_wait(self._task)
@@ -110,13 +119,7 @@ class DeadlineWatch:
         horizon = self._horizon()
         self._touched.clear()
         async with self.database.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(monitors.c.id, monitors.c.next_deadline).where(
-                        monitors.c.next_deadline.is_not(None), monitors.c.next_deadline <= horizon
-                    )
-                )
-            ).all()
+            rows = await deadlines_until(conn, horizon)
         for monitor_id, deadline in rows:
             if monitor_id not in self._touched:  # a newer value arrived while we read
                 self._current[monitor_id] = deadline
@@ -199,24 +202,22 @@ class DeadlineWatch:
     def _flip(
         self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
     ) -> tuple[dict[int, datetime | None], list[ClaimedAlert]]:
-        statements = statements_for(conn)
         deadlines: dict[int, datetime | None] = {}
-        updates: list[tuple[object, ...]] = []
+        updates: list[DeadlineStateRow] = []
         changed: list[tuple[MonitorRecord, Flip]] = []
-        # Locked in id order on PostgreSQL, like the ping writer, so two nodes never deadlock.
-        for record in statements.monitors_by_id(conn, ids):
+        for record in monitors_to_decide(conn, ids):
             transition = on_deadline(record.status, record.schedule, now)
             if transition is None:
                 deadlines[record.id] = record.status.next_deadline
                 continue
             status = transition.status
             deadlines[record.id] = status.next_deadline
-            updates.append((status.state.value, status.next_deadline, record.id))
+            updates.append(DeadlineStateRow(status.state.value, status.next_deadline, record.id))
             if transition.flip is not None:
                 # A deadline changes only the state: the record's other fields, which the
                 # alert shows (last ping), are still true.
                 changed.append((record, transition.flip))
-        statements.set_deadline_states(conn, updates)
+        set_deadline_states(conn, updates)
         flip_ids = insert_flips(conn, [(r.id, flip, now) for r, flip in changed])
         flipped = [
             (record, flip, flip_id, now)

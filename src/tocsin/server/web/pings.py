@@ -3,8 +3,10 @@
 ``/ping/<uuid>[/start|/fail|/log|/<0-255>]`` and
 ``/ping/<ping-key>/<slug>[/start|/fail|/log|/<0-255>]`` with ``?rid=<uuid>`` and, on slug
 URLs, ``?create=1``. Answers are Healthchecks' plain-text ones: ``OK``, ``Created``,
-``not found``, ``invalid url format``, ``ambiguous slug``; 413 ``request body too large``
-for a body over ``TOCSIN_PING_BODY_MAX``, 503 when the database refused the write.
+``not found``, ``invalid url format``, ``ambiguous slug``; 400 ``invalid slug: ...`` for a
+slug no monitor may have (``is_slug``: the API and config use the same rule); 413
+``request body too large`` for a body over ``TOCSIN_PING_BODY_MAX``, 503 when the database
+refused the write.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ from urllib.parse import parse_qsl
 
 from starlette.types import Receive, Scope, Send
 
-from tocsin.server.domain.spec import SLUG_PATTERN
+from tocsin.server.domain.ping_urls import PING_PREFIX
+from tocsin.server.domain.spec import SLUG_RULE, is_slug
 from tocsin.server.domain.states import PingKind
 from tocsin.server.ingest.requests import PingOutcome, PingRequest, SlugTarget
+from tocsin.server.storage.database import DatabaseLost
 from tocsin.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-_PING_KEY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_PING_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# ASCII only: str.isdigit() is also true for "²" and for Arabic-Indic or fullwidth digits.
+_EXIT_STATUS = re.compile(r"[0-9]+")
 _ACTIONS = {"start": PingKind.START, "fail": PingKind.FAIL, "log": PingKind.LOG}
 _STATUS = {
     PingOutcome.OK: 200,
@@ -54,10 +60,11 @@ def _uuid(text: str) -> str | None:
 def _action(text: str) -> tuple[PingKind, int | None]:
     if text in _ACTIONS:
         return _ACTIONS[text], None
-    if text.isdigit() and len(text) <= 3:
-        status = int(text)
-        if status > 255:
+    if _EXIT_STATUS.fullmatch(text):
+        digits = text.lstrip("0") or "0"  # leading zeros are fine, as in Healthchecks
+        if len(digits) > 3 or int(digits) > 255:
             raise _BadPing(400, "invalid url format")
+        status = int(digits)
         return (PingKind.SUCCESS if status == 0 else PingKind.FAIL), status
     raise _BadPing(404, "not found")
 
@@ -118,8 +125,10 @@ def _parse(segments: list[str], query: dict[str, str]) -> dict[str, object]:
     else:
         if len(segments) == 1:
             raise _BadPing(404, "not found")
-        if not _PING_KEY.match(segments[0]) or not SLUG_PATTERN.match(segments[1]):
-            raise _BadPing(404, "not found")  # no monitor can have it: do not even look
+        if not _PING_KEY.fullmatch(segments[0]):
+            raise _BadPing(404, "not found")  # no project can have it: do not even look
+        if not is_slug(segments[1]):
+            raise _BadPing(400, f"invalid slug: {SLUG_RULE}")
         create = query.get("create") == "1"
         fields["slug"] = SlugTarget(segments[0], segments[1], create)
         rest = segments[2:]
@@ -143,7 +152,7 @@ class PingApp:
     """Raw ASGI app for ``/ping/...``: no router, request or response objects on the hot path.
 
     ``state`` is the shared Starlette ``State`` holding ``tocsin`` (``ServerState``) and
-    ``writer`` (``PingWriter``), filled in by the server's lifespan.
+    its ``engines`` (``Engines``, with the ping writer), filled in by the server's lifespan.
     """
 
     def __init__(self, state: Any) -> None:
@@ -166,7 +175,7 @@ class PingApp:
         if method not in ("GET", "POST", "HEAD"):
             raise _BadPing(405, "method not allowed")
         path: str = scope["path"]
-        segments = path[len(PREFIX) :].removesuffix("/").split("/")
+        segments = path[len(PING_PREFIX) :].removesuffix("/").split("/")
         raw_query: bytes = scope.get("query_string", b"")
         query = dict(parse_qsl(raw_query.decode("latin-1"))) if raw_query else {}
         fields = _parse(segments, query)
@@ -190,11 +199,10 @@ class PingApp:
             **fields,  # type: ignore[arg-type]
         )
         try:
-            outcome = await self.state.writer.submit(request)
+            outcome = await self.state.tocsin.engines.writer.submit(request)
+        except DatabaseLost:  # logged once by the database, not once per ping
+            raise _BadPing(503, "database unavailable, try again") from None
         except Exception:
             logger.warning("ping not stored; answering 503", exc_info=True)
             raise _BadPing(503, "database unavailable, try again") from None
         await _respond(send, method, _STATUS[outcome], outcome.value, limit)
-
-
-PREFIX = "/ping/"

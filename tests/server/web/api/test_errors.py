@@ -19,7 +19,6 @@ async def test_unknown_route_and_method(client: httpx.AsyncClient) -> None:
     wrong_method = await client.put(f"{API}/monitors", json={})
     assert wrong_method.status_code == 405
     assert wrong_method.json() == {"error": "method PUT is not allowed on /api/v1/monitors"}
-    assert "GET" in wrong_method.headers["allow"]
 
 
 async def test_bad_json_and_wrong_types(client: httpx.AsyncClient) -> None:
@@ -59,12 +58,37 @@ async def test_unexpected_errors_are_a_bare_500(
     assert "RuntimeError: secret internals" in caplog.text
 
 
-async def test_paths_outside_the_api_keep_the_framework_default(
+async def test_paths_outside_the_api_answer_in_the_error_shape(
     anonymous: httpx.AsyncClient,
 ) -> None:
+    # Found by a new user: /elsewhere answered FastAPI's {"detail": "Not Found"}.
     answer = await anonymous.get("/elsewhere")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"error": "no such endpoint: /elsewhere"}
+    wrong = await anonymous.post("/openapi.json")
+    assert wrong.status_code == 405
+    assert wrong.json() == {"error": "method POST is not allowed on /openapi.json"}
+    assert wrong.headers["allow"] == "GET, HEAD"
+
+
+@pytest.mark.parametrize(
+    ("path", "allowed"),
+    [
+        pytest.param("/monitors", "GET, POST", id="monitors"),
+        pytest.param("/monitors/x", "DELETE, GET, PATCH", id="monitor"),
+        pytest.param("/monitors/x/pause", "POST", id="pause"),
+        pytest.param("/channels", "GET, POST", id="channels"),
+        pytest.param("/channels/x", "DELETE, GET, PATCH", id="channel"),
+    ],
+)
+async def test_405_lists_every_method_of_the_path(
+    client: httpx.AsyncClient, path: str, allowed: str
+) -> None:
+    # Defect 9: the Allow header named only the first route's methods (GET).
+    answer = await client.put(f"{API}{path}", json={})
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == allowed
 
 
 async def test_openapi_documents_the_errors(anonymous: httpx.AsyncClient) -> None:

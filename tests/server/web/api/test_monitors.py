@@ -115,7 +115,7 @@ async def test_pause_resume_and_history(client: httpx.AsyncClient) -> None:
     assert len(one) == 1
     pings = await client.get(f"{API}/monitors/w/pings")
     assert pings.status_code == 200
-    assert pings.json() == {"pings": []}
+    assert pings.json() == {"pings": [], "next": None}
 
 
 async def test_flips_limit_is_checked(client: httpx.AsyncClient) -> None:

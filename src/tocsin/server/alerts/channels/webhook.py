@@ -1,22 +1,42 @@
-"""Webhook channel: POST the alert as JSON to a URL."""
+"""Webhook channel: POST the alert as versioned JSON to a URL, signed when it has a secret."""
 
 from __future__ import annotations
 
-import asyncio
+import hashlib
+import hmac
+import json
+import time
 from typing import Any
 
 import aiohttp
 
-from tocsin import __version__
-from tocsin.errors import DeliveryError
+from tocsin.server.alerts.channels.posting import post
 
-DEFAULT_TIMEOUT_SECONDS = 10.0
-# Client errors that a retry can fix: timeouts and rate limits.
-RETRYABLE_4XX = {408, 425, 429}
+# The version of the JSON document a webhook receives (docs/channels.md); it changes only
+# when a field is removed or changes meaning. New fields may appear within a version.
+PAYLOAD_VERSION = 1
+SIGNATURE_HEADER = "X-Tocsin-Signature"
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The ``X-Tocsin-Signature`` value: ``t=<unix time>,v1=<hex HMAC-SHA256 of
+    "<unix time>.<body>" keyed with the secret>``. Signing the time with the body lets a
+    receiver refuse a replayed request whose ``t`` is old."""
+    signed = str(timestamp).encode() + b"." + body
+    digest = hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    return f"t={timestamp},v1={digest}"
+
+
+def webhook_body(payload: dict[str, Any]) -> bytes:
+    """The exact bytes sent (and signed): the payload with its ``version``."""
+    return json.dumps(
+        {"version": PAYLOAD_VERSION, **payload}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 class WebhookChannel:
-    """POSTs the alert JSON with an ``Idempotency-Key`` header; 2xx means delivered."""
+    """POSTs the alert JSON with an ``Idempotency-Key`` header (and a signature when the
+    channel has a ``secret``); 2xx means delivered."""
 
     async def send(
         self,
@@ -24,26 +44,14 @@ class WebhookChannel:
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,
-    ) -> None:
-        """Deliver ``payload``; 4xx answers (but 408/425/429) are permanent failures."""
-        headers = {
-            "User-Agent": f"tocsin/{__version__}",
-            "Idempotency-Key": idempotency_key,
-            **settings.get("headers", {}),
-        }
-        timeout = aiohttp.ClientTimeout(total=settings.get("timeout", DEFAULT_TIMEOUT_SECONDS))
-        try:
-            async with session.post(
-                settings["url"], json=payload, headers=headers, timeout=timeout
-            ) as response:
-                if 200 <= response.status < 300:
-                    return
-                text = (await response.text(errors="replace"))[:200]
-                permanent = 400 <= response.status < 500 and response.status not in RETRYABLE_4XX
-                raise DeliveryError(f"HTTP {response.status}: {text}", permanent=permanent)
-        except TimeoutError:
-            raise DeliveryError(f"timed out after {timeout.total} s") from None
-        except (aiohttp.ClientError, asyncio.CancelledError) as exc:
-            if isinstance(exc, asyncio.CancelledError):
-                raise
-            raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+    ) -> int:
+        """Deliver ``payload``; return the HTTP status (see ``posting.post`` for failures).
+
+        Each attempt is signed afresh, so a retry carries its own time.
+        """
+        body = webhook_body(payload)
+        headers = {"Idempotency-Key": idempotency_key, **settings.get("headers", {})}
+        secret = settings.get("secret")
+        if secret:
+            headers[SIGNATURE_HEADER] = signature(secret, int(time.time()), body)
+        return await post(session, settings["url"], body, headers, settings.get("timeout"))

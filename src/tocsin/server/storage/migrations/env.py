@@ -7,7 +7,7 @@ from typing import Any
 
 from alembic import context
 
-from tocsin.server.storage.database import sync_engine_for_migrations
+from tocsin.server.storage.database import migration_engine
 from tocsin.server.storage.tables import metadata
 
 config = context.config
@@ -25,7 +25,7 @@ def _run(connection: Any) -> None:
 
 
 async def _online() -> None:
-    engine = sync_engine_for_migrations(config.attributes["database_url"])
+    engine = migration_engine(config.attributes["database_url"])
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run)

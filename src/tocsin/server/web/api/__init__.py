@@ -11,7 +11,9 @@ from fastapi import APIRouter, Security
 from tocsin.server.web.api.auth import bearer_scheme, header_scheme
 from tocsin.server.web.api.channels import router as channels_router
 from tocsin.server.web.api.errors import install_error_handlers
+from tocsin.server.web.api.info import router as info_router
 from tocsin.server.web.api.monitors import router as monitors_router
+from tocsin.server.web.api.results import router as results_router
 from tocsin.server.web.api.schemas import AUTH_RESPONSES
 
 __all__ = ["API_PREFIX", "api_router", "install_error_handlers"]
@@ -28,5 +30,7 @@ def api_router() -> APIRouter:
         responses=AUTH_RESPONSES,
     )
     router.include_router(monitors_router)
+    router.include_router(results_router)
     router.include_router(channels_router)
+    router.include_router(info_router)  # the one route that needs no key
     return router

@@ -37,6 +37,13 @@ def server_state(request: Request) -> ServerState:
     return state
 
 
+def may_see_secrets(request: Request) -> bool:
+    """Read-only keys (dashboards, status tools) see credentials masked: channel secrets,
+    probe header values."""
+    key: ApiKeyRecord = request.state.api_key
+    return key.can_write
+
+
 def presented_key(request: Request) -> str | None:
     """The key the client sent, if any."""
     authorization = request.headers.get("authorization")

@@ -8,9 +8,9 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from tocsin.errors import NotFoundError
+from tocsin.server.domain.channel_spec import KIND_SETTINGS
 from tocsin.server.domain.spec import channel_spec
 from tocsin.server.domain.states import ManagedBy
-from tocsin.server.storage.apikeys import ApiKeyRecord
 from tocsin.server.storage.channels import (
     create_channel,
     delete_channel,
@@ -19,17 +19,21 @@ from tocsin.server.storage.channels import (
     update_channel,
 )
 from tocsin.server.storage.rows import ChannelRecord
-from tocsin.server.web.api.auth import AuthenticatedRoute, server_state
+from tocsin.server.storage.shapes import ChannelOut
+from tocsin.server.web.api.auth import AuthenticatedRoute, may_see_secrets, server_state
+from tocsin.server.web.api.paging import DEFAULT_LIMIT, Cursor, Limit, cut, decode_cursor, next_url
 from tocsin.server.web.api.schemas import (
     CONFLICT,
+    INVALID,
     NOT_FOUND,
     WRITE_RESPONSES,
-    Channel,
     ChannelIn,
-    ChannelList,
+    ChannelPage,
     ChannelPatch,
-    storable_text,
+    take_owner,
+    unstorable_text,
     usable_key,
+    validated,
 )
 
 router = APIRouter(prefix="/channels", tags=["channels"], route_class=AuthenticatedRoute)
@@ -41,78 +45,83 @@ def _key(key: str) -> str:
     return key
 
 
-def _ok(model: type[Any]) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": model, "description": "Success"}}
-
-
-def _may_see_secrets(request: Request) -> bool:
-    """Read-only keys (dashboards, status tools) see channels with credentials masked."""
-    key: ApiKeyRecord = request.state.api_key
-    return key.can_write
-
-
 def merge_channel(channel: ChannelRecord, changes: dict[str, Any]) -> dict[str, Any]:
-    """The channel's current description with ``changes`` applied (``null`` clears a field)."""
-    merged: dict[str, Any] = {"name": channel.name, "kind": channel.kind, **channel.settings}
+    """The channel's current description with ``changes`` applied (``null`` clears a field).
+
+    A change of kind keeps only the current settings the new kind takes too (a webhook
+    turned Slack channel keeps its URL, not its headers and secret)."""
+    current = dict(channel.settings)
+    takes = KIND_SETTINGS.get(changes.get("kind") or channel.kind)
+    if takes is not None:
+        current = {key: value for key, value in current.items() if key in takes}
+    merged: dict[str, Any] = {"name": channel.name, "kind": channel.kind, **current}
     merged.update(changes)
     return merged
 
 
-@router.get("", response_model=None, responses=_ok(ChannelList))
-async def list_all(request: Request) -> dict[str, Any]:
-    """Every channel of the project, by name."""
+@router.get("", response_model=ChannelPage, responses=INVALID)
+async def list_page(
+    request: Request, response: Response, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+) -> ChannelPage:
+    """The project's channels by name, a page at a time."""
+    after = decode_cursor("channels", cursor, str)
     state = server_state(request)
     async with state.database.read() as conn:
-        channels = await list_channels(conn, state.project.id)
-    secrets = _may_see_secrets(request)
-    return {"channels": [channel.to_json(secrets=secrets) for channel in channels]}
+        found = await list_channels(conn, state.project.id, after=after, limit=limit + 1)
+    page = cut("channels", found, limit, lambda channel: channel.name)
+    secrets = may_see_secrets(request)
+    return ChannelPage(
+        channels=[ChannelOut.of(channel, secrets=secrets) for channel in page.items],
+        next=next_url(request, response, page.next_cursor),
+    )
 
 
 @router.post(
     "",
     status_code=201,
-    response_model=None,
-    responses={201: {"model": Channel, "description": "Created"}} | WRITE_RESPONSES | CONFLICT,
+    response_model=ChannelOut,
+    responses=WRITE_RESPONSES | CONFLICT,
 )
-async def create(request: Request, body: ChannelIn) -> dict[str, Any]:
+async def create(request: Request, body: ChannelIn) -> ChannelOut:
     """Create a channel."""
     data = body.model_dump(exclude_unset=True)
-    owner = data.pop("managed_by", None) or ManagedBy.API
-    storable_text(data, "channel")
-    spec = channel_spec(data)
+    problems = unstorable_text(data)
+    owner = take_owner(data, problems) or ManagedBy.API
+    spec = validated("channel", problems, lambda: channel_spec(data))
     state = server_state(request)
     async with state.database.write() as conn:
         channel = await create_channel(conn, state.project.id, spec, datetime.now(UTC), owner)
-    return channel.to_json()
+    return ChannelOut.of(channel)
 
 
-@router.get("/{key}", response_model=None, responses=_ok(Channel) | NOT_FOUND)
-async def read(request: Request, key: str) -> dict[str, Any]:
+@router.get("/{key}", response_model=ChannelOut, responses=NOT_FOUND)
+async def read(request: Request, key: str) -> ChannelOut:
     """One channel, by uuid or name."""
     state = server_state(request)
     async with state.database.read() as conn:
         channel = await get_channel(conn, state.project.id, _key(key))
-    return channel.to_json(secrets=_may_see_secrets(request))
+    return ChannelOut.of(channel, secrets=may_see_secrets(request))
 
 
 @router.patch(
     "/{key}",
-    response_model=None,
-    responses=_ok(Channel) | NOT_FOUND | WRITE_RESPONSES | CONFLICT,
+    response_model=ChannelOut,
+    responses=NOT_FOUND | WRITE_RESPONSES | CONFLICT,
 )
-async def change(request: Request, key: str, body: ChannelPatch) -> dict[str, Any]:
+async def change(request: Request, key: str, body: ChannelPatch) -> ChannelOut:
     """Change some fields of a channel; the rest keep their values."""
     changes = body.model_dump(exclude_unset=True)
-    owner = changes.pop("managed_by", None)  # absent or null: unchanged
-    storable_text(changes, "channel")
+    problems = unstorable_text(changes)
+    owner = take_owner(changes, problems)  # absent or null: unchanged
     state = server_state(request)
     async with state.database.write() as conn:
         current = await get_channel(conn, state.project.id, _key(key))
-        spec = channel_spec(merge_channel(current, changes))
+        merged = merge_channel(current, changes)
+        spec = validated("channel", problems, lambda: channel_spec(merged))
         channel = await update_channel(
             conn, state.project.id, current.uuid, spec, datetime.now(UTC), owner
         )
-    return channel.to_json()
+    return ChannelOut.of(channel)
 
 
 @router.delete(

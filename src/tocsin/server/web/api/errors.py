@@ -1,8 +1,9 @@
 """One error shape for the whole API: ``{"error": "<message>"}`` (+ ``"fields"`` on 422).
 
 This is the one place where exceptions become HTTP answers: tocsin's own errors, FastAPI's
-request validation, Starlette's 404/405, and anything unexpected (logged, answered with a
-bare 500 so no traceback or HTML ever reaches a client).
+request validation, Starlette's 404/405 (on every path of the app, not only the API's), and
+anything unexpected (logged, answered with a bare 500 so no traceback or HTML ever reaches
+a client).
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tocsin.errors import ConflictError, NotFoundError, TocsinError, ValidationError
+from tocsin.server.storage.database import DatabaseUnavailable
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/"
 _BODY_PARSE_ERROR = "There was an error parsing the body"
 
 # Pydantic's words for the common typing problems, replaced by the words ``monitor_spec``
@@ -83,17 +84,40 @@ async def _tocsin_error(_request: Request, exc: Exception) -> Response:
     return error_response(500, "internal error")
 
 
+async def _database_unavailable(_request: Request, exc: Exception) -> Response:
+    # Logged where it happened (the database logs a lost file once); the client may retry.
+    return error_response(503, str(exc), headers={"Retry-After": "1"})
+
+
 async def _request_validation_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     return error_response(422, "invalid request", validation_fields(exc.errors()))
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def allowed_methods(request: Request) -> str:
+    """Every method some route serves at the request's path, for a 405's ``Allow`` header.
+
+    Starlette names only the methods of the first route that matches the path, but one
+    path is often served by several routes (``GET`` and ``POST`` on a collection), so each
+    method is tried against every route.
+    """
+    routes: list[BaseRoute] = request.app.routes
+    return ", ".join(
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    )
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    path = request.url.path
-    if not (path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")):
-        return await http_exception_handler(request, exc)
     message = str(exc.detail)
+    headers = dict(exc.headers or {})
     if exc.status_code == 400 and message == _BODY_PARSE_ERROR:
         # FastAPI's answer to a body that is not even text (invalid UTF-8): bad JSON is a 422.
         return error_response(422, "invalid request", {"body": "is not valid JSON"})
@@ -101,7 +125,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         message = f"no such endpoint: {request.url.path}"
     elif exc.status_code == 405 and message == "Method Not Allowed":
         message = f"method {request.method} is not allowed on {request.url.path}"
-    return error_response(exc.status_code, message, headers=exc.headers)
+        headers["Allow"] = allowed_methods(request) or headers.get("Allow", "")
+    return error_response(exc.status_code, message, headers=headers)
 
 
 class CatchAllMiddleware:
@@ -142,6 +167,7 @@ class CatchAllMiddleware:
 def install_error_handlers(app: FastAPI) -> None:
     """Make ``app`` answer every API error in the one JSON shape."""
     app.add_exception_handler(TocsinError, _tocsin_error)
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_middleware(CatchAllMiddleware)

@@ -1,229 +1,361 @@
-"""Request and response bodies of the API, for typing and the OpenAPI document.
+"""Request bodies, pages and error answers of the API, for the routes and the OpenAPI document.
 
-Request models only check JSON types; what a value *means* (a duration, a cron expression,
-a URL) is judged by ``monitor_spec``/``channel_spec``, the validation ``tocsin apply`` uses
-too. Unknown fields are let through to those functions so they are refused in their words.
+Request models take any JSON value in every field, so that ``monitor_spec`` /
+``channel_spec`` (the validation ``tocsin apply`` uses too) judge the whole body and name
+every problem at once, in their words. The schema each field *declares* is what the
+server accepts: a client or tool that keeps to the OpenAPI document is not refused, except
+by rules a schema cannot state (cron syntax, time zone names, period or cron, channel
+names that must exist). Objects are shaped by ``storage.shapes``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
 from tocsin.errors import ValidationError
-from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
+from tocsin.server.domain.channel_spec import (
+    ADDRESS_MAX,
+    ADDRESSES_MAX,
+    CHANNEL_KINDS,
+    EMAIL_PATTERN,
+    KIND_SETTINGS,
+    SECRET_MIN,
+)
+from tocsin.server.domain.spec import NAME_MAX
+from tocsin.server.domain.states import ManagedBy, MonitorKind
+from tocsin.server.storage.shapes import ChannelOut, FlipOut, MonitorOut, PingOut
 
-_DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
+T = TypeVar("T")
+
+MAX_DURATION_SECONDS = 366 * 86400
+MAX_TIMEOUT_SECONDS = 60
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def _duration_type(value: object) -> object:
-    # Only the JSON type is checked here; ``parse_duration`` judges the value.
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("must be a duration: seconds or like 30s, 5m, 2h, 1d")
-    return value
+def _one_to(n: int) -> str:
+    """A regex alternation for the whole numbers 1 to ``n``, without leading zeros."""
+    digits = str(n)
+    parts = [f"[1-9][0-9]{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, digit in enumerate(digits):
+        low, high = (1 if i == 0 else 0), int(digit) - 1
+        if high >= low:
+            rest = len(digits) - i - 1
+            parts.append(f"{digits[:i]}[{low}-{high}]" + (f"[0-9]{{{rest}}}" if rest else ""))
+    parts.append(digits)
+    return "|".join(parts)
 
 
-# A duration: "30s", "5m", "2h", "1d", "1w", or a number of seconds (one error, not one per
-# member of a union).
-Duration = Annotated[
-    str | int | float,
-    PlainValidator(_duration_type),
+def _amount(most: int) -> str:
+    """A regex for decimal numbers from 0.000001 to ``most`` (leading zeros allowed)."""
+    below = f"0*(?:{_one_to(most - 1)})(?:\\.[0-9]+)?|" if most > 1 else ""
+    # Below 1: a digit other than 0 among the first six decimals (a microsecond at least).
+    return f"{below}0*{most}(?:\\.0+)?|0+\\.[0-9]{{0,5}}[1-9][0-9]*"
+
+
+def duration_schema(most_seconds: int) -> JsonDict:
+    """The JSON schema of a duration the server accepts: from a microsecond to
+    ``most_seconds``, as a number or as text like ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``."""
+    spellings = [
+        f"(?:{_amount(most_seconds // size)}) *{unit}{'?' if unit == 's' else ''}"
+        for unit, size in _UNITS.items()
+        if most_seconds // size >= 1
+    ]
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": f"^ *(?:{'|'.join(spellings)}) *$"},
+            {"type": "number", "minimum": 0.000001, "maximum": most_seconds},
+        ]
+    }
+
+
+def _or_null(schema: JsonDict) -> JsonDict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+_NO_NUL = "^[^\\u0000]*$"
+# Not white space to Python (which trims names and URLs) nor to JSON Schema's regexes,
+# which differ on \x1c-\x1f and \x85; and not NUL.
+_BLANK = "\\s\\u0000\\u001c-\\u001f\\u0085"
+_TEXT: JsonDict = {"type": "string", "pattern": _NO_NUL}
+_NAME: JsonDict = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": NAME_MAX,
+    # Something besides white space (names are trimmed), and no NUL.
+    "pattern": f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$",
+}
+_NAMES: JsonDict = {"type": "array", "items": {**_TEXT, "minLength": 1}}
+_SLUG: JsonDict = {"type": "string", "pattern": "^[a-z0-9_-]{1,100}$"}
+_URL: JsonDict = {"type": "string", "pattern": f"^https?://[^/{_BLANK}][^\\u0000]*$"}
+# Any scheme: an Apprise URL (tgram://..., pagerduty://...), or http(s) for the others.
+_ANY_URL: JsonDict = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9+.-]*://[^\\u0000]*$"}
+_ADDRESSES: JsonDict = {
+    "type": "array",
+    "items": {"type": "string", "pattern": EMAIL_PATTERN, "maxLength": ADDRESS_MAX},
+    "minItems": 1,
+    "maxItems": ADDRESSES_MAX,
+}
+_SECRET: JsonDict = {"type": "string", "minLength": SECRET_MIN, "pattern": _NO_NUL}
+_HEADERS: JsonDict = {"type": "object", "additionalProperties": _TEXT, "propertyNames": _TEXT}
+_OWNERS = tuple(owner.value for owner in ManagedBy)
+_OWNER: JsonDict = {"type": "string", "enum": [*_OWNERS]}
+
+# Each type below accepts any JSON value (the spec functions judge it) and declares the
+# schema the server accepts.
+Name = Annotated[Any, WithJsonSchema(_NAME)]
+Text = Annotated[Any, WithJsonSchema(_or_null(_TEXT))]
+Names = Annotated[Any, WithJsonSchema(_or_null(_NAMES))]
+Slug = Annotated[Any, WithJsonSchema(_or_null(_SLUG))]
+MonitorKindText = Annotated[
+    Any, WithJsonSchema(_or_null({"enum": [kind.value for kind in MonitorKind]}))
+]
+ChannelKindText = Annotated[Any, WithJsonSchema({"type": "string", "enum": [*CHANNEL_KINDS]})]
+Duration = Annotated[Any, WithJsonSchema(_or_null(duration_schema(MAX_DURATION_SECONDS)))]
+Timeout = Annotated[Any, WithJsonSchema(_or_null(duration_schema(MAX_TIMEOUT_SECONDS)))]
+AnyUrl = Annotated[Any, WithJsonSchema(_ANY_URL)]
+Addresses = Annotated[Any, WithJsonSchema(_or_null(_ADDRESSES))]
+Secret = Annotated[Any, WithJsonSchema(_or_null(_SECRET))]
+Headers = Annotated[Any, WithJsonSchema(_or_null(_HEADERS))]
+Owner = Annotated[Any, WithJsonSchema(_or_null(_OWNER))]
+Flag = Annotated[Any, WithJsonSchema(_or_null({"type": "boolean"}))]
+Redirects = Annotated[
+    Any,
     WithJsonSchema(
-        {
-            "anyOf": [
-                {"type": "string", "pattern": r"^\s*[0-9]+(\.[0-9]+)?\s*[smhdw]?\s*$"},
-                {"type": "number", "exclusiveMinimum": 0, "maximum": 366 * 86400},
-            ]
-        }
+        _or_null({"anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 0, "maximum": 30}]})
+    ),
+]
+Port = Annotated[Any, WithJsonSchema(_or_null({"type": "integer", "minimum": 1, "maximum": 65535}))]
+# Either form of an assertion: "status == 200", or {"subject": ..., "op": ..., ...}.
+Assertions = Annotated[
+    Any,
+    WithJsonSchema(_or_null({"type": "array", "items": {"anyOf": [_TEXT, {"type": "object"}]}})),
+]
+Thresholds = Annotated[
+    Any,
+    WithJsonSchema(
+        _or_null(
+            {
+                "type": "object",
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {"warn": _TEXT, "fail": _TEXT},
+                    "additionalProperties": False,
+                },
+            }
+        )
+    ),
+]
+Confirm = Annotated[
+    Any,
+    WithJsonSchema(
+        _or_null(
+            {
+                "type": "object",
+                "properties": {
+                    "fail": {"type": "integer", "minimum": 1, "maximum": 100},
+                    "recover": {"type": "integer", "minimum": 1, "maximum": 100},
+                    "retry": duration_schema(86400),
+                },
+                "additionalProperties": False,
+            }
+        )
     ),
 ]
 
-# Constraints shown in the OpenAPI document (so clients and schemathesis know them) but
-# not enforced by pydantic: ``monitor_spec``/``channel_spec`` enforce them, in their words.
-_NAME: JsonDict = {"minLength": 1, "maxLength": 100}
-_SLUG: JsonDict = {"pattern": "^[a-z0-9_-]{1,100}$"}
-_MONITOR_KIND: JsonDict = {"enum": ["heartbeat", None]}
-_CHANNEL_KIND: JsonDict = {"enum": ["webhook"]}
-_CHANNEL_KIND_OR_NULL: JsonDict = {"enum": ["webhook", None]}
-_URL: JsonDict = {"pattern": "^https?://[^\\s/]+"}
-
-
-# Unknown fields reach ``monitor_spec``/``channel_spec``, which refuse them by name; the
-# OpenAPI document says plainly that they are refused.
-_LET_UNKNOWN_THROUGH = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
-
-
+_DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
 _MANAGED_BY_DOC = (
     '"api" (the default for new objects) or "config": who owns it. `tocsin apply` marks '
     "what it applies as config."
 )
 
 
-class MonitorIn(BaseModel):
-    """A new heartbeat monitor."""
-
-    model_config = _LET_UNKNOWN_THROUGH
-
-    name: str = Field(
-        description="unique within the project, at most 100 characters", json_schema_extra=_NAME
-    )
-    kind: str | None = Field(
-        None, description='"heartbeat" (the default)', json_schema_extra=_MONITOR_KIND
-    )
-    period: Duration | None = Field(
-        None, description=f"expected time between pings; {_DURATION_DOC}"
-    )
-    grace: Duration | None = Field(None, description=f"how late a ping may be; {_DURATION_DOC}")
-    cron: str | None = Field(None, description="a cron expression, instead of period")
-    timezone: str | None = Field(None, description="IANA time zone of the cron expression")
-    slug: str | None = Field(
-        None, description="for slug ping URLs; derived from name if absent", json_schema_extra=_SLUG
-    )
-    desc: str | None = None
-    tags: list[str] | None = None
-    channels: list[str] | None = Field(None, description="names of channels to alert")
-    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
+def _kind_variants() -> list[JsonDict]:
+    """What each channel kind requires and refuses, as ``oneOf`` branches keyed by kind."""
+    settings = frozenset().union(*KIND_SETTINGS.values())
+    variants: list[JsonDict] = []
+    for kind, takes in KIND_SETTINGS.items():
+        properties: JsonDict = {"kind": {"const": kind}}
+        properties |= dict.fromkeys(sorted(settings - takes), False)
+        if "url" in takes and kind != "apprise":
+            properties["url"] = _URL
+        variants.append({"properties": properties, "required": ["to" if "to" in takes else "url"]})
+    return variants
 
 
-class MonitorPatch(BaseModel):
+def _body_config(*required: str, variants: list[JsonDict] | None = None) -> ConfigDict:
+    """Unknown fields reach the spec functions, which refuse them by name; the document
+    says plainly that they are refused, which fields are required, and (``variants``)
+    the shapes the body may take."""
+
+    def finish(schema: JsonDict, _model: type[Any]) -> None:
+        if variants:
+            schema["oneOf"] = list(variants)
+        schema["additionalProperties"] = False
+        if required:
+            schema["required"] = list(required)
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            for prop in properties.values():
+                if isinstance(prop, dict):
+                    prop.pop("default", None)  # "absent", not null, is the default
+
+    return ConfigDict(extra="allow", json_schema_extra=finish)
+
+
+class _ProbeFields(BaseModel):
+    """The fields of probed monitors (``http``, ``app``, ``tcp``)."""
+
+    url: Text = Field(None, description="http and app: the URL to probe (http:// or https://)")
+    method: Text = Field(None, description='http and app: "GET" (the default), "POST", ...')
+    headers: Headers = Field(
+        None,
+        description="http and app: request headers; ${NAME} is filled from the server's "
+        "environment at each probe (read-only keys see values masked)",
+    )
+    body: Text = Field(None, description="http and app: the request body (${NAME} allowed)")
+    timeout: Timeout = Field(None, description=f"probes: default 10s, at most 60s; {_DURATION_DOC}")
+    interval: Duration = Field(
+        None, description=f"probes: default 60s, at least 1s; {_DURATION_DOC}"
+    )
+    retry_interval: Duration = Field(
+        None, description="probes: time between checks while failing, not yet down (10s)"
+    )
+    jitter: Duration = Field(None, description="probes: start each check up to this much late")
+    follow_redirects: Redirects = Field(
+        None, description="http and app: true (up to 10 hops), false, or the most hops"
+    )
+    verify_tls: Flag = Field(None, description="probes: verify TLS certificates (default true)")
+    assert_: Assertions = Field(
+        None,
+        alias="assert",
+        description='http and app: assertions, e.g. "status == 200", "response_time < 800ms"',
+    )
+    components: Thresholds = Field(
+        None, description='app: thresholds per check key, e.g. {"rq:workers": {"fail": "< 1"}}'
+    )
+    confirm: Confirm = Field(
+        None, description="probes: down after `fail` failing checks, up after `recover` passing"
+    )
+    host: Text = Field(None, description="tcp: the host to connect to")
+    port: Port = Field(None, description="tcp: the port")
+    tls: Flag = Field(None, description="tcp: complete a TLS handshake too")
+    paused: Flag = Field(None, description="create or keep the monitor paused")
+
+
+class MonitorIn(_ProbeFields):
+    """A new monitor: a heartbeat (``period``/``cron``, ``grace``) or a probe (``http``,
+    ``app``: ``url``, assertions; ``tcp``: ``host``, ``port``)."""
+
+    model_config = _body_config("name")
+
+    name: Name = Field(None, description="unique within the project, at most 100 characters")
+    kind: MonitorKindText = Field(None, description='"heartbeat" (the default)')
+    period: Duration = Field(None, description=f"expected time between pings; {_DURATION_DOC}")
+    grace: Duration = Field(None, description=f"how late a ping may be; {_DURATION_DOC}")
+    cron: Text = Field(None, description="a cron expression, instead of period")
+    timezone: Text = Field(None, description="IANA time zone of the cron expression")
+    slug: Slug = Field(None, description="for slug ping URLs; derived from name if absent")
+    desc: Text = None
+    tags: Names = None
+    channels: Names = Field(None, description="names of channels to alert")
+    managed_by: Owner = Field(None, description=_MANAGED_BY_DOC)
+
+
+class MonitorPatch(_ProbeFields):
     """Changes to a monitor: given fields replace the current values; ``null`` clears one."""
 
-    model_config = _LET_UNKNOWN_THROUGH
+    model_config = _body_config()
 
-    name: str | None = Field(None, json_schema_extra=_NAME)
-    kind: str | None = Field(None, json_schema_extra=_MONITOR_KIND)
-    period: Duration | None = None
-    grace: Duration | None = None
-    cron: str | None = None
-    timezone: str | None = None
-    slug: str | None = Field(None, json_schema_extra=_SLUG)
-    desc: str | None = None
-    tags: list[str] | None = None
-    channels: list[str] | None = None
-    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
+    name: Name = None
+    kind: MonitorKindText = None
+    period: Duration = None
+    grace: Duration = None
+    cron: Text = None
+    timezone: Text = None
+    slug: Slug = None
+    desc: Text = None
+    tags: Names = None
+    channels: Names = None
+    managed_by: Owner = Field(None, description=_MANAGED_BY_DOC)
+
+
+_KINDS_DOC = ", ".join(f'"{kind}"' for kind in CHANNEL_KINDS)
+_URL_DOC = (
+    "webhook, slack, discord: the http(s) URL to POST to; apprise: any Apprise URL "
+    "(checked by Apprise); not for email"
+)
+_TO_DOC = "email only: the addresses alerts go to"
+_HEADERS_DOC = "webhook only: extra request headers"
+_SECRET_DOC = (
+    f"webhook only: signs each request (X-Tocsin-Signature), at least {SECRET_MIN} characters"
+)
+_TIMEOUT_DOC = "at most 60 seconds (default 10)"
 
 
 class ChannelIn(BaseModel):
-    """A new notification channel."""
+    """A new notification channel; which settings it takes depends on its kind."""
 
-    model_config = _LET_UNKNOWN_THROUGH
+    model_config = _body_config("name", "kind", variants=_kind_variants())
 
-    name: str = Field(json_schema_extra=_NAME)
-    kind: str = Field(description='"webhook"', json_schema_extra=_CHANNEL_KIND)
-    url: str | None = Field(
-        None, description="where a webhook channel POSTs alerts", json_schema_extra=_URL
-    )
-    headers: dict[str, str] | None = None
-    timeout: Duration | None = Field(None, description="at most 60 seconds")
-    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
+    name: Name = None
+    kind: ChannelKindText = Field(None, description=_KINDS_DOC)
+    url: AnyUrl = Field(None, description=_URL_DOC)
+    to: Addresses = Field(None, description=_TO_DOC)
+    headers: Headers = Field(None, description=_HEADERS_DOC)
+    secret: Secret = Field(None, description=_SECRET_DOC)
+    timeout: Timeout = Field(None, description=_TIMEOUT_DOC)
+    managed_by: Owner = Field(None, description=_MANAGED_BY_DOC)
 
 
 class ChannelPatch(BaseModel):
-    """Changes to a channel: given fields replace the current values; ``null`` clears one."""
+    """Changes to a channel: given fields replace the current values; ``null`` clears one.
+    A new ``kind`` drops the settings it does not take."""
 
-    model_config = _LET_UNKNOWN_THROUGH
+    model_config = _body_config()
 
-    name: str | None = Field(None, json_schema_extra=_NAME)
-    kind: str | None = Field(None, json_schema_extra=_CHANNEL_KIND_OR_NULL)
-    url: str | None = Field(None, json_schema_extra=_URL)
-    headers: dict[str, str] | None = None
-    timeout: Duration | None = None
-    managed_by: ManagedBy | None = Field(None, description=_MANAGED_BY_DOC)
-
-
-class Monitor(BaseModel):
-    """A monitor as the API shows it."""
-
-    uuid: str
-    name: str
-    slug: str
-    kind: MonitorKind
-    desc: str
-    tags: list[str]
-    period: str | None
-    period_seconds: float | None
-    cron: str | None
-    timezone: str
-    grace: str
-    grace_seconds: float
-    state: MonitorState
-    last_ping_at: str | None
-    last_start_at: str | None
-    last_duration_seconds: float | None
-    next_deadline: str | None
-    n_pings: int
-    ping_url: str
-    channels: list[str]
-    managed_by: ManagedBy
-    created_at: str
-    updated_at: str
+    name: Name = None
+    kind: ChannelKindText = None
+    url: AnyUrl = None
+    to: Addresses = None
+    headers: Headers = None
+    secret: Secret = None
+    timeout: Timeout = None
+    managed_by: Owner = Field(None, description=_MANAGED_BY_DOC)
 
 
-class MonitorList(BaseModel):
-    """``GET /monitors``."""
-
-    monitors: list[Monitor]
+_NEXT_DOC = "the next page's URL (also in the `Link` header); null on the last page"
 
 
-class Channel(BaseModel):
-    """A channel as the API shows it."""
+class MonitorPage(BaseModel):
+    """``GET /monitors``: a page of monitors, by name."""
 
-    uuid: str
-    name: str
-    kind: str
-    url: str | None = None
-    headers: dict[str, str] | None = None
-    timeout: float | None = None
-    managed_by: ManagedBy
-    created_at: str
-    updated_at: str
+    monitors: list[MonitorOut]
+    next: str | None = Field(description=_NEXT_DOC)
 
 
-class ChannelList(BaseModel):
-    """``GET /channels``."""
+class ChannelPage(BaseModel):
+    """``GET /channels``: a page of channels, by name."""
 
-    channels: list[Channel]
-
-
-class Ping(BaseModel):
-    """A received ping."""
-
-    n: int
-    created_at: str
-    kind: str
-    exit_status: int | None
-    rid: str | None
-    duration_seconds: float | None
-    method: str
-    scheme: str
-    remote_addr: str | None
-    user_agent: str | None
-    body: str | None
-    body_size: int
+    channels: list[ChannelOut]
+    next: str | None = Field(description=_NEXT_DOC)
 
 
-class PingList(BaseModel):
-    """``GET /monitors/{key}/pings``, newest first."""
+class PingPage(BaseModel):
+    """``GET /monitors/{key}/pings``: a page of pings, newest first."""
 
-    pings: list[Ping]
-
-
-class Flip(BaseModel):
-    """A state change and its cause."""
-
-    created_at: str
-    old_state: str
-    new_state: str
-    cause: str
+    pings: list[PingOut]
+    next: str | None = Field(description=_NEXT_DOC)
 
 
-class FlipList(BaseModel):
-    """``GET /monitors/{key}/flips``, newest first."""
+class FlipPage(BaseModel):
+    """``GET /monitors/{key}/flips``: a page of state changes, newest first."""
 
-    flips: list[Flip]
+    flips: list[FlipOut]
+    next: str | None = Field(description=_NEXT_DOC)
 
 
 class Error(BaseModel):
@@ -284,19 +416,42 @@ def _find_bad_text(value: Any) -> str | None:
     return None
 
 
-def storable_text(data: Mapping[str, Any], what: str) -> None:
-    """Refuse text no database can store (NUL characters, unpaired surrogates)."""
+def _printable(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def unstorable_text(data: Mapping[str, Any]) -> dict[str, str]:
+    """The fields holding text no database can store (NUL, unpaired surrogates)."""
     fields: dict[str, str] = {}
     for key, value in data.items():
         problem = _find_bad_text(key) or _find_bad_text(value)
         if problem:
             fields[_printable(str(key))] = problem
+    return fields
+
+
+def take_owner(data: dict[str, Any], fields: dict[str, str]) -> ManagedBy | None:
+    """Remove ``managed_by`` from ``data`` and return it (``None`` if absent or null); a
+    bad value is added to ``fields``."""
+    value = data.pop("managed_by", None)
+    if value is None:
+        return None
+    if isinstance(value, str) and value in _OWNERS:
+        return ManagedBy(value)
+    fields["managed_by"] = f"must be one of {', '.join(_OWNERS)}"
+    return None
+
+
+def validated(what: str, fields: dict[str, str], check: Callable[[], T]) -> T:
+    """``check()`` (a spec function), with every problem it finds and every problem in
+    ``fields`` refused at once; ``fields`` wins where both name a field."""
+    try:
+        result = check()
+    except ValidationError as exc:
+        raise ValidationError(exc.message, exc.fields | fields) from None
     if fields:
         raise ValidationError(f"invalid {what}", fields)
-
-
-def _printable(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return result
 
 
 def usable_key(key: str) -> bool:

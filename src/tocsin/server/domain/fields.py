@@ -1,0 +1,44 @@
+"""Field readers shared by the spec validators: each reads one field of a user's input
+and adds what is wrong with it to a per-field problem map instead of raising."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tocsin.server.domain.storable import is_storable
+
+NAME_MAX = 100
+# What the spec readers call it: text every database can store (no NUL, no lone surrogate).
+storable = is_storable
+
+
+def add_problem(errors: dict[str, str], key: str, problem: str) -> None:
+    """Add ``problem`` to ``key``'s, so a field with two problems shows both."""
+    errors[key] = f"{errors[key]}; {problem}" if key in errors else problem
+
+
+def text_field(data: Mapping[str, Any], key: str, errors: dict[str, str], *, required: bool) -> str:
+    """``data[key]`` trimmed; ``""`` (with a problem noted) when missing or not text."""
+    value = data.get(key)
+    if value is None:
+        if required:
+            errors[key] = "is required"
+        return ""
+    if not isinstance(value, str):
+        errors[key] = "must be a string"
+        return ""
+    if not storable(value):
+        errors[key] = "must not contain NUL or unpaired surrogate characters"
+        return ""
+    return value.strip()
+
+
+def name_field(data: Mapping[str, Any], errors: dict[str, str]) -> str:
+    """The required ``name``: not empty, at most ``NAME_MAX`` characters."""
+    name = text_field(data, "name", errors, required=True)
+    if "name" not in errors and not name:
+        errors["name"] = "must not be empty"
+    elif len(name) > NAME_MAX:
+        errors["name"] = f"must be at most {NAME_MAX} characters"
+    return name

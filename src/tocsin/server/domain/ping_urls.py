@@ -1,0 +1,10 @@
+"""The ping URL a user is shown for a monitor: built here and nowhere else."""
+
+from __future__ import annotations
+
+PING_PREFIX = "/ping/"
+
+
+def ping_url(base_url: str, uuid: str) -> str:
+    """``{base_url}/ping/{uuid}``: the URL that pings one monitor."""
+    return f"{base_url}{PING_PREFIX}{uuid}"

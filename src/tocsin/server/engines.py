@@ -1,0 +1,131 @@
+"""The server's background engines, and what happens after each of their commits.
+
+``Engines`` builds the ping writer, the deadline watch, the probe engine, the delivery
+worker and the ping pruner for one database and wires them together: after a ping batch
+commits, the new deadlines go to the watch and the new alerts to the delivery worker;
+after a deadline pass or a probe result batch commits, its alerts go to the delivery
+worker. The web layer holds one ``Engines`` and only routes to it (``monitor_changed``
+after it changes a monitor).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Protocol
+
+from tocsin.server.alerts.delivery import DeliveryWorker
+from tocsin.server.ingest.pruning import Pruner
+from tocsin.server.ingest.requests import PingRequest
+from tocsin.server.ingest.writer import BatchResult, PingWriter
+from tocsin.server.probes.engine import ProbeBatchResult, ProbeEngine
+from tocsin.server.rollup import ResultRollup
+from tocsin.server.storage.database import Database
+from tocsin.server.watch.deadlines import DeadlineResult, DeadlineWatch
+from tocsin.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class EngineObserver(Protocol):
+    """What the engines report as they work (the server's metrics)."""
+
+    def ping_batch(self, result: BatchResult, batch: list[PingRequest]) -> None:
+        """A ping batch committed."""
+
+    def deadlines_fired(self, result: DeadlineResult) -> None:
+        """A chunk of a deadline pass committed."""
+
+    def delivery(self, channel: str, delivered: bool) -> None:
+        """An alert was sent (or failed)."""
+
+
+class Engines:
+    """The background engines of one server process, started and stopped together."""
+
+    def __init__(self, settings: Settings, database: Database, observer: EngineObserver) -> None:
+        self.observer = observer
+        self.delivery = DeliveryWorker(database, on_result=observer.delivery)
+        self.watch = DeadlineWatch(
+            database,
+            base_url=settings.base_url,
+            reload_seconds=settings.deadline_reload_seconds,
+            on_fired=self.after_deadlines,
+        )
+        self.writer = PingWriter(
+            database,
+            base_url=settings.base_url,
+            batch_max=settings.writer_batch_max,
+            concurrency=1 if database.is_sqlite else settings.writer_concurrency,
+            max_monitors=settings.max_monitors,
+            on_commit=self.after_ping_batch,
+        )
+        self.probes = ProbeEngine(
+            database,
+            base_url=settings.base_url,
+            on_commit=self.after_probe_batch,
+            concurrency=settings.probe_concurrency,
+            per_host=settings.probe_per_host,
+            reload_seconds=settings.probe_reload_seconds,
+            lease_seconds=settings.probe_lease_seconds,
+        )
+        self.pruner = Pruner(database, settings.ping_history)
+        self.rollup = ResultRollup(database, settings.result_retention)
+
+    def monitor_changed(self, monitor_id: int, deadline: datetime | None) -> None:
+        """The API created, changed, paused, resumed or deleted a monitor: the watch
+        learns its deadline and the probe engine re-reads its monitors."""
+        self.watch.watch(monitor_id, deadline)
+        self.probes.refresh()
+
+    def after_ping_batch(self, result: BatchResult, batch: list[PingRequest]) -> None:
+        """A ping batch committed: watch its new deadlines, send its alerts, count it."""
+        for monitor_id, deadline in result.deadlines.items():
+            self.watch.watch(monitor_id, deadline)
+        self.delivery.send(result.alerts)
+        self.observer.ping_batch(result, batch)
+
+    def after_deadlines(self, result: DeadlineResult) -> None:
+        """A chunk of a deadline pass committed: send its alerts, count it."""
+        self.delivery.send(result.alerts)
+        self.observer.deadlines_fired(result)
+
+    def after_probe_batch(self, result: ProbeBatchResult) -> None:
+        """A probe result batch committed: send its alerts."""
+        self.delivery.send(result.alerts)
+
+    def start(self) -> None:
+        """Start every engine."""
+        self.writer.start()
+        self.watch.start()
+        self.delivery.start()
+        self.probes.start()
+        self.pruner.start()
+        self.rollup.start()
+
+    async def stop(self) -> None:
+        """Stop every engine: the writer and the probe engine first write what they have
+        queued."""
+        await self.pruner.stop()
+        await self.rollup.stop()
+        await self.probes.stop()
+        await self.writer.stop()
+        await self.watch.stop()
+        await self.delivery.stop()
+
+    def problems(self) -> list[str]:
+        """The engines whose task is not running (empty when all are)."""
+        engines = {
+            "ping writer": self.writer.running,
+            "deadline watch": self.watch.running,
+            "probe engine": self.probes.running,
+            "delivery worker": self.delivery.running,
+            "ping pruner": self.pruner.running,
+            "result rollup": self.rollup.running,
+        }
+        return [name for name, running in engines.items() if not running]
+
+    @property
+    def running(self) -> bool:
+        """Whether every engine is running."""
+        return not self.problems()

@@ -1,0 +1,440 @@
+"""The probe engine: probes every active ``http``, ``app`` and ``tcp`` monitor on its
+schedule, judges each answer, confirms failures, and writes results in batches.
+
+- **Which monitors**: on start and every ``reload_seconds`` (or at once after
+  ``refresh()``, which the API calls after it changes a monitor) the engine compares the
+  stored monitors' ``updated_at`` and state with what it schedules and reloads what
+  changed, so another process's ``tocsin apply`` is picked up too. On PostgreSQL several
+  server processes share the probes through row leases (``lease_owner``,
+  ``lease_until``): each pass renews this process's leases, releases what exceeds its
+  fair share, and claims free or lapsed ones with ``FOR UPDATE SKIP LOCKED``; a process
+  schedules only the monitors it holds, and gives its leases up when it stops. SQLite
+  has one server process, which probes every monitor.
+- **Each run**: ``${NAME}`` placeholders in headers and body are substituted from the
+  server's environment (an unset variable is a ``config`` failure, not a crash), the
+  probe runs on one shared HTTP session, and ``judge_probe`` gives the verdict.
+- **Each batch** of outcomes (the scheduler's ``ResultBatcher``) is one transaction:
+  results inserted, states and confirmation counts (``fail_streak``, ``pass_streak``)
+  updated, component states upserted, flips and their alerts written through the outbox.
+  After the commit, monitors failing but not yet down move to their retry interval and
+  ``on_commit`` hands the alerts on (``Engines.after_probe_batch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+from sqlalchemy.engine import Connection
+
+from tocsin.health.model import Status
+from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
+from tocsin.server.background import cancel_and_wait
+from tocsin.server.domain.confirmation import ConfirmationState, confirm, retry_due
+from tocsin.server.domain.observations import Observation
+from tocsin.server.domain.placeholders import substitute
+from tocsin.server.domain.probe_spec import ProbeSpec
+from tocsin.server.domain.probe_verdict import Judgement, config_failure, judge_probe
+from tocsin.server.domain.states import MonitorKind, MonitorState
+from tocsin.server.domain.transitions import Flip
+from tocsin.server.probes.jobs import ProbeJob, ProbeOutcome, TcpTarget, probe_executor
+from tocsin.server.probes.scheduler import ProbeScheduler
+from tocsin.server.probes.session import make_probe_session
+from tocsin.server.probes.targets import HttpTarget, app_target
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.flips import insert_flips
+from tocsin.server.storage.probe_writes import (
+    ComponentStateRow,
+    ProbedMonitorRow,
+    ProbeResultRow,
+    hold_leases,
+    insert_probe_results,
+    monitors_to_judge,
+    probe_monitors,
+    probe_versions,
+    release_leases,
+    set_probe_states,
+    upsert_component_states,
+)
+from tocsin.server.storage.rows import MonitorRecord
+
+logger = logging.getLogger(__name__)
+
+_STATES = {state.value: state for state in MonitorState}
+_STATUSES = {status.value: status for status in Status}
+
+
+@dataclass(frozen=True)
+class ProbeBatchResult:
+    """What one committed batch of results did."""
+
+    results: int
+    flips: list[Flip] = field(default_factory=list)
+    alerts: list[ClaimedAlert] = field(default_factory=list)
+    retrying: dict[int, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """A scheduled monitor: its settings and the stored version they came from."""
+
+    kind: MonitorKind
+    spec: ProbeSpec
+    version: tuple[datetime, str]
+
+
+@dataclass(frozen=True)
+class _Judged:
+    outcome: ProbeOutcome
+    kind: MonitorKind
+    spec: ProbeSpec
+    judgement: Judgement
+
+
+def node_name() -> str:
+    """This process's lease owner name: host, pid and a random part (at most 64 chars)."""
+    return f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+class ProbeEngine:
+    """Schedules, runs, judges and records the probes of one server process."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        base_url: str,
+        on_commit: Callable[[ProbeBatchResult], None],
+        concurrency: int = 200,
+        per_host: int = 20,
+        reload_seconds: float = 5.0,
+        lease_seconds: float = 30.0,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.database = database
+        self.base_url = base_url
+        self.on_commit = on_commit
+        self.concurrency = concurrency
+        self.per_host = per_host
+        self.reload_seconds = reload_seconds
+        self.lease_seconds = lease_seconds
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
+        self.leased = not database.is_sqlite
+        self.owner = node_name()
+        self._probes: dict[int, _Probe] = {}
+        self._last_problem: dict[int, str] = {}
+        self._session: aiohttp.ClientSession | None = None
+        self._scheduler: ProbeScheduler | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    @property
+    def running(self) -> bool:
+        """Whether the reload loop and the scheduler are alive."""
+        scheduler = self._scheduler
+        return (
+            self._task is not None
+            and not self._task.done()
+            and scheduler is not None
+            and scheduler.running
+        )
+
+    @property
+    def scheduler(self) -> ProbeScheduler | None:
+        """The scheduler (for its stats), once started."""
+        return self._scheduler
+
+    def monitor_ids(self) -> set[int]:
+        """The monitors this process probes now."""
+        return set(self._probes)
+
+    def start(self) -> None:
+        """Start probing (inside the event loop); the first reload runs at once."""
+        self._session = make_probe_session(limit=self.concurrency)
+        execute = probe_executor(self._session)
+
+        async def run(job: ProbeJob, now: datetime) -> Observation:
+            resolved = self._resolve(job, now)
+            if isinstance(resolved, Observation):
+                return resolved
+            return await execute(resolved, now)
+
+        self._scheduler = ProbeScheduler(
+            run, self._record, concurrency=self.concurrency, per_host=self.per_host
+        )
+        self._scheduler.start()
+        self._task = asyncio.create_task(self._reload_loop(), name="tocsin-probe-reload")
+
+    async def stop(self) -> None:
+        """Stop probing, write the results already queued, give up the leases."""
+        if self._task is not None:
+            await cancel_and_wait(self._task)
+            self._task = None
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+            self._scheduler = None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        if self.leased and self._probes:
+            try:
+                async with self.database.write() as conn:
+                    await release_leases(conn, self.owner)
+            except Exception:  # the leases lapse by themselves
+                logger.warning("probe leases not released owner=%s", self.owner)
+        self._probes.clear()
+
+    def refresh(self) -> None:
+        """Re-read the monitors now (a monitor was created, changed, paused or deleted)."""
+        self._wake.set()
+
+    async def _reload_loop(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.reload()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("probe monitors not reloaded; trying again")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.reload_seconds)
+
+    async def reload(self) -> None:
+        """One pass: (PostgreSQL) renew, balance and claim leases; then schedule what
+        changed and drop what went away."""
+        if self.leased:
+            now = datetime.now(UTC)
+            until = now + timedelta(seconds=self.lease_seconds)
+            await self.database.run_write(hold_leases, self.owner, now, until)
+        async with self.database.read() as conn:
+            versions = await probe_versions(conn, self.owner if self.leased else None)
+            changed = [i for i, v in versions.items() if self._version(i) != v]
+            records = await probe_monitors(conn, changed)
+        scheduler = self._scheduler
+        assert scheduler is not None
+        for monitor_id in set(self._probes) - set(versions):
+            del self._probes[monitor_id]
+            scheduler.remove(monitor_id)
+        for record in records:
+            self._schedule(scheduler, record)
+
+    def _version(self, monitor_id: int) -> tuple[datetime, str] | None:
+        probe = self._probes.get(monitor_id)
+        return probe.version if probe else None
+
+    def _schedule(self, scheduler: ProbeScheduler, record: MonitorRecord) -> None:
+        version = (record.updated_at, record.status.state.value)
+        try:
+            spec = ProbeSpec.from_json(
+                record.kind,
+                record.probe or {},
+                record.interval_seconds,
+                record.retry_interval_seconds,
+            )
+            job = ProbeJob(
+                record.id,
+                _target(spec),
+                interval=spec.interval,
+                retry_interval=spec.effective_retry,
+                jitter=spec.jitter,
+            )
+        except Exception:  # stored settings this version cannot use: skip, keep the rest
+            logger.exception("probe monitor not scheduled monitor_id=%d", record.id)
+            return
+        self._probes[record.id] = _Probe(record.kind, spec, version)
+        scheduler.upsert(job)
+        if record.fail_streak:
+            state = _STATES.get(record.status.state.value, MonitorState.NEW)
+            current = ConfirmationState(state, record.fail_streak, record.pass_streak)
+            scheduler.set_retrying(record.id, retry_due(current, spec.confirm))
+
+    def _resolve(self, job: ProbeJob, now: datetime) -> ProbeJob | Observation:
+        """``job`` with its ``${NAME}`` placeholders substituted, or the failure saying
+        which variable is missing."""
+        target = job.target
+        if isinstance(target, TcpTarget):
+            return job
+        texts = [*target.headers.values()]
+        body = target.body.decode() if target.body is not None else None
+        if body is not None:
+            texts.append(body)
+        if not any("${" in text for text in texts):
+            return job
+        problems: list[str] = []
+        headers: dict[str, str] = {}
+        for name, value in target.headers.items():
+            headers[name], found = substitute(value, self.environ)
+            problems.extend(f"header {name}: {p}" for p in found)
+        if body is not None:
+            body, found = substitute(body, self.environ)
+            problems.extend(f"body: {p}" for p in found)
+        if problems:
+            return config_failure(target.url, now, problems)
+        encoded = body.encode() if body is not None else None
+        return replace(job, target=replace(target, headers=headers, body=encoded))
+
+    async def _record(self, outcomes: list[ProbeOutcome]) -> None:
+        """Judge a batch of outcomes and write it (the scheduler's ``on_results``)."""
+        judged = []
+        for outcome in outcomes:
+            probe = self._probes.get(outcome.job.monitor_id)
+            if probe is None:  # removed while it ran
+                continue
+            judgement = judge_probe(
+                probe.kind,
+                outcome.observation,
+                outcome.started_at,
+                probe.spec.assertions,
+                probe.spec.rules,
+            )
+            judged.append(_Judged(outcome, probe.kind, probe.spec, judgement))
+        if not judged:
+            return
+        result = await self.database.run_write(self._write, judged, datetime.now(UTC))
+        scheduler = self._scheduler
+        if scheduler is not None:
+            for monitor_id, retrying in result.retrying.items():
+                scheduler.set_retrying(monitor_id, retrying)
+        self.on_commit(result)
+
+    def _write(self, conn: Connection, judged: list[_Judged], now: datetime) -> ProbeBatchResult:
+        ids = sorted({item.outcome.job.monitor_id for item in judged})
+        current = {record.id: record for record in monitors_to_judge(conn, ids)}
+        states: dict[int, ConfirmationState] = {}
+        results: list[ProbeResultRow] = []
+        components: dict[tuple[int, str], ComponentStateRow] = {}
+        reported: dict[int, set[str]] = {}
+        changed: list[tuple[MonitorRecord, Flip, datetime, dict[str, Any]]] = []
+        last_at: dict[int, datetime] = {}
+        retrying: dict[int, bool] = {}
+        for item in judged:
+            monitor_id = item.outcome.job.monitor_id
+            record = current.get(monitor_id)
+            if record is None or not record.kind.probed:
+                continue  # deleted, or no longer probed
+            if record.status.state is MonitorState.PAUSED:
+                continue
+            before = states.get(monitor_id) or ConfirmationState(
+                record.status.state,
+                record.fail_streak,
+                record.pass_streak,
+                _STATUSES.get(record.last_verdict or ""),
+            )
+            judgement = item.judgement
+            at = item.outcome.started_at
+            cause = self._cause(monitor_id, judgement)
+            after, flip = confirm(before, judgement.verdict, item.spec.confirm, cause)
+            states[monitor_id] = after
+            last_at[monitor_id] = at
+            retrying[monitor_id] = retry_due(after, item.spec.confirm)
+            results.append(_result_row(item))
+            if judgement.reading is not None and judgement.reading.failure is None:
+                keys = reported.setdefault(monitor_id, set())
+                for component in judgement.reading.components:
+                    keys.add(component.key)
+                    components[(monitor_id, component.key)] = ComponentStateRow(
+                        monitor_id,
+                        component.key,
+                        component.status.value,
+                        component.value,
+                        component.unit,
+                        component.message,
+                        at,
+                        at,
+                    )
+            if flip is not None:
+                changed.append((record, flip, at, judgement.details()))
+        set_probe_states(
+            conn,
+            [
+                ProbedMonitorRow(
+                    state.state.value,
+                    state.consecutive_failures,
+                    state.consecutive_successes,
+                    last_at[monitor_id],
+                    (state.verdict or Status.PASS).value,
+                    monitor_id,
+                )
+                for monitor_id, state in states.items()
+            ],
+        )
+        insert_probe_results(conn, results)
+        upsert_component_states(conn, list(components.values()), reported)
+        flip_ids = insert_flips(conn, [(r.id, flip, at) for r, flip, at, _ in changed])
+        flipped = [
+            (record, flip, flip_id, at)
+            for (record, flip, at, _), flip_id in zip(changed, flip_ids, strict=True)
+        ]
+        details = {record.id: detail for record, _, _, detail in changed}
+        alerts = insert_alerts(conn, flipped, self.base_url, details)
+        for record, flip, _, _ in changed:
+            logger.info(
+                "probe flip monitor_id=%d old=%s new=%s cause=%s",
+                record.id,
+                flip.old_state.value,
+                flip.new_state.value,
+                flip.cause,
+            )
+        return ProbeBatchResult(len(results), [flip for _, flip, _, _ in changed], alerts, retrying)
+
+    def _cause(self, monitor_id: int, judgement: Judgement) -> str:
+        """What a flip caused by ``judgement`` says: what broke, or what recovered."""
+        summary = judgement.summary
+        if judgement.verdict is Status.FAIL:
+            self._last_problem[monitor_id] = summary
+            return summary
+        was = self._last_problem.pop(monitor_id, None)
+        return f"{summary} (was: {was})" if was else summary
+
+
+def _target(spec: ProbeSpec) -> HttpTarget | TcpTarget:
+    if spec.kind is MonitorKind.TCP:
+        return TcpTarget(
+            spec.host, spec.port, timeout=spec.timeout, tls=spec.tls, verify_tls=spec.verify_tls
+        )
+    target = HttpTarget(
+        spec.url,
+        method=spec.method,
+        headers=dict(spec.headers),
+        body=spec.body.encode() if spec.body is not None else None,
+        timeout=spec.timeout,
+        follow_redirects=spec.max_redirects is not None,
+        max_redirects=spec.max_redirects or 10,
+        verify_tls=spec.verify_tls,
+    )
+    return app_target(target) if spec.kind is MonitorKind.APP else target
+
+
+def _result_row(item: _Judged) -> ProbeResultRow:
+    seen = item.outcome.observation
+    timings = seen.timings
+    reading = item.judgement.reading
+    return ProbeResultRow(
+        monitor_id=item.outcome.job.monitor_id,
+        scheduled_at=item.outcome.scheduled_at,
+        started_at=item.outcome.started_at,
+        verdict=item.judgement.verdict.value,
+        failure=seen.failure.value if seen.failure else None,
+        error=seen.error,
+        status_code=seen.status,
+        total_ms=timings.total_ms,
+        timings={
+            "dns_ms": timings.dns_ms,
+            "connect_ms": timings.connect_ms,
+            "tls_ms": timings.tls_ms,
+            "first_byte_ms": timings.first_byte_ms,
+            "cert_not_after": seen.cert_not_after.isoformat() if seen.cert_not_after else None,
+        },
+        outcomes=[o.to_json() for o in item.judgement.outcomes],
+        components=[c.to_json() for c in reading.components] if reading is not None else None,
+    )

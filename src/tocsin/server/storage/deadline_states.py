@@ -1,0 +1,36 @@
+"""The deadline watch's SQL: upcoming deadlines, and the monitors a deadline pass changes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.server.storage.hot_rows import DeadlineStateRow
+from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.tables import monitors
+
+
+async def deadlines_until(conn: AsyncConnection, until: datetime) -> list[tuple[int, datetime]]:
+    """``(monitor id, next deadline)`` of every monitor due by ``until`` (from the index)."""
+    rows = await conn.execute(
+        select(monitors.c.id, monitors.c.next_deadline).where(
+            monitors.c.next_deadline.is_not(None), monitors.c.next_deadline <= until
+        )
+    )
+    return [(monitor_id, deadline) for monitor_id, deadline in rows.all()]
+
+
+def monitors_to_decide(conn: Connection, ids: Sequence[int]) -> list[MonitorRecord]:
+    """The monitors with these ids as stored now, in id order; locked on PostgreSQL (in id
+    order, like the ping writer's, so two nodes never deadlock)."""
+    return statements_for(conn).monitors_by_id(conn, ids)
+
+
+def set_deadline_states(conn: Connection, rows: Sequence[DeadlineStateRow]) -> None:
+    """Store the states and next deadlines a deadline pass decided."""
+    statements_for(conn).set_deadline_states(conn, rows)

@@ -1,0 +1,345 @@
+"""The delivery worker's SQL: claiming due notifications, recording attempts, listing them.
+
+Recording is on the alert-latency hot path: every batch of sends ends with one call of
+``record_attempts``, which updates the notifications, inserts one ``delivery_attempts``
+row per attempt and prunes old attempts. On PostgreSQL that is a single statement (data-
+modifying ``WITH`` clauses), so one round trip whatever the batch size; SQLite runs in
+process, where separate statements cost no round trips.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.server.domain.states import CLAIM_SECONDS, NotificationStatus
+from tocsin.server.storage.tables import channels, delivery_attempts, notifications
+from tocsin.server.storage.types import UTCDateTime
+
+# Attempts older than this are deleted as new ones are recorded.
+ATTEMPT_RETENTION = timedelta(days=30)
+# An attempt's error text is cut to this many characters (it names the cause, not a log).
+ERROR_MAX = 500
+
+
+class AttemptOutcome(StrEnum):
+    """What one attempt ended in: ``retry`` leaves the notification pending for later."""
+
+    DELIVERED = "delivered"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+_NOTIFICATION_STATUS = {
+    AttemptOutcome.DELIVERED: NotificationStatus.DELIVERED.value,
+    AttemptOutcome.RETRY: NotificationStatus.PENDING.value,
+    AttemptOutcome.FAILED: NotificationStatus.FAILED.value,
+}
+
+
+class DueNotification(NamedTuple):
+    """A notification claimed for sending, with its channel."""
+
+    id: int
+    channel_id: int
+    kind: str
+    settings: dict[str, Any]
+    payload: dict[str, Any]
+    idempotency_key: str
+    attempts: int
+
+
+class Attempt(NamedTuple):
+    """One finished attempt, as ``record_attempts`` writes it; the field order is the
+    column order of the PostgreSQL statement."""
+
+    notification_id: int
+    channel_id: int
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    outcome: AttemptOutcome
+    http_status: int | None
+    error: str | None
+    # When to try again (``retry`` only).
+    next_attempt_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AttemptRecord:
+    """A stored attempt."""
+
+    id: int
+    notification_id: int
+    channel_id: int
+    attempt: int
+    started_at: datetime
+    duration_ms: int
+    outcome: AttemptOutcome
+    http_status: int | None
+    error: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The attempt as the API and CLI print it."""
+        return {
+            "id": self.id,
+            "notification_id": self.notification_id,
+            "channel_id": self.channel_id,
+            "attempt": self.attempt,
+            "started_at": self.started_at.isoformat(),
+            "duration_ms": self.duration_ms,
+            "outcome": self.outcome.value,
+            "http_status": self.http_status,
+            "error": self.error,
+        }
+
+
+def cap_error(text: str) -> str:
+    """``text`` cut to ``ERROR_MAX`` characters."""
+    return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
+
+
+def _due(now: datetime, busy_channels: Collection[int]) -> Any:
+    condition = and_(
+        notifications.c.status == NotificationStatus.PENDING.value,
+        notifications.c.next_attempt_at <= now,
+        or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now),
+    )
+    if busy_channels:
+        condition = and_(condition, notifications.c.channel_id.not_in(sorted(busy_channels)))
+    return condition
+
+
+def claim_due(
+    conn: Connection, now: datetime, limit: int, busy_channels: Collection[int] = ()
+) -> list[DueNotification]:
+    """Claim up to ``limit`` due notifications (not of ``busy_channels``) for this process.
+
+    The claim is a compare-and-set on ``claimed_until`` (rows locked with ``SKIP LOCKED``
+    on PostgreSQL), so two processes never claim the same attempt; it counts the attempt.
+    """
+    due = _due(now, busy_channels)
+    query = (
+        select(
+            notifications.c.id,
+            notifications.c.channel_id,
+            channels.c.kind,
+            channels.c.settings,
+            notifications.c.payload,
+            notifications.c.idempotency_key,
+            notifications.c.attempts,
+        )
+        .join(channels, channels.c.id == notifications.c.channel_id)
+        .where(due)
+        .order_by(notifications.c.id)
+        .limit(limit)
+    )
+    if conn.dialect.name != "sqlite":
+        query = query.with_for_update(skip_locked=True, of=notifications)
+    rows = conn.execute(query).all()
+    if not rows:
+        return []
+    conn.execute(
+        update(notifications)
+        .where(notifications.c.id.in_([row.id for row in rows]), due)
+        .values(
+            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            attempts=notifications.c.attempts + 1,
+        )
+    )
+    return [
+        DueNotification(
+            row.id,
+            row.channel_id,
+            row.kind,
+            dict(row.settings),
+            dict(row.payload),
+            row.idempotency_key,
+            row.attempts + 1,
+        )
+        for row in rows
+    ]
+
+
+async def next_attempt_at(
+    conn: AsyncConnection, busy_channels: Collection[int] = ()
+) -> datetime | None:
+    """When the earliest unclaimed pending notification (not of ``busy_channels``) is due."""
+    condition = and_(
+        notifications.c.status == NotificationStatus.PENDING.value,
+        notifications.c.claimed_until.is_(None),
+    )
+    if busy_channels:
+        condition = and_(condition, notifications.c.channel_id.not_in(sorted(busy_channels)))
+    # type_coerce keeps the column's type through min(), so SQLite's text comes back aware.
+    earliest = type_coerce(func.min(notifications.c.next_attempt_at), UTCDateTime)
+    result: datetime | None = (await conn.execute(select(earliest).where(condition))).scalar()
+    return result
+
+
+def record_attempts(conn: Connection, attempts: Sequence[Attempt], now: datetime) -> None:
+    """Store finished attempts and their notifications' new state; prune old attempts.
+
+    ``now`` is when the batch finished: a delivered notification's ``delivered_at``.
+    """
+    if not attempts:
+        return
+    prune_before = now - ATTEMPT_RETENTION
+    if conn.dialect.name == "sqlite":
+        _record_sqlite(conn, attempts, now, prune_before)
+        return
+    arrays = [list(column) for column in zip(*attempts, strict=True)]
+    statuses = [_NOTIFICATION_STATUS[attempt.outcome] for attempt in attempts]
+    outcomes = [attempt.outcome.value for attempt in attempts]
+    arrays[Attempt._fields.index("outcome")] = outcomes
+    conn.exec_driver_sql(_PG_RECORD, (*arrays, statuses, now, prune_before))
+
+
+def _record_sqlite(
+    conn: Connection, attempts: Sequence[Attempt], now: datetime, prune_before: datetime
+) -> None:
+    conn.execute(
+        _SQLITE_UPDATE,
+        [
+            {
+                "n_id": attempt.notification_id,
+                "n_status": _NOTIFICATION_STATUS[attempt.outcome],
+                "n_delivered_at": now if attempt.outcome is AttemptOutcome.DELIVERED else None,
+                "n_next": attempt.next_attempt_at,
+                "n_error": attempt.error,
+            }
+            for attempt in attempts
+        ],
+    )
+    conn.execute(
+        insert(delivery_attempts),
+        [
+            {name: getattr(attempt, name) for name in _ATTEMPT_COLUMNS}
+            | {"outcome": attempt.outcome.value}
+            for attempt in attempts
+        ],
+    )
+    conn.execute(delete(delivery_attempts).where(delivery_attempts.c.started_at < prune_before))
+
+
+async def list_attempts(
+    conn: AsyncConnection,
+    *,
+    channel_id: int | None = None,
+    notification_id: int | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> list[AttemptRecord]:
+    """Stored attempts, newest first, optionally of one channel and/or notification.
+
+    ``before_id`` pages: pass the last id of the previous page to get the next.
+    """
+    query = select(delivery_attempts).order_by(delivery_attempts.c.id.desc()).limit(limit)
+    if channel_id is not None:
+        query = query.where(delivery_attempts.c.channel_id == channel_id)
+    if notification_id is not None:
+        query = query.where(delivery_attempts.c.notification_id == notification_id)
+    if before_id is not None:
+        query = query.where(delivery_attempts.c.id < before_id)
+    rows = (await conn.execute(query)).all()
+    return [
+        AttemptRecord(
+            id=row.id,
+            notification_id=row.notification_id,
+            channel_id=row.channel_id,
+            attempt=row.attempt,
+            started_at=row.started_at,
+            duration_ms=row.duration_ms,
+            outcome=AttemptOutcome(row.outcome),
+            http_status=row.http_status,
+            error=row.error,
+        )
+        for row in rows
+    ]
+
+
+# Columns of delivery_attempts filled from an Attempt: its fields up to next_attempt_at.
+_ATTEMPT_COLUMNS = Attempt._fields[: Attempt._fields.index("next_attempt_at")]
+_PG_ARRAY_TYPES: dict[type[Any], str] = {
+    BigInteger: "int8",
+    Integer: "int4",
+    SmallInteger: "int2",
+    String: "varchar",
+    Text: "text",
+    UTCDateTime: "timestamptz",
+}
+
+_SQLITE_UPDATE = (
+    update(notifications)
+    .where(notifications.c.id == bindparam("n_id"))
+    .values(
+        status=bindparam("n_status"),
+        delivered_at=bindparam("n_delivered_at"),
+        next_attempt_at=func.coalesce(bindparam("n_next"), notifications.c.next_attempt_at),
+        last_error=bindparam("n_error"),
+        claimed_until=None,
+    )
+)
+
+
+def _pg_record_statement() -> str:
+    """The PostgreSQL statement: unnest the attempts once, update their notifications,
+    prune, insert the attempts. Data-modifying ``WITH`` clauses run exactly once whether
+    or not the main statement reads them."""
+    names = (*Attempt._fields, "status")
+    types = (
+        *(_PG_ARRAY_TYPES[delivery_attempts.c[name].type.__class__] for name in _ATTEMPT_COLUMNS),
+        "timestamptz",  # next_attempt_at
+        "varchar",  # the notification's new status
+    )
+    arrays = ", ".join(f"${i}::{pg_type}[]" for i, pg_type in enumerate(types, start=1))
+    now, prune_before = len(names) + 1, len(names) + 2
+    columns = ", ".join(_ATTEMPT_COLUMNS)
+    return (
+        # Only our own column names and placeholders enter the text, never a value.
+        f"WITH done AS (SELECT * FROM unnest({arrays}) AS u({', '.join(names)})), "  # noqa: S608
+        "updated AS (UPDATE notifications AS n SET status = done.status, "
+        f"delivered_at = CASE WHEN done.outcome = 'delivered' THEN ${now}::timestamptz END, "
+        "next_attempt_at = coalesce(done.next_attempt_at, n.next_attempt_at), "
+        "last_error = done.error, claimed_until = NULL "
+        "FROM done WHERE n.id = done.notification_id), "
+        f"pruned AS (DELETE FROM delivery_attempts WHERE started_at < ${prune_before}) "
+        f"INSERT INTO delivery_attempts ({columns}) SELECT {columns} FROM done"
+    )
+
+
+_PG_RECORD = _pg_record_statement()
+
+__all__ = [
+    "ATTEMPT_RETENTION",
+    "Attempt",
+    "AttemptOutcome",
+    "AttemptRecord",
+    "DueNotification",
+    "claim_due",
+    "list_attempts",
+    "next_attempt_at",
+    "record_attempts",
+]

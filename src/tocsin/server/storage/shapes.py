@@ -1,0 +1,467 @@
+"""The public JSON shape of stored objects, written once as Pydantic models.
+
+The REST API answers with these models (they also make its OpenAPI schemas), and the
+local backend of ``tocsin apply`` / ``tocsin status`` dumps the same models, so a monitor
+looks the same whichever way it is read. Timestamps are ISO 8601 with ``+00:00``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from tocsin.health.model import Status
+from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, progress
+from tocsin.server.domain.durations import format_duration
+from tocsin.server.domain.ping_urls import ping_url
+from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
+from tocsin.server.storage.probe_reads import probe_views
+from tocsin.server.storage.probe_rows import (
+    ComponentStateRecord,
+    HourRecord,
+    ProbeView,
+    ResultRecord,
+    Tally,
+)
+from tocsin.server.storage.rows import ChannelRecord, FlipRecord, MonitorRecord, PingRecord
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(datetime.isoformat, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+_OUT = ConfigDict(frozen=True)
+
+MASK = "********"
+
+
+class OutcomeOut(BaseModel):
+    """One assertion's outcome in a result, with the value it resolved to."""
+
+    model_config = _OUT
+
+    text: str = Field(description='the assertion, like "status == 200"')
+    severity: str = Field(description="fail or warn: what a miss makes the result")
+    passed: bool
+    resolved: Any = Field(description="the value seen; null when missing or no answer")
+    message: str = Field(description='what an alert says, like "status (503) == 200"')
+
+
+class ReadingOut(BaseModel):
+    """One component of an ``app`` monitor's health report, as judged in a result."""
+
+    model_config = _OUT
+
+    key: str = Field(description="component:measurement[componentId]")
+    status: Status
+    value: Any = Field(description="the report's observedValue")
+    unit: str | None
+    threshold: str | None = Field(description='the threshold that decided ("< 1"), if any')
+    message: str
+
+
+class ResultOut(BaseModel):
+    """One probe result: the verdict and everything that explains it."""
+
+    model_config = _OUT
+
+    scheduled_at: Timestamp
+    started_at: Timestamp
+    verdict: Status = Field(description="pass, warn or fail")
+    failure: str | None = Field(
+        description="why there was no usable answer: dns, refused, timeout, tls, "
+        "connection, protocol, too_large, redirects; null when there was one"
+    )
+    error: str | None
+    status_code: int | None
+    total_ms: float | None
+    timings: dict[str, Any] = Field(
+        description="dns_ms, connect_ms, tls_ms, first_byte_ms (null where a phase did not "
+        "happen) and cert_not_after"
+    )
+    outcomes: list[OutcomeOut]
+    components: list[ReadingOut]
+
+    @classmethod
+    def of(cls, result: ResultRecord) -> ResultOut:
+        """The shape of ``result``."""
+        return cls(
+            scheduled_at=result.scheduled_at,
+            started_at=result.started_at,
+            verdict=result.verdict,
+            failure=result.failure,
+            error=result.error,
+            status_code=result.status_code,
+            total_ms=result.total_ms,
+            timings=dict(result.timings),
+            outcomes=[OutcomeOut(**o.to_json()) for o in result.outcomes],
+            components=[
+                ReadingOut(
+                    key=c.key,
+                    status=c.status,
+                    value=c.value,
+                    unit=c.unit,
+                    threshold=c.threshold,
+                    message=c.message,
+                )
+                for c in result.components
+            ],
+        )
+
+
+class ComponentOut(BaseModel):
+    """The current state of one component of an ``app`` monitor."""
+
+    model_config = _OUT
+
+    key: str = Field(description="component:measurement[componentId]")
+    status: Status
+    value: Any
+    unit: str | None
+    message: str | None
+    changed_at: Timestamp = Field(description="when the status last changed")
+    updated_at: Timestamp = Field(description="when the component was last read")
+
+    @classmethod
+    def of(cls, component: ComponentStateRecord) -> ComponentOut:
+        """The shape of ``component``."""
+        return cls(
+            key=component.key,
+            status=component.status,
+            value=component.value,
+            unit=component.unit,
+            message=component.message,
+            changed_at=component.changed_at,
+            updated_at=component.updated_at,
+        )
+
+
+def _probe_settings(probe: Any, secrets: bool) -> dict[str, Any] | None:
+    if probe is None:
+        return None
+    settings = dict(probe)
+    if not secrets and isinstance(settings.get("headers"), dict):
+        settings["headers"] = dict.fromkeys(settings["headers"], MASK)
+    return settings
+
+
+def _confirmation(monitor: MonitorRecord) -> str | None:
+    confirm = (monitor.probe or {}).get("confirm") or {}
+    policy = ConfirmPolicy(int(confirm.get("fail", 2)), int(confirm.get("recover", 1)))
+    verdict = Status(monitor.last_verdict) if monitor.last_verdict else None
+    state = ConfirmationState(
+        monitor.status.state, monitor.fail_streak, monitor.pass_streak, verdict
+    )
+    return progress(state, policy)
+
+
+class MonitorOut(BaseModel):
+    """A monitor as the API and ``tocsin status --json`` show it."""
+
+    model_config = _OUT
+
+    uuid: str
+    name: str
+    slug: str
+    kind: MonitorKind
+    desc: str
+    tags: list[str]
+    period: str | None = Field(description='readable, like "5m"; null for cron schedules')
+    period_seconds: float | None
+    cron: str | None
+    timezone: str
+    grace: str
+    grace_seconds: float
+    state: MonitorState
+    last_ping_at: Timestamp | None
+    last_start_at: Timestamp | None
+    last_duration_seconds: float | None
+    next_deadline: Timestamp | None = Field(description="when the state next changes by itself")
+    n_pings: int
+    ping_url: str
+    channels: list[str]
+    managed_by: ManagedBy
+    created_at: Timestamp
+    updated_at: Timestamp
+    probe: dict[str, Any] | None = Field(
+        None,
+        description="http, app, tcp: the probe's settings (url, method, headers, body, "
+        "timeout_seconds, assert, components, confirm, host, port, tls...); header values "
+        "are masked for read-only keys. Null for heartbeats",
+    )
+    interval: str | None = Field(None, description='probed monitors: readable, like "30s"')
+    interval_seconds: float | None = None
+    retry_interval_seconds: float | None = None
+    consecutive_failures: int | None = Field(None, description="probed monitors")
+    consecutive_successes: int | None = Field(None, description="probed monitors")
+    confirmation: str | None = Field(
+        None,
+        description='the running confirmation count, like "failing 1/2" or '
+        '"recovering 1/3"; null when none is running',
+    )
+    last_result_at: Timestamp | None = None
+    last_verdict: Status | None = None
+    last_result: ResultOut | None = Field(
+        None, description="probed monitors: the newest result, every assertion's outcome"
+    )
+    components: list[ComponentOut] | None = Field(
+        None, description="app monitors: each component's current state; null for others"
+    )
+
+    @classmethod
+    def of(
+        cls,
+        monitor: MonitorRecord,
+        base_url: str,
+        view: ProbeView | None = None,
+        *,
+        secrets: bool = True,
+    ) -> MonitorOut:
+        """The shape of ``monitor``; ``base_url`` makes its ping URL; ``view`` adds a probed
+        monitor's newest result and components (see ``monitors_out``); ``secrets=False``
+        masks header values, for read-only keys."""
+        schedule = monitor.schedule
+        status = monitor.status
+        probed = monitor.kind.probed
+        interval = monitor.interval_seconds
+        last = view.last_result if view else None
+        components = None
+        if monitor.kind is MonitorKind.APP:
+            components = [ComponentOut.of(c) for c in view.components] if view else []
+        return cls(
+            probe=_probe_settings(monitor.probe, secrets) if probed else None,
+            interval=format_duration(timedelta(seconds=interval)) if interval else None,
+            interval_seconds=interval,
+            retry_interval_seconds=monitor.retry_interval_seconds,
+            consecutive_failures=monitor.fail_streak if probed else None,
+            consecutive_successes=monitor.pass_streak if probed else None,
+            confirmation=_confirmation(monitor) if probed else None,
+            last_result_at=monitor.last_result_at,
+            last_verdict=Status(monitor.last_verdict) if monitor.last_verdict else None,
+            last_result=ResultOut.of(last) if last else None,
+            components=components,
+            uuid=monitor.uuid,
+            name=monitor.name,
+            slug=monitor.slug,
+            kind=monitor.kind,
+            desc=monitor.desc,
+            tags=list(monitor.tags),
+            period=format_duration(schedule.period) if schedule.period else None,
+            period_seconds=schedule.period.total_seconds() if schedule.period else None,
+            cron=schedule.cron,
+            timezone=schedule.timezone,
+            grace=format_duration(schedule.grace),
+            grace_seconds=schedule.grace.total_seconds(),
+            state=status.state,
+            last_ping_at=status.last_ping_at,
+            last_start_at=status.last_start_at,
+            last_duration_seconds=monitor.last_duration_seconds,
+            next_deadline=status.next_deadline,
+            n_pings=monitor.n_pings,
+            ping_url=ping_url(base_url, monitor.uuid),
+            channels=list(monitor.channels),
+            managed_by=monitor.managed_by,
+            created_at=monitor.created_at,
+            updated_at=monitor.updated_at,
+        )
+
+
+def _masked_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    masked = dict(settings)
+    if isinstance(masked.get("headers"), dict):
+        masked["headers"] = dict.fromkeys(masked["headers"], MASK)
+    if masked.get("secret"):
+        masked["secret"] = MASK
+    url = masked.get("url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        if kind == "apprise":
+            # Apprise URLs put tokens anywhere, the host part included (tgram://TOKEN/):
+            # only the service shows.
+            masked["url"] = f"{parts.scheme}://{MASK}"
+        else:
+            hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
+            # The host and port stay, to show where alerts go; user:password@ goes.
+            host = parts.netloc.rpartition("@")[2]
+            masked["url"] = f"{parts.scheme}://{host}/" + (MASK if hidden else "")
+    return masked
+
+
+class ChannelOut(BaseModel):
+    """A channel as the API shows it, with its settings (null where a kind has none)."""
+
+    model_config = _OUT
+
+    uuid: str
+    name: str
+    kind: str
+    url: str | None = Field(
+        None, description="webhook, slack, discord: where alerts are POSTed; apprise: its URL"
+    )
+    to: list[str] | None = Field(None, description="email: the addresses alerts go to")
+    headers: dict[str, str] | None = Field(None, description="webhook: extra request headers")
+    secret: str | None = Field(None, description="webhook: the key requests are signed with")
+    timeout: float | None = Field(None, description="seconds")
+    managed_by: ManagedBy
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, channel: ChannelRecord, *, secrets: bool = True) -> ChannelOut:
+        """The shape of ``channel``; ``secrets=False`` masks what could be a credential
+        (a webhook's secret and header values, the URL's path and query, where services
+        such as Slack and Discord put their tokens, and all of an Apprise URL but its
+        scheme) for readers that may not change it."""
+        settings = channel.settings if secrets else _masked_settings(channel.kind, channel.settings)
+        return cls(
+            uuid=channel.uuid,
+            name=channel.name,
+            kind=channel.kind,
+            url=settings.get("url"),
+            to=settings.get("to"),
+            headers=settings.get("headers"),
+            secret=settings.get("secret"),
+            timeout=settings.get("timeout"),
+            managed_by=channel.managed_by,
+            created_at=channel.created_at,
+            updated_at=channel.updated_at,
+        )
+
+
+class PingOut(BaseModel):
+    """A received ping."""
+
+    model_config = _OUT
+
+    n: int = Field(description="the monitor's ping number, counting from 1")
+    created_at: Timestamp
+    kind: str
+    exit_status: int | None
+    rid: str | None
+    duration_seconds: float | None
+    method: str
+    scheme: str
+    remote_addr: str | None
+    user_agent: str | None
+    body: str | None
+    body_size: int
+
+    @classmethod
+    def of(cls, ping: PingRecord) -> PingOut:
+        """The shape of ``ping``."""
+        return cls(
+            n=ping.n,
+            created_at=ping.created_at,
+            kind=ping.kind,
+            exit_status=ping.exit_status,
+            rid=ping.rid,
+            duration_seconds=ping.duration_seconds,
+            method=ping.method,
+            scheme=ping.scheme,
+            remote_addr=ping.remote_addr,
+            user_agent=ping.user_agent,
+            body=ping.body,
+            body_size=ping.body_size,
+        )
+
+
+class FlipOut(BaseModel):
+    """A state change and its cause."""
+
+    model_config = _OUT
+
+    created_at: Timestamp
+    old_state: str
+    new_state: str
+    cause: str
+
+    @classmethod
+    def of(cls, flip: FlipRecord) -> FlipOut:
+        """The shape of ``flip``."""
+        return cls(
+            created_at=flip.created_at,
+            old_state=flip.old_state,
+            new_state=flip.new_state,
+            cause=flip.cause,
+        )
+
+
+def as_json(model: BaseModel) -> dict[str, Any]:
+    """``model`` as plain JSON data, exactly as the API sends it."""
+    data: dict[str, Any] = model.model_dump(mode="json")
+    return data
+
+
+async def monitors_out(
+    conn: AsyncConnection,
+    monitors: Sequence[MonitorRecord],
+    base_url: str,
+    *,
+    secrets: bool = True,
+) -> list[MonitorOut]:
+    """The shapes of ``monitors``, with each probed one's newest result and components
+    (two queries for the lot)."""
+    views = await probe_views(conn, [m.id for m in monitors if m.kind.probed])
+    return [MonitorOut.of(m, base_url, views.get(m.id), secrets=secrets) for m in monitors]
+
+
+class UptimeOut(BaseModel):
+    """Checks and failures over one window; ``warn`` results count as up."""
+
+    model_config = _OUT
+
+    window: str = Field(description="24h, 7d or 30d")
+    uptime_percent: float | None = Field(description="100 * (1 - failures / checks); null: none")
+    checks: int
+    failures: int
+    warnings: int
+
+    @classmethod
+    def of(cls, window: str, tally: Tally) -> UptimeOut:
+        """The shape of ``tally`` over ``window``."""
+        return cls(
+            window=window,
+            uptime_percent=tally.uptime_percent,
+            checks=tally.count,
+            failures=tally.failures,
+            warnings=tally.warnings,
+        )
+
+
+class HourOut(BaseModel):
+    """One hour's aggregate of a monitor or of one of its components."""
+
+    model_config = _OUT
+
+    hour: Timestamp = Field(description="the top of the hour")
+    checks: int
+    failures: int
+    warnings: int
+    p50_ms: float | None = Field(description="median response time (monitors)")
+    p95_ms: float | None
+    max_ms: float | None
+    value_min: float | None = Field(description="components: the lowest numeric value")
+    value_max: float | None
+    value_last: float | None
+
+    @classmethod
+    def of(cls, hour: HourRecord) -> HourOut:
+        """The shape of ``hour``."""
+        return cls(
+            hour=hour.hour,
+            checks=hour.count,
+            failures=hour.failures,
+            warnings=hour.warnings,
+            p50_ms=hour.latency_p50,
+            p95_ms=hour.latency_p95,
+            max_ms=hour.latency_max,
+            value_min=hour.value_min,
+            value_max=hour.value_max,
+            value_last=hour.value_last,
+        )

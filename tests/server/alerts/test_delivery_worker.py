@@ -1,0 +1,59 @@
+"""The delivery worker on its own, against a real receiver and both databases."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+
+from tests.server.alerts.outbox_rows import pending_alerts
+from tests.server.alerts.receivers import held_until, receiver
+from tocsin.server.alerts.delivery import DeliveryWorker
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.deliveries import AttemptOutcome, AttemptRecord, list_attempts
+from tocsin.server.storage.tables import notifications
+
+
+async def _attempts(db: Database, count: int) -> list[AttemptRecord]:
+    """The stored attempts, oldest first, once there are ``count``."""
+    async with asyncio.timeout(10):
+        while True:
+            async with db.read() as conn:
+                found = await list_attempts(conn)
+            if len(found) >= count:
+                return found[::-1]
+            await asyncio.sleep(0.02)
+
+
+async def test_an_alert_queued_too_long_behind_its_channel_is_retried_not_sent(
+    db: Database,
+) -> None:
+    release = asyncio.Event()
+    async with receiver(held_until(release)) as hook:
+        _, [first, second] = await pending_alerts(db, 2, datetime.now(UTC), hook.url)
+        worker = DeliveryWorker(db, per_channel=1, queue_seconds=0.2)
+        worker.start()
+        try:
+            await hook.wait_for(1)
+            await asyncio.sleep(0.4)  # the second alert has now waited past queue_seconds
+            release.set()
+            sent, waited = await _attempts(db, 2)
+        finally:
+            await worker.stop()
+        assert len(hook.requests) == 1
+    assert (sent.notification_id, sent.outcome, sent.http_status) == (
+        first,
+        AttemptOutcome.DELIVERED,
+        200,
+    )
+    assert (waited.notification_id, waited.outcome, waited.http_status) == (
+        second,
+        AttemptOutcome.RETRY,
+        None,
+    )
+    assert waited.error == "not sent: waited 0.2 s behind this channel's other alerts"
+    async with db.read() as conn:
+        row = (await conn.execute(select(notifications).where(notifications.c.id == second))).one()
+    assert (row.status, row.claimed_until) == ("pending", None)
+    assert row.next_attempt_at > waited.started_at  # backoff before the next try

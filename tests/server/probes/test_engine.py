@@ -1,0 +1,191 @@
+"""The probe engine against real local targets, on both databases: results stored with
+their resolved values, down only after the confirmation count, up after one pass."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from tests.conftest import free_port
+from tests.server.probes.targets import Targets
+from tocsin.server.domain.spec import monitor_spec
+from tocsin.server.probes.engine import ProbeBatchResult, ProbeEngine
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.flips import list_flips
+from tocsin.server.storage.monitors import create_monitor, get_monitor
+from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.tables import component_states, probe_results
+
+WAIT_SECONDS = 20.0
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll ``check`` until it holds; fail naming ``what`` if it never does."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + WAIT_SECONDS
+    while not await check():
+        assert loop.time() < deadline, f"gave up waiting for {what}"
+        await asyncio.sleep(0.1)
+
+
+async def add_monitor(db: Database, data: dict[str, Any]) -> MonitorRecord:
+    async with db.write() as conn:
+        return await create_monitor(conn, 1, monitor_spec(data), datetime.now(UTC))
+
+
+async def monitor(db: Database, record: MonitorRecord) -> MonitorRecord:
+    async with db.read() as conn:
+        return await get_monitor(conn, record.project_id, record.uuid)
+
+
+async def results(db: Database, record: MonitorRecord) -> list[Any]:
+    async with db.read() as conn:
+        query = select(probe_results).where(probe_results.c.monitor_id == record.id)
+        return list((await conn.execute(query.order_by(probe_results.c.id))).mappings())
+
+
+@contextlib.asynccontextmanager
+async def running_engine(
+    db: Database, environ: dict[str, str] | None = None
+) -> AsyncIterator[list[ProbeBatchResult]]:
+    batches: list[ProbeBatchResult] = []
+    engine = ProbeEngine(
+        db, base_url="http://tocsin.test", on_commit=batches.append, environ=environ or {}
+    )
+    engine.start()
+    try:
+        yield batches
+    finally:
+        await engine.stop()
+
+
+async def state_is(db: Database, record: MonitorRecord, state: str) -> bool:
+    return (await monitor(db, record)).status.state.value == state
+
+
+async def test_http_monitor_goes_down_after_two_failures_and_up_after_one(
+    db: Database, targets: Targets
+) -> None:
+    api = await add_monitor(
+        db,
+        {
+            "name": "api",
+            "kind": "http",
+            "url": f"{targets.http_url}/health",
+            "interval": "1s",
+            "assert": ["status == 200"],
+            "confirm": {"fail": 2, "recover": 1},
+        },
+    )
+    async with running_engine(db):
+        await until(lambda: state_is(db, api, "up"), "the first passing check")
+        targets.health.status_code = 503
+        await until(lambda: state_is(db, api, "down"), "down")
+        targets.health.status_code = 200
+        await until(lambda: state_is(db, api, "up"), "recovery")
+    async with db.read() as conn:
+        flips = list(reversed(await list_flips(conn, api.id)))
+    assert [(f.old_state, f.new_state) for f in flips] == [
+        ("new", "up"),
+        ("up", "down"),
+        ("down", "up"),
+    ]
+    down, up = flips[1], flips[2]
+    assert down.cause.startswith("status (503) == 200 · response_time ")
+    assert "(was: status (503) == 200" in up.cause
+    stored = await results(db, api)
+    failing = [r for r in stored if r["verdict"] == "fail"]
+    # Down exactly at the second failing check, up at the first passing one after.
+    assert [r["started_at"] for r in failing][1] == down.created_at
+    first_pass_after = next(
+        r for r in stored if r["verdict"] == "pass" and r["started_at"] > down.created_at
+    )
+    assert first_pass_after["started_at"] == up.created_at
+    assert failing[0]["status_code"] == 503
+    assert failing[0]["outcomes"][0]["resolved"] == 503
+    assert failing[0]["outcomes"][0]["message"] == "status (503) == 200"
+    assert failing[0]["total_ms"] > 0 and failing[0]["timings"]["first_byte_ms"] is not None
+
+
+async def test_app_monitor_stores_components_and_names_the_broken_one(
+    db: Database, targets: Targets
+) -> None:
+    shop = await add_monitor(
+        db,
+        {
+            "name": "shop-app",
+            "kind": "app",
+            "url": f"{targets.http_url}/health",
+            "interval": "1s",
+            "components": {"rq:workers": {"fail": "< 1"}},
+        },
+    )
+    async with running_engine(db):
+        await until(lambda: state_is(db, shop, "up"), "up")
+        targets.health.status_code = 503
+        targets.health.body = {
+            "status": "fail",
+            "checks": {"rq:workers": [{"componentId": "emails", "observedValue": 0}]},
+        }
+        await until(lambda: state_is(db, shop, "down"), "down")
+    async with db.read() as conn:
+        flips = await list_flips(conn, shop.id)
+        rows = list((await conn.execute(select(component_states))).mappings())
+    assert flips[0].cause.startswith("rq:workers[emails] = 0 (< 1)")
+    assert [(r["key"], r["status"], r["value"]) for r in rows] == [
+        ("rq:workers[emails]", "fail", 0)
+    ]
+
+
+async def test_tcp_monitor_follows_the_port(db: Database) -> None:
+    port = free_port()
+
+    async def accept(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", port)
+    redis = await add_monitor(
+        db,
+        {"name": "port", "kind": "tcp", "host": "127.0.0.1", "port": port, "interval": 1},
+    )
+    async with running_engine(db):
+        await until(lambda: state_is(db, redis, "up"), "up")
+        server.close()
+        await server.wait_closed()
+        await until(lambda: state_is(db, redis, "down"), "down")
+        server = await asyncio.start_server(accept, "127.0.0.1", port)
+        await until(lambda: state_is(db, redis, "up"), "up again")
+    server.close()
+    await server.wait_closed()
+    stored = await results(db, redis)
+    assert "refused" in {r["failure"] for r in stored}
+
+
+async def test_unset_header_variable_is_a_config_failure(db: Database, targets: Targets) -> None:
+    api = await add_monitor(
+        db,
+        {
+            "name": "secret",
+            "kind": "http",
+            "url": f"{targets.http_url}/echo",
+            "interval": "1s",
+            "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+            "assert": ['json $.headers.Authorization == "Bearer s3cret"'],
+        },
+    )
+    async with running_engine(db, {"API_TOKEN": "s3cret"}):
+        await until(lambda: state_is(db, api, "up"), "up with the token")
+    assert (await monitor(db, api)).probe["headers"] == {"Authorization": "Bearer ${API_TOKEN}"}
+    async with running_engine(db, {}):
+
+        async def failed() -> bool:
+            return any(r["failure"] == "config" for r in await results(db, api))
+
+        await until(failed, "a config failure")
+    failure = next(r for r in await results(db, api) if r["failure"] == "config")
+    assert "API_TOKEN is not set" in failure["error"]
