@@ -52,8 +52,10 @@ def scratch_postgres() -> Iterator[str]:
         )
 
 
-async def create_monitors(database_url: str, count: int, **fields: object) -> list[str]:
-    """Create ``count`` heartbeat monitors; return their uuids."""
+async def create_monitors(
+    database_url: str, count: int, prefix: str = "bench", **fields: object
+) -> list[str]:
+    """Create ``count`` heartbeat monitors named ``<prefix>-<i>``; return their uuids."""
     database = Database(database_url)
     uuids: list[str] = []
     try:
@@ -61,7 +63,7 @@ async def create_monitors(database_url: str, count: int, **fields: object) -> li
             project = await default_project(conn)
             now = datetime.now(UTC)
             for i in range(count):
-                spec = monitor_spec({"name": f"bench-{i}", **fields})
+                spec = monitor_spec({"name": f"{prefix}-{i}", **fields})
                 uuids.append((await create_monitor(conn, project.id, spec, now)).uuid)
     finally:
         await database.dispose()

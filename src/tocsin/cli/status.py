@@ -127,8 +127,10 @@ def _late_and_down_cells(monitor: Mapping[str, Any], now: datetime) -> tuple[str
 )
 @friendly_errors
 def status_command(as_json: bool, url: str | None) -> None:
-    """Show every monitor: name, kind, state, last ping, when it becomes late and when it
-    goes down without a ping, and its ping URL."""
+    """Show every monitor. Heartbeats: state, last ping, when each becomes late and goes
+    down without a ping, and its ping URL. Probed monitors (http, app, tcp): state, the
+    running confirmation count, the last check and what it found, and each component of
+    an app monitor with its value and state."""
     from tocsin.server.config.backends import Backend, Json
     from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings

@@ -3,7 +3,7 @@ last check and what it found, and each component of an app monitor with its valu
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -59,7 +59,9 @@ def component_lines(monitor: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def render_probes(monitors: Sequence[Mapping[str, Any]], now: datetime, ago: Any) -> list[str]:
+def render_probes(
+    monitors: Sequence[Mapping[str, Any]], now: datetime, ago: Callable[[Any, datetime], str]
+) -> list[str]:
     """The probed monitors as aligned columns (the result last, unpadded), each app
     monitor followed by its components; ``ago`` formats the last check's time."""
     rows = [COLUMNS] + [

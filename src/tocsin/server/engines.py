@@ -14,6 +14,7 @@ import logging
 from datetime import datetime
 from typing import Protocol
 
+from tocsin.server.alerts.channels import senders
 from tocsin.server.alerts.delivery import DeliveryWorker
 from tocsin.server.ingest.pruning import Pruner
 from tocsin.server.ingest.requests import PingRequest
@@ -45,7 +46,9 @@ class Engines:
 
     def __init__(self, settings: Settings, database: Database, observer: EngineObserver) -> None:
         self.observer = observer
-        self.delivery = DeliveryWorker(database, on_result=observer.delivery)
+        self.delivery = DeliveryWorker(
+            database, channels=senders(settings.smtp), on_result=observer.delivery
+        )
         self.watch = DeadlineWatch(
             database,
             base_url=settings.base_url,

@@ -4,6 +4,7 @@ row leases: every monitor is probed, and none by both nodes in the same slot."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -74,7 +75,7 @@ async def test_two_nodes_probe_every_monitor_once_per_slot(
             await empty_database(url)
     assert sorted(seen) == list(range(MONITORS)), "every monitor was probed"
     for i, times in seen.items():
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         # Both nodes probing a monitor would put two requests in one 1 s slot.
         assert min(gaps, default=1.0) > 0.5, f"m{i} probed twice in a slot: {gaps}"
         assert len(times) >= SECONDS / 2, f"m{i} probed only {len(times)} times"
