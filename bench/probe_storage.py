@@ -5,7 +5,7 @@ with the probe engine's own insert, in bulk), runs the rollup and retention as t
 does, and prints the database size (SQLite file; PostgreSQL ``pg_database_size``), the
 bytes per stored result and aggregate hour, the size projected for 10,000 monitors over
 a week with the default retention, and for 400 days of hourly aggregates. Then times the
-rollup of one hour of ``--rollup-monitors`` monitors × 60 results.
+rollup of one hour of ``--rollup-monitors`` monitors x 60 results.
 
     .venv/bin/python bench/probe_storage.py --monitors 200 --days 2 --rollup-monitors 10000
 """
@@ -89,7 +89,9 @@ async def _size(db: Database, url: str) -> int:
     async with db.read() as conn:
         from sqlalchemy import text
 
-        return int((await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar() or 0)
+        return int(
+            (await conn.execute(text("SELECT pg_database_size(current_database())"))).scalar() or 0
+        )
 
 
 async def _count(db: Database, table: str) -> int:
@@ -134,8 +136,8 @@ async def week(url: str, monitors: int, days: int) -> None:
         print(f"  {results:,} results: {size / 1e6:.1f} MB "
               f"(insert {inserted:.1f} s, rollup + retention {rolled:.1f} s)")  # fmt: skip
         print(f"  ~{per_result:.0f} bytes per result, ~{per_hour:.0f} bytes per aggregate hour")
-        print(f"  projected, 10,000 monitors at 60 s, 7-day retention: "
-              f"{(per_result * WEEK_RESULTS + per_hour * TARGET_MONITORS * 24 * 7) / 1e9:.1f} GB")  # fmt: skip
+        projected = per_result * WEEK_RESULTS + per_hour * TARGET_MONITORS * 24 * 7
+        print(f"  projected, 10,000 monitors at 60 s, 7-day retention: {projected / 1e9:.1f} GB")
         print(f"  projected, 400 days of hourly aggregates: {per_hour * YEAR_HOURS / 1e9:.2f} GB")
     finally:
         await db.dispose()

@@ -137,6 +137,9 @@ class Settings:
     api_key: str | None = None
     # Where email channels send from (TOCSIN_SMTP_URL); None: email channels cannot send.
     smtp: SmtpSettings | None = None
+    # Dashboard: believe X-Forwarded-Proto / X-Forwarded-For (TOCSIN_TRUST_PROXY), only
+    # when a reverse proxy you run sets them and clients cannot reach the server directly.
+    trust_proxy: bool = False
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -226,6 +229,7 @@ class Settings:
             api_url=(env.get("TOCSIN_URL") or None),
             api_key=(env.get("TOCSIN_API_KEY") or None),
             smtp=smtp,
+            trust_proxy=(env.get("TOCSIN_TRUST_PROXY") or "").lower() in ("1", "true", "yes", "on"),
         )
         if problems:
             raise ConfigError(problems)

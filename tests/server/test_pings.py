@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -322,3 +323,30 @@ async def test_create_pings_and_the_api_stop_at_the_monitor_limit(
     assert by_api.status_code == 409
     assert "TOCSIN_MAX_MONITORS" in by_api.json()["error"]
     assert sorted(m.slug for m in await server.monitors()) == ["job-0", "job-1", "job-2"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields", "article"),
+    [
+        ("http", {"url": "http://127.0.0.1:9/"}, "an"),
+        ("app", {"url": "http://127.0.0.1:9/healthz"}, "an"),
+        ("tcp", {"host": "127.0.0.1", "port": 9}, "a"),
+    ],
+)
+async def test_ping_to_a_probed_monitor_is_refused_and_stores_nothing(
+    server: LiveServer, client: httpx.AsyncClient, kind: str, fields: dict[str, Any], article: str
+) -> None:
+    monitor = await server.create_monitor(name="probed", kind=kind, interval="1h", **fields)
+    key = await server.ping_key()
+    refusal = f"this monitor is {article} {kind} monitor; it is probed, not pinged"
+    for path in (
+        f"/ping/{monitor.uuid}",
+        f"/ping/{monitor.uuid}/fail",
+        f"/ping/{key}/probed",
+        f"/ping/{key}/probed/start?create=1",
+    ):
+        response = await client.post(path, content="hello")
+        assert (response.status_code, response.text) == (409, refusal), path
+    assert (await server.monitor(monitor.uuid)).n_pings == 0
+    assert await server.pings(monitor.uuid) == []
+    assert len(await server.monitors()) == 1

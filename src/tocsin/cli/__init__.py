@@ -1,5 +1,5 @@
-"""The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``ping``, ``check``,
-``run`` and ``apikey``.
+"""The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``channel``,
+``deliveries``, ``ping``, ``check``, ``run``, ``apikey`` and ``user``.
 
 Each command lives in its own module and imports server code only when it runs, so
 ``tocsin ping`` and ``tocsin run`` work with the light ``pip install tocsin``.
@@ -57,9 +57,9 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tocsin.cli import apikey, apply, check, ping, server, status
+    from tocsin.cli import apikey, apply, channels, check, deliveries, ping, server, status, users
 
-    for module in (server, apply, status, ping, check, apikey):
+    for module in (server, apply, status, channels, deliveries, ping, check, apikey, users):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -1,7 +1,7 @@
 """What `tocsin check` does once its options are valid: probe, judge, print.
 
-Judging uses the same pure evaluators as the server (assertions, health reports with
-component thresholds), so a check that passes here passes as a monitor.
+Judging is the probe engine's ``judge_probe``, so a check that passes here passes as a
+monitor.
 """
 
 from __future__ import annotations
@@ -19,16 +19,12 @@ import click
 from tocsin.cli import to_stderr
 from tocsin.health.model import Status
 from tocsin.server.domain.assertion_model import format_ms, format_number
-from tocsin.server.domain.assertions import (
-    Assertion,
-    AssertionOutcome,
-    evaluate,
-    parse_assertion,
-    verdict,
-)
+from tocsin.server.domain.assertions import Assertion, AssertionOutcome, verdict
 from tocsin.server.domain.component_thresholds import ComponentRule
-from tocsin.server.domain.health_report import HealthReading, read_health_report
+from tocsin.server.domain.health_report import HealthReading
 from tocsin.server.domain.observations import FailureKind, Observation
+from tocsin.server.domain.probe_verdict import judge_probe
+from tocsin.server.domain.states import MonitorKind
 from tocsin.server.probes import (
     HttpTarget,
     TcpTarget,
@@ -37,7 +33,6 @@ from tocsin.server.probes import (
     run_tcp_probe,
 )
 
-DEFAULT_HTTP_ASSERTION = "status == 2xx"
 # Response headers whose values are credentials: shown as *** in --json output.
 SECRET_RESPONSE_HEADERS = frozenset({"set-cookie", "authorization", "proxy-authorization"})
 _DAY_SECONDS = 86400.0
@@ -100,20 +95,18 @@ async def _observe(target: HttpTarget | TcpTarget, now: datetime) -> Observation
 
 
 def judge(plan: CheckPlan, observation: Observation, now: datetime) -> CheckResult:
-    """The verdict over ``observation``: no answer fails; otherwise the worst of the
-    assertions and, for ``app``, the report's components."""
-    assertions = plan.assertions
-    defaulted = not assertions and plan.kind is Kind.HTTP
-    if defaulted:
-        assertions = [parse_assertion(DEFAULT_HTTP_ASSERTION)]
-    outcomes = evaluate(assertions, observation, now)
-    reading = read_health_report(observation, plan.rules) if plan.kind is Kind.APP else None
-    levels = [verdict(outcomes)]
-    if reading is not None:
-        levels.append(reading.verdict)
-    if observation.failure is not None:
-        levels.append(Status.FAIL)
-    return CheckResult(plan, observation, outcomes, reading, Status.worst(levels), defaulted)
+    """The verdict over ``observation``, by the engine's own rule (``judge_probe``)."""
+    judgement = judge_probe(
+        MonitorKind(plan.kind.value), observation, now, plan.assertions, plan.rules
+    )
+    return CheckResult(
+        plan,
+        observation,
+        list(judgement.outcomes),
+        judgement.reading,
+        judgement.verdict,
+        judgement.defaulted,
+    )
 
 
 def print_result(result: CheckResult, *, as_json: bool) -> None:

@@ -24,6 +24,7 @@ from tocsin import __version__
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels import Channel, channel_for
 from tocsin.server.alerts.channels.posting import DEFAULT_TIMEOUT_SECONDS
+from tocsin.server.storage.deliveries import cap_error
 from tocsin.server.storage.rows import ChannelRecord
 
 logger = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ async def send_trial(channel: ChannelRecord, senders: Mapping[str, Channel]) -> 
         duration_ms=round((time.monotonic() - started) * 1000),
         delivered=error is None,
         status=status,
-        error=str(error) if error is not None else None,
+        error=cap_error(str(error)) if error is not None else None,
         permanent=error.permanent if error is not None else None,
     )
     logger.info(

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
     from tocsin.server.storage.database import Database
     from tocsin.server.storage.rows import ChannelRecord, MonitorRecord
+    from tocsin.settings import SmtpSettings
 
 Json = dict[str, Any]
 
@@ -78,6 +79,18 @@ class Backend(Protocol):
 
     def session(self, *, write: bool) -> AbstractAsyncContextManager[BackendSession]:
         """A session; with ``write``, changes made in it are kept when it ends cleanly."""
+        ...
+
+    async def test_channel(self, key: str) -> Json:
+        """Send a test alert through channel ``key`` now; the receiver's answer
+        (``ChannelTestOut``)."""
+        ...
+
+    async def list_deliveries(
+        self, *, channel: str | None = None, monitor: str | None = None, limit: int = 50
+    ) -> list[Json]:
+        """The newest ``limit`` delivery attempts (``DeliveryAttemptOut``), optionally of
+        one channel and/or monitor (uuid or name)."""
         ...
 
 
@@ -162,14 +175,18 @@ def _channel_json(record: ChannelRecord) -> Json:
 
 
 class LocalBackend:
-    """The database the server uses, reached directly (no API key needed)."""
+    """The database the server uses, reached directly (no API key needed). ``smtp`` is
+    the server's SMTP settings: a channel test sends email from this process with them."""
 
     atomic = True
     marks_ownership = True
 
-    def __init__(self, database: Database, base_url: str) -> None:
+    def __init__(
+        self, database: Database, base_url: str, *, smtp: SmtpSettings | None = None
+    ) -> None:
         self.database = database
         self.base_url = base_url.rstrip("/")
+        self.smtp = smtp
         self.where = "the local database"
 
     @asynccontextmanager
@@ -187,6 +204,39 @@ class LocalBackend:
         except (SQLAlchemyError, OSError) as exc:
             reason = getattr(exc, "orig", None) or exc
             raise TocsinError(f"cannot use the database: {reason}") from exc
+
+    async def test_channel(self, key: str) -> Json:
+        """Send the test from this process, with the same sender code as the server."""
+        from tocsin.server.alerts.channel_trial import send_trial
+        from tocsin.server.alerts.channels import senders
+        from tocsin.server.storage.channels import get_channel
+        from tocsin.server.storage.shapes import ChannelTestOut, as_json
+
+        async with self.session(write=False) as session:
+            assert isinstance(session, _LocalSession)
+            channel = await get_channel(session.conn, session.project_id, key)
+        return as_json(ChannelTestOut.of(await send_trial(channel, senders(self.smtp))))
+
+    async def list_deliveries(
+        self, *, channel: str | None = None, monitor: str | None = None, limit: int = 50
+    ) -> list[Json]:
+        """The attempts with their error texts unmasked: whoever can read the database
+        can read the channels' settings anyway."""
+        from tocsin.server.storage import channels, delivery_log, monitors
+        from tocsin.server.storage.shapes import DeliveryAttemptOut, as_json
+
+        async with self.session(write=False) as session:
+            assert isinstance(session, _LocalSession)
+            conn, project_id = session.conn, session.project_id
+            channel_id = monitor_id = None
+            if channel is not None:
+                channel_id = (await channels.get_channel(conn, project_id, channel)).id
+            if monitor is not None:
+                monitor_id = (await monitors.get_monitor(conn, project_id, monitor)).id
+            found = await delivery_log.list_deliveries(
+                conn, project_id, channel_id=channel_id, monitor_id=monitor_id, limit=limit
+            )
+        return [as_json(DeliveryAttemptOut.of(record)) for record in found]
 
 
 def monitor_body(spec: MonitorSpec) -> Json:
@@ -379,3 +429,40 @@ class RemoteBackend:
             base_url=self.base_url, headers=headers, timeout=self.timeout
         ) as client:
             yield _RemoteSession(client, self.where, self.page_size)
+
+    async def _call(self, method: str, path: str, what: str, *, timeout: float) -> Any:
+        """One API call on a client of its own, allowed ``timeout`` seconds."""
+        other = RemoteBackend(self.base_url, self.api_key, timeout=timeout)
+        async with other.session(write=method != "GET") as session:
+            assert isinstance(session, _RemoteSession)
+            return await session._call(method, path, what)
+
+    async def test_channel(self, key: str) -> Json:
+        """Ask the server to send the test: it goes out from the server, as alerts do."""
+        from urllib.parse import quote
+
+        # The server bounds a test by the channel's timeout (at most 60 s) plus a margin.
+        path = f"/api/v1/channels/{quote(key, safe='')}/test"
+        answer = await self._call("POST", path, f"test channel {key!r}", timeout=90.0)
+        if not isinstance(answer, dict):
+            raise TocsinError(f"the server at {self.where} did not answer a channel test")
+        return answer
+
+    async def list_deliveries(
+        self, *, channel: str | None = None, monitor: str | None = None, limit: int = 50
+    ) -> list[Json]:
+        """One page of ``limit`` (the API allows up to ``PAGE_SIZE``)."""
+        from urllib.parse import urlencode
+
+        query = {"channel": channel, "monitor": monitor, "limit": min(limit, PAGE_SIZE)}
+        params = urlencode({name: value for name, value in query.items() if value is not None})
+        answer = await self._call(
+            "GET", f"/api/v1/deliveries?{params}", "list deliveries", timeout=self.timeout
+        )
+        found = answer.get("deliveries") if isinstance(answer, dict) else None
+        if not isinstance(found, list):
+            raise TocsinError(
+                f"the server at {self.where} answered without a 'deliveries' list: "
+                "is it a tocsin server of this version?"
+            )
+        return [item for item in found if isinstance(item, dict)]

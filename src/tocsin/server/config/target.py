@@ -112,7 +112,7 @@ async def _run_local(
     database = Database(settings.database_url)
     try:
         await _warn_if_the_server_uses_another_database(settings, database, notice)
-        return await work(LocalBackend(database, settings.base_url))
+        return await work(LocalBackend(database, settings.base_url, smtp=settings.smtp))
     finally:
         await database.dispose()
 

@@ -116,7 +116,7 @@ def judge_probe(
     ``status == 2xx``)."""
     defaulted = not assertions and kind is MonitorKind.HTTP
     chosen = _DEFAULT if defaulted else tuple(assertions)
-    outcomes = tuple(evaluate(chosen, observation, now)) if kind is not MonitorKind.TCP else ()
+    outcomes = tuple(evaluate(chosen, observation, now))
     reading = read_health_report(observation, rules) if kind is MonitorKind.APP else None
     levels = [verdict(outcomes)]
     if reading is not None:

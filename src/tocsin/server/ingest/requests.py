@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from tocsin.server.domain.states import PingKind
+from tocsin.server.domain.states import MonitorKind, PingKind
 
 
 class PingOutcome(StrEnum):
@@ -17,6 +17,21 @@ class PingOutcome(StrEnum):
     CREATED = "Created"
     NOT_FOUND = "not found"
     AMBIGUOUS = "ambiguous slug"
+    PROBED_HTTP = "this monitor is an http monitor; it is probed, not pinged"
+    PROBED_APP = "this monitor is an app monitor; it is probed, not pinged"
+    PROBED_TCP = "this monitor is a tcp monitor; it is probed, not pinged"
+
+    @classmethod
+    def probed(cls, kind: MonitorKind) -> PingOutcome:
+        """The refusal of a ping to a monitor the server probes instead."""
+        return _PROBED[kind]
+
+
+_PROBED = {
+    MonitorKind.HTTP: PingOutcome.PROBED_HTTP,
+    MonitorKind.APP: PingOutcome.PROBED_APP,
+    MonitorKind.TCP: PingOutcome.PROBED_TCP,
+}
 
 
 @dataclass(frozen=True)

@@ -230,6 +230,9 @@ class PingWriter:
             if record is None:
                 outcomes.append(PingOutcome.NOT_FOUND)
                 continue
+            if record.kind.probed:
+                outcomes.append(PingOutcome.probed(record.kind))
+                continue
             item = working.get(record.id)
             if item is None:
                 item = working[record.id] = _Working(

@@ -6,9 +6,11 @@ schedule, judges each answer, confirms failures, and writes results in batches.
   stored monitors' ``updated_at`` and state with what it schedules and reloads what
   changed, so another process's ``tocsin apply`` is picked up too. On PostgreSQL several
   server processes share the probes through row leases (``lease_owner``,
-  ``lease_until``): each pass renews this process's leases, releases what exceeds its
-  fair share, and claims free or lapsed ones with ``FOR UPDATE SKIP LOCKED``; a process
-  schedules only the monitors it holds, and gives its leases up when it stops. SQLite
+  ``lease_until``): each pass marks this process seen in ``server_nodes``, renews its
+  leases, releases what exceeds its fair share (the active probed monitors divided by
+  the nodes seen within three reload intervals; newest leases first), and claims free
+  or lapsed ones with ``FOR UPDATE SKIP LOCKED``; a process schedules only the monitors
+  it holds, and gives its leases (and its row) up when it stops. SQLite
   has one server process, which probes every monitor.
 - **Each run**: ``${NAME}`` placeholders in headers and body are substituted from the
   server's environment (an unset variable is a ``config`` failure, not a crash), the
@@ -66,6 +68,7 @@ from tocsin.server.storage.probe_writes import (
     upsert_component_states,
 )
 from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.server_nodes import forget_node, heartbeat_node, live_nodes
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +133,7 @@ class ProbeEngine:
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.leased = not database.is_sqlite
         self.owner = node_name()
+        self.started_at = datetime.now(UTC)
         self._probes: dict[int, _Probe] = {}
         self._last_problem: dict[int, str] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -185,11 +189,12 @@ class ProbeEngine:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self.leased and self._probes:
+        if self.leased:
             try:
                 async with self.database.write() as conn:
                     await release_leases(conn, self.owner)
-            except Exception:  # the leases lapse by themselves
+                    await forget_node(conn, self.owner)
+            except Exception:  # the leases lapse and the row expires by themselves
                 logger.warning("probe leases not released owner=%s", self.owner)
         self._probes.clear()
 
@@ -213,9 +218,7 @@ class ProbeEngine:
         """One pass: (PostgreSQL) renew, balance and claim leases; then schedule what
         changed and drop what went away."""
         if self.leased:
-            now = datetime.now(UTC)
-            until = now + timedelta(seconds=self.lease_seconds)
-            await self.database.run_write(hold_leases, self.owner, now, until)
+            await self.database.run_write(self._lease_pass, datetime.now(UTC))
         async with self.database.read() as conn:
             versions = await probe_versions(conn, self.owner if self.leased else None)
             changed = [i for i, v in versions.items() if self._version(i) != v]
@@ -227,6 +230,15 @@ class ProbeEngine:
             scheduler.remove(monitor_id)
         for record in records:
             self._schedule(scheduler, record)
+
+    def _lease_pass(self, conn: Connection, now: datetime) -> list[int]:
+        """Mark this node seen, then hold its fair share of the leases among the nodes
+        seen within three reload intervals (a node unseen for ten is forgotten)."""
+        reload = timedelta(seconds=self.reload_seconds)
+        heartbeat_node(conn, self.owner, self.started_at, now, now - 10 * reload)
+        nodes = live_nodes(conn, now - 3 * reload)
+        until = now + timedelta(seconds=self.lease_seconds)
+        return hold_leases(conn, self.owner, now, until, nodes)
 
     def _version(self, monitor_id: int) -> tuple[datetime, str] | None:
         probe = self._probes.get(monitor_id)

@@ -93,7 +93,8 @@ async def probe_monitors(conn: AsyncConnection, ids: Sequence[int]) -> list[Moni
 
 
 def renew_leases(conn: Connection, owner: str, until: datetime) -> list[int]:
-    """Extend every lease ``owner`` still holds to ``until``; return their monitor ids.
+    """Extend every lease ``owner`` still holds to ``until``; return their monitor ids,
+    newest lease first.
 
     A lease another process took over (after it lapsed) is no longer ``owner``'s.
     """
@@ -101,9 +102,10 @@ def renew_leases(conn: Connection, owner: str, until: datetime) -> list[int]:
         update(monitors)
         .where(monitors.c.lease_owner == owner, _ACTIVE)
         .values(lease_until=until)
-        .returning(monitors.c.id)
+        .returning(monitors.c.id, monitors.c.lease_since)
     )
-    return [monitor_id for (monitor_id,) in rows.all()]
+    newest_first = sorted(rows.all(), key=lambda row: (row[1] is not None, row[1], row[0]))
+    return [monitor_id for monitor_id, _ in reversed(newest_first)]
 
 
 def claim_leases(
@@ -127,33 +129,33 @@ def claim_leases(
         conn.execute(
             update(monitors)
             .where(monitors.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=until)
+            .values(lease_owner=owner, lease_until=until, lease_since=now)
         )
     return ids
 
 
-def hold_leases(conn: Connection, owner: str, now: datetime, until: datetime) -> list[int]:
-    """One lease pass of ``owner``: renew its leases, give back what exceeds its fair
-    share (the probed monitors divided by the processes holding live leases), and claim
-    free or lapsed ones up to that share, ``CLAIM_CHUNK`` at a time. Returns the ids held.
+def hold_leases(
+    conn: Connection, owner: str, now: datetime, until: datetime, nodes: int
+) -> list[int]:
+    """One lease pass of ``owner``, one of ``nodes`` live server processes: renew its
+    leases, give back what exceeds its fair share (``ceil(active probed monitors /
+    nodes)``), newest lease first, and claim free or lapsed ones up to that share,
+    ``CLAIM_CHUNK`` at a time. Returns the ids held.
 
     A process that started alone holds everything; when a second one appears, the first
     gives back the excess on its next pass and the second claims it on its own.
     """
     held = renew_leases(conn, owner, until)
-    others = func.count(func.distinct(monitors.c.lease_owner)).filter(
-        monitors.c.lease_until >= now, monitors.c.lease_owner != owner
-    )
-    total, owners = conn.execute(select(func.count(), others).where(_ACTIVE)).one()
-    share = math.ceil(total / (owners + 1)) if total else 0
-    if len(held) > share + 1:
-        held.sort()
+    total = conn.execute(select(func.count()).where(_ACTIVE)).scalar_one()
+    share = math.ceil(total / max(nodes, 1))
+    if len(held) > share:
+        excess = held[: len(held) - share]
         conn.execute(
             update(monitors)
-            .where(monitors.c.id.in_(held[share:]), monitors.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None)
+            .where(monitors.c.id.in_(excess), monitors.c.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None, lease_since=None)
         )
-        del held[share:]
+        held = held[len(excess) :]
     while len(held) < share:
         claimed = claim_leases(conn, owner, now, until, min(CLAIM_CHUNK, share - len(held)))
         held.extend(claimed)
@@ -167,7 +169,7 @@ async def release_leases(conn: AsyncConnection, owner: str) -> None:
     await conn.execute(
         update(monitors)
         .where(monitors.c.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
+        .values(lease_owner=None, lease_until=None, lease_since=None)
     )
 
 

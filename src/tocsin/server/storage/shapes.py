@@ -7,9 +7,10 @@ looks the same whichever way it is read. Timestamps are ISO 8601 with ``+00:00``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -29,6 +30,10 @@ from tocsin.server.storage.probe_rows import (
     Tally,
 )
 from tocsin.server.storage.rows import ChannelRecord, FlipRecord, MonitorRecord, PingRecord
+
+if TYPE_CHECKING:
+    from tocsin.server.alerts.channel_trial import TrialResult
+    from tocsin.server.storage.delivery_log import DeliveryRecord
 
 Timestamp = Annotated[
     datetime,
@@ -272,6 +277,19 @@ class MonitorOut(BaseModel):
         )
 
 
+def mask_url(kind: str, url: str) -> str:
+    """``url`` of a ``kind`` channel as readers without secrets see it."""
+    parts = urlsplit(url)
+    if kind == "apprise":
+        # Apprise URLs put tokens anywhere, the host part included (tgram://TOKEN/):
+        # only the service shows.
+        return f"{parts.scheme}://{MASK}"
+    hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
+    # The host and port stay, to show where alerts go; user:password@ goes.
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}/" + (MASK if hidden else "")
+
+
 def _masked_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     masked = dict(settings)
     if isinstance(masked.get("headers"), dict):
@@ -280,16 +298,7 @@ def _masked_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
         masked["secret"] = MASK
     url = masked.get("url")
     if isinstance(url, str):
-        parts = urlsplit(url)
-        if kind == "apprise":
-            # Apprise URLs put tokens anywhere, the host part included (tgram://TOKEN/):
-            # only the service shows.
-            masked["url"] = f"{parts.scheme}://{MASK}"
-        else:
-            hidden = bool(parts.path.strip("/") or parts.query or parts.fragment)
-            # The host and port stay, to show where alerts go; user:password@ goes.
-            host = parts.netloc.rpartition("@")[2]
-            masked["url"] = f"{parts.scheme}://{host}/" + (MASK if hidden else "")
+        masked["url"] = mask_url(kind, url)
     return masked
 
 
@@ -464,4 +473,119 @@ class HourOut(BaseModel):
             value_min=hour.value_min,
             value_max=hour.value_max,
             value_last=hour.value_last,
+        )
+
+
+# Anything URL-like in an error text (receivers and libraries quote URLs in errors), up
+# to white space, quotes or brackets, and without the punctuation of the sentence after it.
+_URL_IN_TEXT = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]*[^\s'\"<>.,:;!?)]")
+# Shorter header values would mask ordinary words of an error text.
+_SECRET_MIN_CHARS = 4
+
+
+def mask_error(kind: str, settings: dict[str, Any], text: str) -> str:
+    """An error text of a ``kind`` channel as readers without secrets see it: the
+    channel's secret and header values replaced, every URL masked as its URL is."""
+    headers = settings.get("headers")
+    secrets = [settings.get("secret"), *(headers.values() if isinstance(headers, dict) else ())]
+    for secret in secrets:
+        if isinstance(secret, str) and len(secret) >= _SECRET_MIN_CHARS:
+            text = text.replace(secret, MASK)
+    return _URL_IN_TEXT.sub(lambda found: mask_url(kind, found.group()), text)
+
+
+class DeliveryAttemptOut(BaseModel):
+    """One attempt to deliver an alert, as ``GET /deliveries`` and ``tocsin deliveries``
+    show it."""
+
+    model_config = _OUT
+
+    id: int
+    at: Timestamp = Field(description="when the attempt started")
+    channel: str = Field(description="the channel's name")
+    channel_uuid: str
+    channel_kind: str
+    monitor: str = Field(description="the monitor's name")
+    monitor_uuid: str
+    notification_id: int = Field(description="the alert: its attempts share this id")
+    kind: str = Field(description="what the alert said: down or up")
+    attempt: int = Field(description="1 for the first attempt of the alert, 2 for its retry...")
+    outcome: str = Field(description="delivered, retry (tried again later) or failed (given up)")
+    status: int | None = Field(
+        description="the receiver's HTTP status, or the SMTP reply code for email; "
+        "null when there was no answer"
+    )
+    duration_ms: int
+    error: str | None = Field(
+        description="why it was not delivered; URLs and channel secrets masked for read-only keys"
+    )
+
+    @classmethod
+    def of(cls, record: DeliveryRecord, *, secrets: bool = True) -> DeliveryAttemptOut:
+        """The shape of ``record``; ``secrets=False`` masks its error text."""
+        error = record.error
+        if error is not None and not secrets:
+            error = mask_error(record.channel_kind, record.channel_settings, error)
+        return cls(
+            id=record.id,
+            at=record.started_at,
+            channel=record.channel_name,
+            channel_uuid=record.channel_uuid,
+            channel_kind=record.channel_kind,
+            monitor=record.monitor_name,
+            monitor_uuid=record.monitor_uuid,
+            notification_id=record.notification_id,
+            kind=record.kind,
+            attempt=record.attempt,
+            outcome=record.outcome.value,
+            status=record.http_status,
+            duration_ms=record.duration_ms,
+            error=error,
+        )
+
+
+class DeliveryPage(BaseModel):
+    """``GET /deliveries``: a page of delivery attempts, newest first."""
+
+    deliveries: list[DeliveryAttemptOut]
+    next: str | None = Field(
+        description="the next page's URL (also in the `Link` header); null on the last page"
+    )
+
+
+class ChannelTestOut(BaseModel):
+    """``POST /channels/{key}/test`` and ``tocsin channel test``: the receiver's answer
+    to a test alert."""
+
+    model_config = _OUT
+
+    channel: str = Field(description="the channel's name")
+    channel_uuid: str
+    channel_kind: str
+    outcome: str = Field(description="delivered or failed")
+    status: int | None = Field(
+        description="the receiver's HTTP status, or the SMTP reply code for email; "
+        "null when there was no answer"
+    )
+    error: str | None = Field(description="why it was not delivered")
+    permanent: bool | None = Field(
+        description="when it failed: true if a real alert would not be retried "
+        "(other 4xx, bad credentials), false if it would be; null when delivered"
+    )
+    duration_ms: int
+    sent_at: Timestamp
+
+    @classmethod
+    def of(cls, result: TrialResult) -> ChannelTestOut:
+        """The shape of ``result``."""
+        return cls(
+            channel=result.channel.name,
+            channel_uuid=result.channel.uuid,
+            channel_kind=result.channel.kind,
+            outcome="delivered" if result.delivered else "failed",
+            status=result.status,
+            error=result.error,
+            permanent=result.permanent,
+            duration_ms=result.duration_ms,
+            sent_at=result.sent_at,
         )

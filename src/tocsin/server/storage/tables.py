@@ -83,6 +83,8 @@ monitors = Table(
     # PostgreSQL share the probes; a lapsed lease is taken over).
     Column("lease_owner", String(64), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
+    # When lease_owner took the lease: an over-share process gives back its newest first.
+    Column("lease_since", UTCDateTime, nullable=True),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -292,4 +294,14 @@ login_failures = Table(
     Column("at", UTCDateTime, nullable=False, index=True),
     Index("ix_login_failures_username_at", "username", "at"),
     Index("ix_login_failures_address_at", "address", "at"),
+)
+
+# The server processes sharing the probes (PostgreSQL): each refreshes its row on every
+# probe reload; a process seen recently counts towards the fair share of the leases.
+server_nodes = Table(
+    "server_nodes",
+    metadata,
+    Column("node", String(64), primary_key=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("seen_at", UTCDateTime, nullable=False, index=True),
 )

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from tocsin import __version__
+from tocsin.server.dashboard import install_dashboard
 from tocsin.server.domain.ping_urls import PING_PREFIX
 from tocsin.server.engines import Engines
 from tocsin.server.storage.database import Database
@@ -83,6 +84,7 @@ def create_app(settings: Settings) -> TocsinApp:
     app.router.routes.append(Route("/readyz", readiness.readyz, include_in_schema=False))
     install_error_handlers(app)
     app.include_router(api_router())
+    install_dashboard(app)
     return TocsinApp(app, pings.PingApp(app.state))
 
 

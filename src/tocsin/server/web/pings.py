@@ -39,6 +39,9 @@ _STATUS = {
     PingOutcome.CREATED: 201,
     PingOutcome.NOT_FOUND: 404,
     PingOutcome.AMBIGUOUS: 409,
+    PingOutcome.PROBED_HTTP: 409,
+    PingOutcome.PROBED_APP: 409,
+    PingOutcome.PROBED_TCP: 409,
 }
 
 

@@ -72,6 +72,8 @@ def _when(value: Any) -> datetime | None:
 def message_of(payload: Mapping[str, Any]) -> Message:
     """Read ``payload`` (the JSON document of ``outbox.alert_payload``); missing fields are
     left out rather than failing, so an older or newer payload still reads."""
+    if payload.get("event") == "test":
+        return _test_message(payload)
     monitor = _mapping(payload.get("monitor"))
     flip = _mapping(payload.get("flip"))
     name = _text(monitor.get("name"), "a monitor")
@@ -102,5 +104,20 @@ def message_of(payload: Mapping[str, Any]) -> Message:
         tone=tone,
         at=_when(flip.get("at")),
         link=_text(monitor.get("url")) or None,
+        sent_by=_text(payload.get("sent_by"), "tocsin"),
+    )
+
+
+def _test_message(payload: Mapping[str, Any]) -> Message:
+    """A test alert (``tocsin channel test``): no monitor, just the channel it tests."""
+    channel = _mapping(payload.get("channel"))
+    name = _text(channel.get("name"), "this channel")
+    return Message(
+        title="Test alert from tocsin",
+        summary=_text(payload.get("summary"), f"Test alert to {name}: nothing is down."),
+        lines=(("Channel", f"{name} ({_text(channel.get('kind'), 'channel')})"),),
+        tone=Tone.NEUTRAL,
+        at=_when(payload.get("at")),
+        link=None,
         sent_by=_text(payload.get("sent_by"), "tocsin"),
     )

@@ -9,7 +9,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Security
 
 from tocsin.server.web.api.auth import bearer_scheme, header_scheme
+from tocsin.server.web.api.channel_test import router as channel_test_router
 from tocsin.server.web.api.channels import router as channels_router
+from tocsin.server.web.api.deliveries import router as deliveries_router
 from tocsin.server.web.api.errors import install_error_handlers
 from tocsin.server.web.api.info import router as info_router
 from tocsin.server.web.api.monitors import router as monitors_router
@@ -32,5 +34,7 @@ def api_router() -> APIRouter:
     router.include_router(monitors_router)
     router.include_router(results_router)
     router.include_router(channels_router)
+    router.include_router(channel_test_router)
+    router.include_router(deliveries_router)
     router.include_router(info_router)  # the one route that needs no key
     return router
