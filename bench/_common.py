@@ -16,12 +16,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sqlalchemy import insert, select  # noqa: E402
+from sqlalchemy.engine import Connection  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
-from tocsin.server.domain.spec import monitor_spec  # noqa: E402
+from tocsin.server.domain.spec import MonitorSpec, monitor_spec  # noqa: E402
+from tocsin.server.domain.states import ManagedBy  # noqa: E402
 from tocsin.server.storage.database import Database  # noqa: E402
-from tocsin.server.storage.monitors import create_monitor  # noqa: E402
+from tocsin.server.storage.monitors import insert_monitor  # noqa: E402
 from tocsin.server.storage.projects import default_project  # noqa: E402
+from tocsin.server.storage.tables import channels, monitor_channels  # noqa: E402
 
 POSTGRES_ADMIN = os.environ.get(
     "TOCSIN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
@@ -56,17 +60,39 @@ async def create_monitors(
     database_url: str, count: int, prefix: str = "bench", **fields: object
 ) -> list[str]:
     """Create ``count`` heartbeat monitors named ``<prefix>-<i>``; return their uuids."""
+    specs = [monitor_spec({"name": f"{prefix}-{i}", **fields}) for i in range(count)]
     database = Database(database_url)
-    uuids: list[str] = []
     try:
-        async with database.write() as conn:
+        async with database.read() as conn:
             project = await default_project(conn)
-            now = datetime.now(UTC)
-            for i in range(count):
-                spec = monitor_spec({"name": f"{prefix}-{i}", **fields})
-                uuids.append((await create_monitor(conn, project.id, spec, now)).uuid)
+        return await database.run_write(_insert_monitors, project.id, specs, datetime.now(UTC))
     finally:
         await database.dispose()
+
+
+def _insert_monitors(
+    conn: Connection, project_id: int, specs: list[MonitorSpec], now: datetime
+) -> list[str]:
+    """Insert monitors and their channel links in one synchronous transaction: the API's
+    ``create_monitor`` costs several round trips per monitor, minutes for 10,000."""
+    wanted = sorted({name for spec in specs for name in spec.channels})
+    channel_ids = dict(
+        conn.execute(
+            select(channels.c.name, channels.c.id).where(
+                channels.c.project_id == project_id, channels.c.name.in_(wanted)
+            )
+        ).all()
+    )
+    uuids: list[str] = []
+    links: list[dict[str, int]] = []
+    for spec in specs:
+        record = insert_monitor(
+            conn, project_id, spec, now, managed_by=ManagedBy.API, max_monitors=None
+        )
+        uuids.append(record.uuid)
+        links += [{"monitor_id": record.id, "channel_id": channel_ids[n]} for n in spec.channels]
+    if links:
+        conn.execute(insert(monitor_channels), links)
     return uuids
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from tocsin.server.engines import Engines
 from tocsin.server.ingest.requests import PingRequest
 from tocsin.server.ingest.writer import BatchResult
+from tocsin.server.probes.engine import ProbeBatchResult
+from tocsin.server.probes.scheduler_stats import SchedulerStats
 from tocsin.server.storage.database import Database
 from tocsin.server.watch.deadlines import DeadlineResult
 from tocsin.settings import Settings
@@ -23,6 +26,12 @@ class _Quiet:
 
     def delivery(self, channel: str, delivered: bool) -> None:
         """Ignore a delivery."""
+
+    def probe_batch(self, result: ProbeBatchResult) -> None:
+        """Ignore a probe batch."""
+
+    def watch_probes(self, stats: Callable[[], SchedulerStats | None]) -> None:
+        """Ignore the scheduler's counters."""
 
 
 async def test_problems_name_the_engines_that_are_not_running(

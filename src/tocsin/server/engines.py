@@ -11,6 +11,7 @@ after it changes a monitor).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol
 
@@ -20,6 +21,7 @@ from tocsin.server.ingest.pruning import Pruner
 from tocsin.server.ingest.requests import PingRequest
 from tocsin.server.ingest.writer import BatchResult, PingWriter
 from tocsin.server.probes.engine import ProbeBatchResult, ProbeEngine
+from tocsin.server.probes.scheduler_stats import SchedulerStats
 from tocsin.server.rollup import ResultRollup
 from tocsin.server.storage.database import Database
 from tocsin.server.watch.deadlines import DeadlineResult, DeadlineWatch
@@ -39,6 +41,12 @@ class EngineObserver(Protocol):
 
     def delivery(self, channel: str, delivered: bool) -> None:
         """An alert was sent (or failed)."""
+
+    def probe_batch(self, result: ProbeBatchResult) -> None:
+        """A probe result batch committed."""
+
+    def watch_probes(self, stats: Callable[[], SchedulerStats | None]) -> None:
+        """Where to read the probe scheduler's counters when they are wanted."""
 
 
 class Engines:
@@ -72,6 +80,7 @@ class Engines:
             reload_seconds=settings.probe_reload_seconds,
             lease_seconds=settings.probe_lease_seconds,
         )
+        observer.watch_probes(self.probe_stats)
         self.pruner = Pruner(database, settings.ping_history)
         self.rollup = ResultRollup(database, settings.result_retention)
 
@@ -94,8 +103,14 @@ class Engines:
         self.observer.deadlines_fired(result)
 
     def after_probe_batch(self, result: ProbeBatchResult) -> None:
-        """A probe result batch committed: send its alerts."""
+        """A probe result batch committed: send its alerts, count it."""
         self.delivery.send(result.alerts)
+        self.observer.probe_batch(result)
+
+    def probe_stats(self) -> SchedulerStats | None:
+        """The probe scheduler's counters now (``None`` before it starts)."""
+        scheduler = self.probes.scheduler
+        return scheduler.stats() if scheduler is not None else None
 
     def start(self) -> None:
         """Start every engine."""

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 from sqlalchemy import select
 
-from tests.server.dashboard.conftest import PASSWORD, add_user, client_for, csrf_token, log_in
+from tests.server.dashboard.conftest import (
+    PASSWORD,
+    add_user,
+    client_for,
+    csrf_token,
+    empty_users,
+    log_in,
+)
 from tests.server.live import LiveServer, live_server
 from tocsin.server.storage.tables import user_sessions, users
 
@@ -43,17 +52,25 @@ async def test_session_cookie_is_httponly_lax_and_not_secure_over_plain_http(
     assert "secure" not in cookie
 
 
-async def test_cookie_is_secure_behind_a_trusted_tls_proxy(database_url: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from tests.server.dashboard.conftest import empty_users
-
+async def test_cookies_are_secure_behind_a_trusted_tls_proxy(
+    database_url: str, tmp_path: Path
+) -> None:
     await empty_users(database_url)
     async with live_server(database_url, tmp_path, TOCSIN_TRUST_PROXY="1") as proxied:
         await add_user(proxied, "ada")
-        headers = {"X-Forwarded-Proto": "https"}
-        async with client_for(proxied, headers=headers) as client:
-            cookie = session_cookie_header(await log_in(client, "ada")).lower()
+        # The client speaks plain HTTP to the server, as a TLS-terminating proxy does; it
+        # must hand back the Secure form cookie itself (a cookie jar would not over http).
+        async with client_for(proxied, headers={"X-Forwarded-Proto": "https"}) as client:
+            page = await client.get("/ui/login")
+            form_cookie = page.headers["set-cookie"]
+            answer = await client.post(
+                "/ui/login",
+                data={"csrf_token": csrf_token(page), "username": "ada", "password": PASSWORD},
+                headers={"Cookie": form_cookie.split(";")[0]},
+            )
     await empty_users(database_url)
-    assert "; secure" in cookie
+    assert "; secure" in form_cookie.lower()
+    assert "; secure" in session_cookie_header(answer).lower()
 
 
 async def test_wrong_password_gets_no_session(server: LiveServer) -> None:

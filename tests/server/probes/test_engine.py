@@ -18,8 +18,9 @@ from tocsin.server.probes.engine import ProbeBatchResult, ProbeEngine
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.flips import list_flips
 from tocsin.server.storage.monitors import create_monitor, get_monitor
+from tocsin.server.storage.probe_reads import list_results
 from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.tables import component_states, probe_results
+from tocsin.server.storage.tables import component_states
 
 WAIT_SECONDS = 20.0
 
@@ -43,10 +44,18 @@ async def monitor(db: Database, record: MonitorRecord) -> MonitorRecord:
         return await get_monitor(conn, record.project_id, record.uuid)
 
 
-async def results(db: Database, record: MonitorRecord) -> list[Any]:
+async def results(db: Database, record: MonitorRecord) -> list[dict[str, Any]]:
+    """The monitor's stored results, oldest first, as plain dicts (read as the API does)."""
     async with db.read() as conn:
-        query = select(probe_results).where(probe_results.c.monitor_id == record.id)
-        return list((await conn.execute(query.order_by(probe_results.c.id))).mappings())
+        stored = await list_results(conn, record.id, limit=10_000)
+    return [
+        {
+            **vars(result),
+            "verdict": result.verdict.value,
+            "outcomes": [o.to_json() for o in result.outcomes],
+        }
+        for result in sorted(stored, key=lambda r: r.id)
+    ]
 
 
 @contextlib.asynccontextmanager

@@ -1,6 +1,6 @@
 """Two ``tocsin server`` processes on one PostgreSQL database share the probes fairly: a
-node that starts after another took every lease gets its share, and no monitor is probed
-by both in the same slot."""
+node that starts after another took every lease gets its share, no monitor is probed by
+both in the same slot, and a node killed has its leases taken over and its row expire."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,13 +48,22 @@ async def node_rows(url: str) -> int:
         await database.dispose()
 
 
-async def until_owners(url: str, ok: object, what: str) -> Counter[str | None]:
+async def until_owners(
+    url: str, ok: Callable[[Counter[str | None]], bool], what: str
+) -> Counter[str | None]:
     deadline = time.monotonic() + WAIT_SECONDS
     while True:
         owners = await lease_owners(url)
-        if ok(owners):  # type: ignore[operator]
+        if ok(owners):
             return owners
         assert time.monotonic() < deadline, f"gave up waiting for {what}: {owners}"
+        await asyncio.sleep(0.2)
+
+
+async def until_rows(url: str, count: int, what: str) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while (rows := await node_rows(url)) != count:
+        assert time.monotonic() < deadline, f"gave up waiting for {what}: {rows} rows"
         await asyncio.sleep(0.2)
 
 
@@ -90,9 +100,12 @@ async def test_a_node_started_late_gets_its_share_and_none_is_probed_twice(
             await asyncio.sleep(WATCH_SECONDS)
             watched = {i: list(times) for i, times in seen.items()}
             assert await lease_owners(url) == shared, "the shares stayed put"
-            await asyncio.to_thread(second.stop)
+            await asyncio.to_thread(second.kill)  # no shutdown code: its leases must lapse
             await until_owners(url, lambda o: o[None] == 0 and len(o) == 1, "the first to take all")
-            assert await node_rows(url) == 1, "a stopped node's row is deleted"
+            await until_rows(url, 1, "the killed node's row to expire")
+            await asyncio.to_thread(first.stop)
+            assert await node_rows(url) == 0, "a stopped node deletes its row"
+            assert await lease_owners(url) == {None: MONITORS}, "and gives its leases up"
         finally:
             for node in (first, second):
                 await asyncio.to_thread(node.stop)

@@ -179,6 +179,31 @@ async def test_a_slot_is_skipped_while_the_previous_run_is_still_going(
     assert counting.peak["long"] == 1
 
 
+async def test_a_run_that_waited_longer_than_its_interval_for_a_place_is_skipped(
+    started: Callable[..., tuple[ProbeScheduler, Collected]], counting: CountingTarget
+) -> None:
+    clock = clock_with_slot_in(1, 1, 0.2)
+    shifted_now = clock.now().timestamp()
+    # A monitor whose own slot on this clock is far away: it runs only when asked.
+    blocker = next(i for i in range(100, 200) if next_slot(i, 3600, shifted_now) > shifted_now + 60)
+    scheduler, collected = started(
+        http_job(1, counting.url("waiting")),
+        http_job(blocker, counting.url("blocker", 1.6), timedelta(seconds=3600)),
+        concurrency=1,
+        clock=clock,
+    )
+    scheduler.run_now(blocker)  # holds the only place for 1.6 s
+    await until(lambda: len(collected.of(1)) >= 1)
+    (first,) = collected.of(1)
+    (blocked,) = collected.of(blocker)
+    # The run for the slot 0.2 s in waited 1.4 s: skipped, not run late; the monitor
+    # ran at its next slot after the place came free.
+    assert first.lateness < SECOND
+    assert first.started_at > blocked.started_at + timedelta(seconds=1.5)
+    assert scheduler.stats().skips >= 2
+    assert counting.count("waiting") == 1
+
+
 async def test_a_scheduler_that_fell_behind_runs_the_latest_slot_only(
     started: Callable[..., tuple[ProbeScheduler, Collected]], counting: CountingTarget
 ) -> None:

@@ -121,7 +121,9 @@ async def login(request: Request) -> Response:
             setup_here=False,
             created=False,
         )
-    new_hash = hash_password(password) if needs_rehash(known.password_hash) else None
+    new_hash = None
+    if needs_rehash(known.password_hash):
+        new_hash = await asyncio.to_thread(hash_password, password)
     async with database.write() as conn:
         offered = request.cookies.get(SESSION_COOKIE)
         if offered:

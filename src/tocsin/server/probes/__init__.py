@@ -5,6 +5,7 @@ scheduling is the caller's. Every runner reports failures as data and never rais
 what a target does.
 """
 
+from tocsin.server.probes.clock import Clock, SystemClock
 from tocsin.server.probes.http_probe import run_http_probe
 from tocsin.server.probes.jobs import (
     MIN_INTERVAL,
@@ -15,7 +16,7 @@ from tocsin.server.probes.jobs import (
     probe_executor,
 )
 from tocsin.server.probes.result_batches import OnResults
-from tocsin.server.probes.scheduler import Clock, ProbeScheduler, SystemClock
+from tocsin.server.probes.scheduler import ProbeScheduler
 from tocsin.server.probes.scheduler_stats import LatenessSnapshot, SchedulerStats
 from tocsin.server.probes.session import PROBE_USER_AGENT, make_probe_session
 from tocsin.server.probes.targets import (

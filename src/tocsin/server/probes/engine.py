@@ -29,7 +29,9 @@ import contextlib
 import logging
 import os
 import socket
+import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -84,6 +86,8 @@ class ProbeBatchResult:
     flips: list[Flip] = field(default_factory=list)
     alerts: list[ClaimedAlert] = field(default_factory=list)
     retrying: dict[int, bool] = field(default_factory=dict)
+    verdicts: dict[str, int] = field(default_factory=dict)  # results by verdict
+    write_seconds: float = 0.0  # the transaction, retries included
 
 
 @dataclass(frozen=True)
@@ -312,7 +316,9 @@ class ProbeEngine:
             judged.append(_Judged(outcome, probe.kind, probe.spec, judgement))
         if not judged:
             return
+        began = time.monotonic()
         result = await self.database.run_write(self._write, judged, datetime.now(UTC))
+        result = replace(result, write_seconds=time.monotonic() - began)
         scheduler = self._scheduler
         if scheduler is not None:
             for monitor_id, retrying in result.retrying.items():
@@ -397,7 +403,14 @@ class ProbeEngine:
                 flip.new_state.value,
                 flip.cause,
             )
-        return ProbeBatchResult(len(results), [flip for _, flip, _, _ in changed], alerts, retrying)
+        verdicts = Counter(row.verdict for row in results)
+        return ProbeBatchResult(
+            len(results),
+            [flip for _, flip, _, _ in changed],
+            alerts,
+            retrying,
+            dict(verdicts),
+        )
 
     def _cause(self, monitor_id: int, judgement: Judgement) -> str:
         """What a flip caused by ``judgement`` says: what broke, or what recovered."""

@@ -12,9 +12,10 @@
   place that other hosts could use. Waiting runs are deque entries, not tasks: a task is
   created only when a run starts probing.
 - **Overdue work is skipped**: a slot whose previous run is still going (probing or
-  waiting for capacity) is skipped; when the dispatcher itself fell more than an interval
-  behind, only the latest passed slot runs. Each monitor has at most one run in flight,
-  so work never piles up; skips are counted.
+  waiting for capacity) is skipped; a run that waited for capacity longer than an
+  interval is skipped when its turn comes; when the dispatcher itself fell more than an
+  interval behind, only the latest passed slot runs. Each monitor has at most one run in
+  flight, so work never piles up; skips are counted.
 - **Results in batches**: outcomes go to ``on_results`` through a ``ResultBatcher``
   (bounded; the oldest outcomes are dropped when the consumer cannot keep up).
 """
@@ -25,14 +26,13 @@ import asyncio
 import heapq
 import logging
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
 
 from tocsin.server.background import cancel_and_wait
 from tocsin.server.probes.admission import Admission, Ticket
+from tocsin.server.probes.clock import Clock, SystemClock
 from tocsin.server.probes.jobs import Execute, ProbeJob, ProbeOutcome
 from tocsin.server.probes.result_batches import OnResults, ResultBatcher
 from tocsin.server.probes.scheduler_stats import LatenessHistogram, SchedulerStats
@@ -45,29 +45,6 @@ logger = logging.getLogger(__name__)
 # event loop once each, which at 2,000 runs/s cost more CPU than the runs; with it a run
 # starts at most a few milliseconds after its slot.
 DISPATCH_TICK = 0.005
-
-
-class Clock(Protocol):
-    """Where the scheduler reads time: UTC for timestamps and phases, monotonic for
-    durations and sleeping."""
-
-    def now(self) -> datetime:
-        """The current UTC time (aware)."""
-
-    def monotonic(self) -> float:
-        """Seconds on a clock that never steps (only differences matter)."""
-
-
-class SystemClock:
-    """The machine's clocks."""
-
-    def now(self) -> datetime:
-        """``datetime.now(UTC)``."""
-        return datetime.now(UTC)
-
-    def monotonic(self) -> float:
-        """``time.monotonic()``."""
-        return time.monotonic()
 
 
 @dataclass(eq=False)
@@ -328,8 +305,8 @@ class ProbeScheduler:
         """Free ``run``'s places and start the runs waiting for them.
 
         A waiting run whose slot is more than an interval ago is overdue: it is skipped
-        (its monitor runs at its next slot) rather than started, so no run starts more than
-        an interval late.
+        (its monitor runs at its next slot) rather than started, so an overloaded
+        scheduler drops work instead of running ever later.
         """
         if run.entry.run is run:
             run.entry.run = None

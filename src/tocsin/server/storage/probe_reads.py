@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -25,6 +26,7 @@ from tocsin.server.storage.probe_rows import (
     Tally,
     status_of,
 )
+from tocsin.server.storage.result_codec import decode_items, decode_result, fetch_labels
 from tocsin.server.storage.tables import component_states, monitors, probe_results, result_hours
 from tocsin.server.storage.types import utc_from_db
 
@@ -81,8 +83,9 @@ async def list_results(
             )
         )
     query = query.order_by(probe_results.c.started_at.desc(), probe_results.c.id.desc())
-    rows = await conn.execute(query.limit(limit))
-    return [ResultRecord.from_row(row) for row in rows.mappings().all()]
+    rows = (await conn.execute(query.limit(limit))).mappings().all()
+    labels = await fetch_labels(conn, rows)
+    return [decode_result(row, labels) for row in rows]
 
 
 async def latest_results(
@@ -101,9 +104,11 @@ async def latest_results(
             .scalar_subquery()
         )
         ids = select(newest).where(monitors.c.id.in_(chunk))
-        rows = await conn.execute(select(probe_results).where(probe_results.c.id.in_(ids)))
-        for row in rows.mappings():
-            found[row["monitor_id"]] = ResultRecord.from_row(row)
+        query = select(probe_results).where(probe_results.c.id.in_(ids))
+        rows = (await conn.execute(query)).mappings().all()
+        labels = await fetch_labels(conn, rows)
+        for row in rows:
+            found[row["monitor_id"]] = decode_result(row, labels)
     return found
 
 
@@ -172,7 +177,7 @@ async def uptime(
     )
     for started_at, verdict, components in await _raw_tail(conn, monitor_id, raw_since):
         readings = [(MONITOR, verdict)]
-        readings += [(str(c["key"]), str(c["status"])) for c in components or ()]
+        readings += [(str(c["key"]), str(c["status"])) for c in components]
         for window in Window:
             if started_at >= since[window]:
                 for key, status in readings:
@@ -182,11 +187,17 @@ async def uptime(
 
 async def _raw_tail(
     conn: AsyncConnection, monitor_id: int, since: datetime
-) -> Sequence[tuple[datetime, str, list[dict[str, object]] | None]]:
+) -> Sequence[tuple[datetime, str, list[dict[str, Any]]]]:
     query = select(
-        probe_results.c.started_at, probe_results.c.verdict, probe_results.c.components
+        probe_results.c.started_at,
+        probe_results.c.verdict,
+        probe_results.c.labels,
+        probe_results.c.outcomes,
+        probe_results.c.components,
     ).where(probe_results.c.monitor_id == monitor_id, probe_results.c.started_at >= since)
-    return [(row[0], row[1], row[2]) for row in await conn.execute(query)]
+    rows = (await conn.execute(query)).mappings().all()
+    labels = await fetch_labels(conn, rows)
+    return [(row["started_at"], row["verdict"], decode_items(row, labels)[1]) for row in rows]
 
 
 def _tally_of(status: str) -> Tally:

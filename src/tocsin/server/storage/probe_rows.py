@@ -28,7 +28,8 @@ def status_of(value: str) -> Status:
 
 @dataclass(frozen=True)
 class ResultRecord:
-    """One stored probe result: the verdict and everything that explains it."""
+    """One stored probe result: the verdict and everything that explains it (read by
+    ``storage.result_codec.decode_result``)."""
 
     id: int
     monitor_id: int
@@ -42,24 +43,6 @@ class ResultRecord:
     timings: Mapping[str, Any]
     outcomes: tuple[AssertionOutcome, ...]
     components: tuple[ComponentReading, ...]
-
-    @classmethod
-    def from_row(cls, row: RowMapping | Mapping[str, Any]) -> ResultRecord:
-        """Build a record from a ``probe_results`` row."""
-        return cls(
-            id=row["id"],
-            monitor_id=row["monitor_id"],
-            scheduled_at=row["scheduled_at"],
-            started_at=row["started_at"],
-            verdict=status_of(row["verdict"]),
-            failure=row["failure"],
-            error=row["error"],
-            status_code=row["status_code"],
-            total_ms=row["total_ms"],
-            timings=dict(row["timings"] or {}),
-            outcomes=tuple(AssertionOutcome.from_json(o) for o in row["outcomes"] or ()),
-            components=tuple(ComponentReading.from_json(c) for c in row["components"] or ()),
-        )
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.domain.states import MonitorKind, MonitorState
 from tocsin.server.storage.hot_sql import statements_for
+from tocsin.server.storage.result_codec import encode_result, store_labels
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.tables import component_states, monitors, probe_results
 
@@ -180,9 +181,12 @@ def monitors_to_judge(conn: Connection, ids: Sequence[int]) -> list[MonitorRecor
 
 
 def insert_probe_results(conn: Connection, rows: Sequence[ProbeResultRow]) -> None:
-    """Store a batch's results."""
-    if rows:
-        conn.execute(insert(probe_results), [row._asdict() for row in rows])
+    """Store a batch's results, compactly (``storage.result_codec``)."""
+    if not rows:
+        return
+    encoded = [encode_result(row._asdict()) for row in rows]
+    store_labels(conn, [label for _, label in encoded if label is not None])
+    conn.execute(insert(probe_results), [columns for columns, _ in encoded])
 
 
 def set_probe_states(conn: Connection, rows: Sequence[ProbedMonitorRow]) -> None:

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tocsin.server.storage.probe_reads import HOUR, MONITOR, floor_hour
 from tocsin.server.storage.probe_rows import HourRecord
 from tocsin.server.storage.probe_writes import PROBED_KINDS
+from tocsin.server.storage.result_codec import decode_items, fetch_labels, shown_real
 from tocsin.server.storage.tables import monitors, probe_results, result_hours
 from tocsin.server.storage.types import utc_from_db
 
@@ -121,13 +122,26 @@ async def read_hour(
         probe_results.c.started_at,
         probe_results.c.verdict,
         probe_results.c.total_ms,
+        probe_results.c.labels,
+        probe_results.c.outcomes,
         probe_results.c.components,
     ).where(
         probe_results.c.monitor_id.in_(monitor_ids),
         probe_results.c.started_at >= hour,
         probe_results.c.started_at < hour + HOUR,
     )
-    return [RawResult(m, s, v, t, c or ()) for m, s, v, t, c in await conn.execute(query)]
+    rows = (await conn.execute(query)).mappings().all()
+    labels = await fetch_labels(conn, rows)
+    return [
+        RawResult(
+            row["monitor_id"],
+            row["started_at"],
+            row["verdict"],
+            shown_real(row["total_ms"]),
+            decode_items(row, labels)[1],
+        )
+        for row in rows
+    ]
 
 
 def upsert_hours(conn: Connection, summaries: list[tuple[int, HourRecord]]) -> int:

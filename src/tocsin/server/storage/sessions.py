@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.storage.tables import user_sessions, users
@@ -40,7 +41,7 @@ class SessionRecord:
     user_agent: str
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> SessionRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> SessionRecord:
         """Build a record from a ``user_sessions`` row."""
         return cls(
             id_hash=row["id_hash"],
@@ -110,7 +111,7 @@ async def find_session(
     row = (
         (
             await conn.execute(
-                select(user_sessions, users)
+                select(user_sessions, *(c.label(f"account_{c.name}") for c in users.c))
                 .join(users, users.c.id == user_sessions.c.user_id)
                 .where(
                     user_sessions.c.id_hash == hash_session_id(session_id),
@@ -124,12 +125,9 @@ async def find_session(
     )
     if row is None:
         return None
-    user = UserRecord.from_row(row)
-    # Both tables have created_at; the session's comes from user_sessions explicitly.
-    session = SessionRecord.from_row(
-        {**row, "created_at": row[user_sessions.c.created_at]}  # type: ignore[arg-type]
-    )
-    return session, user
+    # The user's columns are labelled account_*: both tables have a created_at.
+    user = UserRecord.from_row({c.name: row[f"account_{c.name}"] for c in users.c})
+    return SessionRecord.from_row(row), user
 
 
 async def touch_session(conn: AsyncConnection, session: SessionRecord, now: datetime) -> None:

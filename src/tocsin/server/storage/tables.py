@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    REAL,
     BigInteger,
     Boolean,
     Column,
@@ -192,22 +193,37 @@ delivery_attempts = Table(
 probe_results = Table(
     "probe_results",
     metadata,
+    # Widest first, so PostgreSQL pads no column (storage.result_codec explains the rest).
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
-    Column("scheduled_at", UTCDateTime, nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
+    # The result_labels id of a compact result, whose outcomes and components then hold
+    # only the values; NULL: they hold the full AssertionOutcome/ComponentReading JSON.
+    Column("labels", BigInteger, nullable=True),
+    Column("cert_not_after", UTCDateTime, nullable=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
+    # The scheduled time, as milliseconds before the start.
+    Column("late_ms", Integer, nullable=False),
+    Column("total_ms", REAL, nullable=True),
+    Column("dns_ms", REAL, nullable=True),
+    Column("connect_ms", REAL, nullable=True),
+    Column("tls_ms", REAL, nullable=True),
+    Column("first_byte_ms", REAL, nullable=True),
+    Column("status_code", SmallInteger, nullable=True),
     Column("verdict", String(10), nullable=False),
     Column("failure", String(20), nullable=True),
     Column("error", Text, nullable=True),
-    Column("status_code", SmallInteger, nullable=True),
-    Column("total_ms", Float, nullable=True),
-    # {"dns_ms", "connect_ms", "tls_ms", "first_byte_ms", "cert_not_after"}
-    Column("timings", JSON, nullable=True),
-    # Each assertion's outcome with its resolved value (AssertionOutcome.to_json()).
-    Column("outcomes", JSON, nullable=True),
-    # App monitors: each component's reading (ComponentReading.to_json()).
-    Column("components", JSON, nullable=True),
+    # none_as_null: a result without components stores SQL NULL, not the JSON text null.
+    Column("outcomes", JSON(none_as_null=True), nullable=True),
+    Column("components", JSON(none_as_null=True), nullable=True),
     Index("ix_probe_results_monitor_id_started_at", "monitor_id", "started_at"),
+)
+
+# What compact results share: their outcomes' and components' texts, by content hash.
+result_labels = Table(
+    "result_labels",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("body", JSON, nullable=False),
 )
 
 # The current state of each component of an app monitor.

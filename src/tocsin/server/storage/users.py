@@ -7,13 +7,13 @@ them); a ``UserRecord`` carries its hash for verification but never shows it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, literal, select, update
-from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -49,7 +49,7 @@ class UserRecord:
     password_hash: str = field(repr=False)
 
     @classmethod
-    def from_row(cls, row: RowMapping) -> UserRecord:
+    def from_row(cls, row: Mapping[Any, Any]) -> UserRecord:
         """Build a record from a ``users`` row."""
         return cls(
             id=row["id"],

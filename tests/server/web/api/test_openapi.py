@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -13,21 +14,34 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin.errors import ValidationError
 from tocsin.server.domain.durations import parse_duration
+from tocsin.server.domain.spec import monitor_spec
 from tocsin.server.web.app import create_app
 from tocsin.settings import Settings
 
 
-@pytest.fixture
-async def document(anonymous: httpx.AsyncClient) -> dict[str, Any]:
-    """The API's OpenAPI document."""
-    spec: dict[str, Any] = (await anonymous.get("/openapi.json")).json()
+async def _document(data_dir: Path) -> dict[str, Any]:
+    app = create_app(Settings.from_env({"TOCSIN_DATA_DIR": str(data_dir)}))
+    transport = httpx.ASGITransport(app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://tocsin.test") as client:
+        spec: dict[str, Any] = (await client.get("/openapi.json")).json()
     return spec
 
 
+@pytest.fixture(scope="module")
+def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The API's OpenAPI document (no database needed to serve it)."""
+    return asyncio.run(_document(tmp_path_factory.mktemp("openapi")))
+
+
 def _property(document: dict[str, Any], model: str, name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = document["components"]["schemas"][model]["properties"][name]
-    return schema
+    """A field's schema; a new monitor's fields are those of its heartbeat variant."""
+    schema = document["components"]["schemas"][model]
+    if model == "MonitorIn":
+        (schema,) = (v for v in schema["oneOf"] if v["title"] == "heartbeat monitor")
+    found: dict[str, Any] = schema["properties"][name]
+    return found
 
 
 def _valid(schema: dict[str, Any], value: Any) -> bool:
@@ -119,3 +133,88 @@ async def test_docs_work_air_gapped(tmp_path: Path, page: str) -> None:
             assert url.startswith("/"), f"{page} loads {url} from elsewhere"
             assert (await client.get(url)).status_code == 200, url
         assert "cdn" not in html.text.lower()
+
+
+def _server_accepts(body: dict[str, Any]) -> bool:
+    try:
+        monitor_spec(body)
+    except ValidationError:
+        return False
+    return True
+
+
+_HTTP = {"name": "site", "kind": "http", "url": "https://x.test/"}
+_TCP = {"name": "db", "kind": "tcp", "host": "db.internal", "port": 5432}
+_APP = {"name": "app", "kind": "app", "url": "http://x.test/health"}
+MONITOR_BODIES = {
+    "heartbeat": ({"name": "backup", "period": "5m"}, True),
+    "heartbeat named": ({"name": "backup", "kind": "heartbeat", "cron": "0 3 * * *"}, True),
+    "heartbeat with interval": ({"name": "b", "interval": "30s", "jitter": "1s"}, False),
+    "heartbeat with follow_redirects": ({"name": "b", "follow_redirects": True}, False),
+    "http": (_HTTP | {"method": "POST", "body": "${TOKEN}", "follow_redirects": 5}, True),
+    "http without url": ({"name": "site", "kind": "http"}, False),
+    "http with period": (_HTTP | {"period": "5m"}, False),
+    "http with components": (_HTTP | {"components": {"rq:workers": {"fail": "< 1"}}}, False),
+    "http with host": (_HTTP | {"host": "x.test"}, False),
+    "http null method": (_HTTP | {"method": None}, False),
+    "http url with a space": (_HTTP | {"url": "https://x.test/a b"}, False),
+    "http url bad port": (_HTTP | {"url": "https://x.test:99999/"}, False),
+    "http headers": (_HTTP | {"headers": {"X-Token": "${TOKEN}", "Accept": "a$b"}}, True),
+    "http header name": (_HTTP | {"headers": {"bad name": "x"}}, False),
+    "http header placeholder": (_HTTP | {"headers": {"X-Token": "${1}"}}, False),
+    "http header two lines": (_HTTP | {"headers": {"X": "a\nb"}}, False),
+    "http body placeholder": (_HTTP | {"body": "${not valid}"}, False),
+    "http redirects 31": (_HTTP | {"follow_redirects": 31}, False),
+    "interval 1s": (_HTTP | {"interval": "1s", "retry_interval": 1}, True),
+    "interval under 1s": (_HTTP | {"interval": "0.5s"}, False),
+    "interval 2d": (_HTTP | {"interval": "2d"}, False),
+    "retry under 1s": (_HTTP | {"retry_interval": 0.5}, False),
+    "confirm": (_HTTP | {"confirm": {"fail": 3, "recover": 2, "retry": "5s"}}, True),
+    "confirm fail 0": (_HTTP | {"confirm": {"fail": 0}}, False),
+    "confirm recover 101": (_HTTP | {"confirm": {"recover": 101}}, False),
+    "confirm retry under 1s": (_HTTP | {"confirm": {"retry": "0.5s"}}, False),
+    "assertions": (
+        _HTTP
+        | {
+            "assert": [
+                "status == 200",
+                {"subject": "status", "op": "==", "value": 200},
+                {"subject": "header", "name": "etag", "op": "exists", "severity": "warn"},
+                {"subject": "json", "path": "$.ok", "op": "==", "value": True},
+            ]
+        },
+        True,
+    ),
+    "assertion not an object": (_HTTP | {"assert": [5]}, False),
+    "assertion bad operator": (_HTTP | {"assert": [{"subject": "body", "op": "<"}]}, False),
+    "assertion header without name": (
+        _HTTP | {"assert": [{"subject": "header", "op": "exists"}]},
+        False,
+    ),
+    "assertion unknown key": (
+        _HTTP | {"assert": [{"subject": "status", "op": "==", "x": 1}]},
+        False,
+    ),
+    "app": (_APP | {"components": {"rq:workers[emails]": {"warn": "< 2", "fail": "< 1"}}}, True),
+    "app component key": (_APP | {"components": {"workers": {"fail": "< 1"}}}, False),
+    "app component level": (_APP | {"components": {"rq:workers": {"page": "< 1"}}}, False),
+    "app component empty": (_APP | {"components": {"rq:workers": {}}}, False),
+    "app threshold": (_APP | {"components": {"rq:workers": {"fail": "one"}}}, False),
+    "tcp": (_TCP | {"tls": True, "verify_tls": False, "timeout": "5s"}, True),
+    "tcp without port": ({"name": "db", "kind": "tcp", "host": "db.internal"}, False),
+    "tcp port 0": (_TCP | {"port": 0}, False),
+    "tcp bad host": (_TCP | {"host": "bad host!"}, False),
+    "tcp with url": (_TCP | {"url": "https://x.test/"}, False),
+    "tcp with assert": (_TCP | {"assert": ["status == 200"]}, False),
+}
+
+
+@pytest.mark.parametrize(("body", "accepted"), MONITOR_BODIES.values(), ids=MONITOR_BODIES)
+async def test_the_monitor_schema_takes_each_kinds_fields(
+    document: dict[str, Any], body: dict[str, Any], accepted: bool
+) -> None:
+    # Issue 8 defect 12 after issue 9: the schema offered every kind's fields to every
+    # kind, and limits the server refuses (a confirm retry under a second, a null method).
+    assert _server_accepts(body) is accepted, "the table is wrong"
+    schema = document["components"]["schemas"]["MonitorIn"]
+    assert _valid(schema, body) is accepted

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
 from tocsin.errors import ValidationError
+from tocsin.server.domain.assertion_model import OPERATORS, Severity, Subject
 from tocsin.server.domain.channel_spec import (
     ADDRESS_MAX,
     ADDRESSES_MAX,
@@ -25,7 +26,15 @@ from tocsin.server.domain.channel_spec import (
     KIND_SETTINGS,
     SECRET_MIN,
 )
-from tocsin.server.domain.spec import NAME_MAX
+from tocsin.server.domain.confirmation import MAX_COUNT
+from tocsin.server.domain.probe_spec import (
+    KIND_FIELDS,
+    MAX_INTERVAL,
+    MAX_REDIRECTS,
+    METHODS,
+    PROBE_FIELDS,
+)
+from tocsin.server.domain.spec import HEARTBEAT_FIELDS, MONITOR_FIELDS, NAME_MAX
 from tocsin.server.domain.states import ManagedBy, MonitorKind
 from tocsin.server.storage.shapes import ChannelOut, FlipOut, MonitorOut, PingOut
 
@@ -49,25 +58,35 @@ def _one_to(n: int) -> str:
     return "|".join(parts)
 
 
-def _amount(most: int) -> str:
-    """A regex for decimal numbers from 0.000001 to ``most`` (leading zeros allowed)."""
+def _amount(most: int, *, whole: bool = False) -> str:
+    """A regex for decimal numbers from 0.000001 (``whole``: from 1) to ``most``
+    (leading zeros allowed)."""
     below = f"0*(?:{_one_to(most - 1)})(?:\\.[0-9]+)?|" if most > 1 else ""
     # Below 1: a digit other than 0 among the first six decimals (a microsecond at least).
-    return f"{below}0*{most}(?:\\.0+)?|0+\\.[0-9]{{0,5}}[1-9][0-9]*"
+    fraction = "" if whole else "|0+\\.[0-9]{0,5}[1-9][0-9]*"
+    return f"{below}0*{most}(?:\\.0+)?{fraction}"
 
 
-def duration_schema(most_seconds: int) -> JsonDict:
-    """The JSON schema of a duration the server accepts: from a microsecond to
-    ``most_seconds``, as a number or as text like ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``."""
+def duration_schema(most_seconds: int, *, at_least_a_second: bool = False) -> JsonDict:
+    """The JSON schema of a duration the server accepts: from a microsecond (or a second)
+    to ``most_seconds``, as a number or as text like ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``.
+
+    With ``at_least_a_second``, text must count at least one of its unit (``"0.5m"`` is
+    left out though the server takes it: a regex cannot compare across units)."""
     spellings = [
-        f"(?:{_amount(most_seconds // size)}) *{unit}{'?' if unit == 's' else ''}"
+        f"(?:{_amount(most_seconds // size, whole=at_least_a_second)}) *{unit}"
+        + ("?" if unit == "s" else "")
         for unit, size in _UNITS.items()
         if most_seconds // size >= 1
     ]
     return {
         "anyOf": [
             {"type": "string", "pattern": f"^ *(?:{'|'.join(spellings)}) *$"},
-            {"type": "number", "minimum": 0.000001, "maximum": most_seconds},
+            {
+                "type": "number",
+                "minimum": 1 if at_least_a_second else 0.000001,
+                "maximum": most_seconds,
+            },
         ]
     }
 
@@ -122,17 +141,121 @@ Secret = Annotated[Any, WithJsonSchema(_or_null(_SECRET))]
 Headers = Annotated[Any, WithJsonSchema(_or_null(_HEADERS))]
 Owner = Annotated[Any, WithJsonSchema(_or_null(_OWNER))]
 Flag = Annotated[Any, WithJsonSchema(_or_null({"type": "boolean"}))]
+Port = Annotated[Any, WithJsonSchema({"type": "integer", "minimum": 1, "maximum": 65535})]
+
+# Probed monitors. URLs: http(s), a host urlsplit reads (no user info, IPv6 or port
+# above 9999, which it may refuse), no white space anywhere.
+_PROBE_URL: JsonDict = {
+    "type": "string",
+    "pattern": f"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(?::[0-9]{{1,4}})?(?:[/?#][^{_BLANK}]*)?$",
+}
+_HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 header name
+
+
+def _with_placeholders(refused: str = "") -> JsonDict:
+    """Text whose ``${NAME}`` / ``${NAME:-default}`` placeholders are all well formed
+    (``$`` alone is fine; ``$$`` is left out), without NUL nor ``refused`` characters."""
+    plain = f"\\u0000{refused}"
+    placeholder = f"\\$\\{{[A-Za-z_][A-Za-z0-9_]*(?::-[^}}{plain}]*)?\\}}"
+    return {
+        "type": "string",
+        "pattern": f"^(?:[^${plain}]|\\$[^{{${plain}]|{placeholder})*\\$?$",
+    }
+
+
+_PROBE_HEADERS: JsonDict = {
+    "type": "object",
+    "propertyNames": {"type": "string", "pattern": _HEADER_NAME},
+    "additionalProperties": _with_placeholders("\\r\\n"),
+}
+_PROBE_DURATION = duration_schema(MAX_DURATION_SECONDS, at_least_a_second=True)
+_THRESHOLD: JsonDict = {
+    "type": "string",
+    "pattern": "^ *(?:==|!=|<=|>=|<|>) *-?[0-9]+(?:\\.[0-9]+)? *$",
+}
+_COUNT: JsonDict = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
+
+
+def _assertion_object(subject: Subject) -> JsonDict:
+    """The structured form of an assertion on ``subject``: its operators, and the header
+    name or JSON path it needs. Values are judged by the server (they depend on the
+    operator)."""
+    properties: JsonDict = {
+        "subject": {"const": subject.value},
+        "op": {"enum": [op.value for op in OPERATORS[subject]]},
+        "value": {},
+        "severity": {"enum": [*(level.value for level in Severity), None]},
+    }
+    required = ["subject", "op"]
+    if subject is Subject.HEADER:
+        properties["name"] = {"type": "string", "pattern": _HEADER_NAME}
+        required.append("name")
+    if subject is Subject.JSON:
+        properties["path"] = {"type": "string", "description": "a JSON path like $.version"}
+        required.append("path")
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+Url = Annotated[Any, WithJsonSchema(_PROBE_URL)]
+Method = Annotated[Any, WithJsonSchema({"type": "string", "enum": [*METHODS]})]
+ProbeHeaders = Annotated[Any, WithJsonSchema(_or_null(_PROBE_HEADERS))]
+ProbeBody = Annotated[Any, WithJsonSchema(_or_null(_with_placeholders()))]
+# MIN_INTERVAL is the second that ``at_least_a_second`` states.
+Interval = Annotated[
+    Any,
+    WithJsonSchema(
+        _or_null(duration_schema(int(MAX_INTERVAL.total_seconds()), at_least_a_second=True))
+    ),
+]
+RetryInterval = Annotated[Any, WithJsonSchema(_or_null(_PROBE_DURATION))]
+# 0 is "no jitter"; the shortest of interval and retry interval bounds it (not stated).
+Jitter = Annotated[
+    Any,
+    WithJsonSchema(
+        _or_null({"anyOf": [{"const": 0}, duration_schema(int(MAX_INTERVAL.total_seconds()))]})
+    ),
+]
+Host = Annotated[
+    Any, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9._:\\[\\]-]{1,253}$"})
+]
 Redirects = Annotated[
     Any,
     WithJsonSchema(
-        _or_null({"anyOf": [{"type": "boolean"}, {"type": "integer", "minimum": 0, "maximum": 30}]})
+        _or_null(
+            {
+                "anyOf": [
+                    {"type": "boolean"},
+                    {"type": "integer", "minimum": 0, "maximum": MAX_REDIRECTS},
+                ]
+            }
+        )
     ),
 ]
-Port = Annotated[Any, WithJsonSchema(_or_null({"type": "integer", "minimum": 1, "maximum": 65535}))]
 # Either form of an assertion: "status == 200", or {"subject": ..., "op": ..., ...}.
 Assertions = Annotated[
     Any,
-    WithJsonSchema(_or_null({"type": "array", "items": {"anyOf": [_TEXT, {"type": "object"}]}})),
+    WithJsonSchema(
+        _or_null(
+            {
+                "type": "array",
+                "items": {
+                    "anyOf": [
+                        {
+                            "type": "string",
+                            "pattern": _NAME["pattern"],
+                            "description": 'the short form, e.g. "status == 200"',
+                        },
+                        {"oneOf": [_assertion_object(subject) for subject in Subject]},
+                    ]
+                },
+            }
+        )
+    ),
 ]
 Thresholds = Annotated[
     Any,
@@ -140,9 +263,16 @@ Thresholds = Annotated[
         _or_null(
             {
                 "type": "object",
+                # component:measurement, optionally [componentId]
+                "propertyNames": {
+                    "type": "string",
+                    "pattern": f"^[^{_BLANK}:\\[\\]]+:[^{_BLANK}:\\[\\]]+"
+                    "(?:\\[[^\\u0000\\[\\]]+\\])?$",
+                },
                 "additionalProperties": {
                     "type": "object",
-                    "properties": {"warn": _TEXT, "fail": _TEXT},
+                    "properties": {"warn": _THRESHOLD, "fail": _THRESHOLD},
+                    "minProperties": 1,
                     "additionalProperties": False,
                 },
             }
@@ -155,11 +285,7 @@ Confirm = Annotated[
         _or_null(
             {
                 "type": "object",
-                "properties": {
-                    "fail": {"type": "integer", "minimum": 1, "maximum": 100},
-                    "recover": {"type": "integer", "minimum": 1, "maximum": 100},
-                    "retry": duration_schema(86400),
-                },
+                "properties": {"fail": _COUNT, "recover": _COUNT, "retry": _PROBE_DURATION},
                 "additionalProperties": False,
             }
         )
@@ -186,10 +312,14 @@ def _kind_variants() -> list[JsonDict]:
     return variants
 
 
-def _body_config(*required: str, variants: list[JsonDict] | None = None) -> ConfigDict:
+def _body_config(
+    *required: str,
+    variants: list[JsonDict] | None = None,
+    reshape: Callable[[JsonDict], None] | None = None,
+) -> ConfigDict:
     """Unknown fields reach the spec functions, which refuse them by name; the document
     says plainly that they are refused, which fields are required, and (``variants``)
-    the shapes the body may take."""
+    the shapes the body may take; ``reshape`` rewrites the finished schema."""
 
     def finish(schema: JsonDict, _model: type[Any]) -> None:
         if variants:
@@ -202,29 +332,71 @@ def _body_config(*required: str, variants: list[JsonDict] | None = None) -> Conf
             for prop in properties.values():
                 if isinstance(prop, dict):
                     prop.pop("default", None)  # "absent", not null, is the default
+        if reshape is not None:
+            reshape(schema)
 
     return ConfigDict(extra="allow", json_schema_extra=finish)
+
+
+# What each probed kind cannot do without (probe_spec says "is required for ...").
+_PROBE_REQUIRED = {
+    MonitorKind.HTTP: ("url",),
+    MonitorKind.APP: ("url",),
+    MonitorKind.TCP: ("host", "port"),
+}
+_EVERY_KIND = (MONITOR_FIELDS - PROBE_FIELDS - HEARTBEAT_FIELDS) | {"managed_by"}
+
+
+def _monitor_variant(kind: MonitorKind, properties: JsonDict) -> JsonDict:
+    """A new monitor of ``kind``: exactly its fields (a heartbeat's ``kind`` may be left out)."""
+    fields = _EVERY_KIND | (KIND_FIELDS[kind] if kind.probed else HEARTBEAT_FIELDS)
+    chosen: JsonDict = {"name": properties["name"]}
+    required = ["name"]
+    if kind.probed:
+        chosen["kind"] = {"const": kind.value}
+        required += ["kind", *_PROBE_REQUIRED[kind]]
+    else:
+        chosen["kind"] = {"enum": [kind.value, None], "description": "the default kind"}
+    chosen |= {name: prop for name, prop in properties.items() if name in fields - {"kind"}}
+    return {
+        "title": f"{kind} monitor",
+        "type": "object",
+        "properties": chosen,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def _by_monitor_kind(schema: JsonDict) -> None:
+    """One ``oneOf`` variant per kind in place of the fields of every kind together."""
+    properties = schema.pop("properties")
+    del schema["required"], schema["additionalProperties"]
+    schema["oneOf"] = [_monitor_variant(kind, properties) for kind in MonitorKind]
 
 
 class _ProbeFields(BaseModel):
     """The fields of probed monitors (``http``, ``app``, ``tcp``)."""
 
-    url: Text = Field(None, description="http and app: the URL to probe (http:// or https://)")
-    method: Text = Field(None, description='http and app: "GET" (the default), "POST", ...')
-    headers: Headers = Field(
+    url: Url = Field(None, description="http and app: the URL to probe (http:// or https://)")
+    method: Method = Field(None, description='http and app: "GET" (the default), "POST", ...')
+    headers: ProbeHeaders = Field(
         None,
         description="http and app: request headers; ${NAME} is filled from the server's "
         "environment at each probe (read-only keys see values masked)",
     )
-    body: Text = Field(None, description="http and app: the request body (${NAME} allowed)")
+    body: ProbeBody = Field(None, description="http and app: the request body (${NAME} allowed)")
     timeout: Timeout = Field(None, description=f"probes: default 10s, at most 60s; {_DURATION_DOC}")
-    interval: Duration = Field(
-        None, description=f"probes: default 60s, at least 1s; {_DURATION_DOC}"
+    interval: Interval = Field(
+        None, description=f"probes: default 60s, from 1s to 1d; {_DURATION_DOC}"
     )
-    retry_interval: Duration = Field(
+    retry_interval: RetryInterval = Field(
         None, description="probes: time between checks while failing, not yet down (10s)"
     )
-    jitter: Duration = Field(None, description="probes: start each check up to this much late")
+    jitter: Jitter = Field(
+        None,
+        description="probes: start each check up to this much late; shorter than the "
+        "interval and the retry interval",
+    )
     follow_redirects: Redirects = Field(
         None, description="http and app: true (up to 10 hops), false, or the most hops"
     )
@@ -240,7 +412,7 @@ class _ProbeFields(BaseModel):
     confirm: Confirm = Field(
         None, description="probes: down after `fail` failing checks, up after `recover` passing"
     )
-    host: Text = Field(None, description="tcp: the host to connect to")
+    host: Host = Field(None, description="tcp: the host to connect to")
     port: Port = Field(None, description="tcp: the port")
     tls: Flag = Field(None, description="tcp: complete a TLS handshake too")
     paused: Flag = Field(None, description="create or keep the monitor paused")
@@ -250,7 +422,7 @@ class MonitorIn(_ProbeFields):
     """A new monitor: a heartbeat (``period``/``cron``, ``grace``) or a probe (``http``,
     ``app``: ``url``, assertions; ``tcp``: ``host``, ``port``)."""
 
-    model_config = _body_config("name")
+    model_config = _body_config("name", reshape=_by_monitor_kind)
 
     name: Name = Field(None, description="unique within the project, at most 100 characters")
     kind: MonitorKindText = Field(None, description='"heartbeat" (the default)')

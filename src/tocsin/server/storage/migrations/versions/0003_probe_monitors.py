@@ -1,5 +1,5 @@
-"""probe monitors: http/app/tcp settings and state on monitors, raw results, component
-states and hourly aggregates
+"""probe monitors: http/app/tcp settings and state on monitors, raw results (compact, with
+their shared labels), component states and hourly aggregates
 
 Revision ID: 0003
 Revises: 0002
@@ -49,15 +49,20 @@ def upgrade() -> None:
     op.create_table(
         "probe_results",
         sa.Column("id", BIG_ID, autoincrement=True, nullable=False),
-        sa.Column("monitor_id", sa.Integer(), nullable=False),
-        sa.Column("scheduled_at", UTCDateTime(timezone=True), nullable=False),
         sa.Column("started_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("labels", sa.BigInteger(), nullable=True),
+        sa.Column("cert_not_after", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("monitor_id", sa.Integer(), nullable=False),
+        sa.Column("late_ms", sa.Integer(), nullable=False),
+        sa.Column("total_ms", sa.REAL(), nullable=True),
+        sa.Column("dns_ms", sa.REAL(), nullable=True),
+        sa.Column("connect_ms", sa.REAL(), nullable=True),
+        sa.Column("tls_ms", sa.REAL(), nullable=True),
+        sa.Column("first_byte_ms", sa.REAL(), nullable=True),
+        sa.Column("status_code", sa.SmallInteger(), nullable=True),
         sa.Column("verdict", sa.String(length=10), nullable=False),
         sa.Column("failure", sa.String(length=20), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.Column("status_code", sa.SmallInteger(), nullable=True),
-        sa.Column("total_ms", sa.Float(), nullable=True),
-        sa.Column("timings", sa.JSON(), nullable=True),
         sa.Column("outcomes", sa.JSON(), nullable=True),
         sa.Column("components", sa.JSON(), nullable=True),
         _monitor_fk("probe_results"),
@@ -69,6 +74,13 @@ def upgrade() -> None:
             ["monitor_id", "started_at"],
             unique=False,
         )
+
+    op.create_table(
+        "result_labels",
+        sa.Column("id", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("body", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_result_labels")),
+    )
 
     op.create_table(
         "component_states",
@@ -108,6 +120,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("result_hours")
     op.drop_table("component_states")
+    op.drop_table("result_labels")
     op.drop_table("probe_results")
     with op.batch_alter_table("monitors", schema=None) as batch_op:
         for column in (
