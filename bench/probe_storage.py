@@ -38,7 +38,7 @@ OUTCOMES = [
     {"text": "status == 200", "severity": "fail", "passed": True, "resolved": 200,
      "message": "status (200) == 200"},
     {"text": "response_time < 800ms", "severity": "fail", "passed": True, "resolved": 84.2,
-     "message": "response_time (84ms) < 800ms"},
+     "message": "response_time (84.2ms) < 800ms"},
 ]  # fmt: skip
 TIMINGS = {"dns_ms": 0.4, "connect_ms": 1.1, "tls_ms": 12.5, "first_byte_ms": 80.3}
 TARGET_MONITORS = 10_000

@@ -1,7 +1,10 @@
 """Queue alerts in the durable outbox, in the caller's transaction.
 
-A flip that raises an alert writes one ``notifications`` row per channel of the monitor
-in the same transaction as the flip itself, so "the monitor went down" and "an alert is
+Every flip into or out of ``down`` goes through the monitor's alert policy
+(``notify_decision.decide``, with the holds in force and what its users were last told);
+the notices it returns become one ``notifications`` row per channel, written in the same
+transaction as the flip itself together with the updated log and the monitor's incident
+(opened when it goes down, resolved when it recovers), so "the monitor went down" and "an alert is
 owed" are committed together or not at all. The rows are written already claimed by the
 writing process, which hands them straight to its delivery worker: no second
 transaction and no polling stand between a flip and its alert. If the process dies
@@ -19,12 +22,26 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tocsin import __version__
+from tocsin.server.domain.alert_policy import ReminderCaps
+from tocsin.server.domain.notify_decision import Decision, Notice, NoticeKind, Situation, decide
 from tocsin.server.domain.ping_urls import ping_url
-from tocsin.server.domain.states import CLAIM_SECONDS, NotificationStatus
+from tocsin.server.domain.states import CLAIM_SECONDS, MonitorState, NotificationStatus
 from tocsin.server.domain.transitions import Flip
+from tocsin.server.storage.holds import MonitorRef, holds_for
 from tocsin.server.storage.hot_rows import NotificationRow
-from tocsin.server.storage.notifications import alert_channels, insert_notifications
+from tocsin.server.storage.incidents import open_incidents, resolve_incidents
+from tocsin.server.storage.notifications import AlertChannel, insert_notifications
+from tocsin.server.storage.policy_state import (
+    AlertState,
+    OpenIncident,
+    StateUpdate,
+    load_states,
+    project_channels,
+    save_states,
+)
 from tocsin.server.storage.rows import MonitorRecord
+
+MONITOR_API_PATH = "/api/v1/monitors/"
 
 
 @dataclass(frozen=True)
@@ -40,46 +57,92 @@ class ClaimedAlert:
     attempts: int
 
 
+@dataclass(frozen=True)
+class Event:
+    """What an alert reports: the monitor's state, why and since when. A flip's event
+    has ``old_state``; a reminder or a released hold repeats the incident's cause."""
+
+    new_state: MonitorState
+    cause: str
+    at: datetime
+    old_state: MonitorState | None = None
+
+    @classmethod
+    def of(cls, flip: Flip, at: datetime) -> Event:
+        """The event of a flip."""
+        return cls(flip.new_state, flip.cause, at, flip.old_state)
+
+
+def _summary(name: str, event: Event, notice: Notice, incident: Mapping[str, Any] | None) -> str:
+    state = event.new_state.value.upper()
+    if notice.kind is NoticeKind.REMINDER:
+        return f"{name} is still {state} (reminder {notice.number}): {event.cause}"
+    if notice.kind is NoticeKind.ESCALATION:
+        return f"{name} is still {state} (escalated): {event.cause}"
+    if notice.kind is NoticeKind.FLAPPING:
+        return f"{name} is flapping (now {state}): {event.cause}"
+    if notice.kind is NoticeKind.UP and incident and incident.get("duration_seconds"):
+        minutes = round(float(incident["duration_seconds"]) / 60)
+        return f"{name} is {state} after {minutes} min down: {event.cause}"
+    return f"{name} is {state}: {event.cause}"
+
+
 def alert_payload(
     monitor: MonitorRecord,
-    flip: Flip,
+    event: Flip | Event,
     at: datetime,
     base_url: str,
     idempotency_key: str,
     probe: Mapping[str, Any] | None = None,
+    notice: Notice | None = None,
+    incident: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON document a webhook receives for an alert.
 
-    A probed monitor's alert carries ``probe``: the result that flipped it (verdict,
-    status code, response time, the failed assertions and components with their values);
-    its flip's cause already says what broke, e.g. ``status (503) == 200``.
+    ``event`` is the flip that raised it (or, for a reminder, an escalation or a released
+    hold, the incident's ``Event``); ``notice`` says which alert it is (a plain ``down``
+    or ``up`` when absent); ``incident`` (id, opened_at, resolved_at, duration_seconds)
+    ties it to the monitor's incident. A probed monitor's alert carries ``probe``: the
+    result that flipped it (verdict, status code, response time, the failed assertions
+    and components with their values); its cause already says what broke, e.g.
+    ``status (503) == 200``.
     """
-    alert = flip.alert
-    assert alert is not None
+    if isinstance(event, Flip):
+        assert event.alert is not None
+        event = Event.of(event, at)
+    if notice is None:
+        kind = NoticeKind.DOWN if event.new_state is MonitorState.DOWN else NoticeKind.UP
+        notice = Notice(kind, ())
+    old_state = event.old_state or event.new_state
     payload: dict[str, Any] = {
-        "event": alert.value,
+        "event": notice.kind.value,
         "idempotency_key": idempotency_key,
-        "summary": f"{monitor.name} is {flip.new_state.value.upper()}: {flip.cause}",
+        "summary": _summary(monitor.name, event, notice, incident),
         "monitor": {
             "uuid": monitor.uuid,
             "name": monitor.name,
             "slug": monitor.slug,
             "kind": monitor.kind.value,
             "tags": list(monitor.tags),
-            "state": flip.new_state.value,
+            "state": event.new_state.value,
             "last_ping_at": (
                 monitor.status.last_ping_at.isoformat() if monitor.status.last_ping_at else None
             ),
             "ping_url": ping_url(base_url, monitor.uuid),
+            "url": f"{base_url}{MONITOR_API_PATH}{monitor.uuid}",
         },
         "flip": {
-            "old_state": flip.old_state.value,
-            "new_state": flip.new_state.value,
-            "cause": flip.cause,
-            "at": at.isoformat(),
+            "old_state": old_state.value,
+            "new_state": event.new_state.value,
+            "cause": event.cause,
+            "at": event.at.isoformat(),
         },
         "sent_by": f"tocsin/{__version__}",
     }
+    if notice.kind not in (NoticeKind.DOWN, NoticeKind.UP):
+        payload["notice"] = {k: v for k, v in notice.to_json().items() if k != "channels"}
+    if incident is not None:
+        payload["incident"] = dict(incident)
     if monitor.kind.probed:
         del payload["monitor"]["ping_url"]
         del payload["monitor"]["last_ping_at"]
@@ -89,57 +152,151 @@ def alert_payload(
     return payload
 
 
+def incident_json(
+    incident: OpenIncident | None, resolved_at: datetime | None
+) -> dict[str, Any] | None:
+    """The ``incident`` part of a payload (``None`` outside an incident)."""
+    if incident is None:
+        return None
+    end = resolved_at
+    return {
+        "id": incident.id,
+        "opened_at": incident.opened_at.isoformat(),
+        "resolved_at": end.isoformat() if end else None,
+        "duration_seconds": (end - incident.opened_at).total_seconds() if end else None,
+    }
+
+
+@dataclass
+class _Working:
+    """A monitor's alert state as the flips of one transaction move it on."""
+
+    state: AlertState
+    incident: OpenIncident | None
+    update: StateUpdate | None = None
+
+
+class OutboxWriter:
+    """Turns decisions into claimed ``notifications`` rows for one transaction."""
+
+    def __init__(self, base_url: str, channels: Mapping[tuple[int, str], AlertChannel]) -> None:
+        self.base_url = base_url
+        self.channels = channels
+        self.rows: list[NotificationRow] = []
+        self._senders: list[tuple[str, dict[str, Any]]] = []
+
+    def add(
+        self,
+        monitor: MonitorRecord,
+        decision: Decision,
+        event: Event,
+        flip_id: int | None,
+        incident: dict[str, Any] | None,
+        incident_id: int | None,
+        probe: Mapping[str, Any] | None = None,
+    ) -> None:
+        """One row per channel of each of ``decision``'s notices."""
+        at = event.at
+        for notice in decision.notices:
+            for name in notice.channels:
+                channel = self.channels.get((monitor.project_id, name))
+                if channel is None:  # deleted since the policy named it
+                    continue
+                key = str(uuid_module.uuid4())
+                payload = alert_payload(
+                    monitor, event, at, self.base_url, key, probe, notice, incident
+                )
+                self.rows.append(
+                    NotificationRow(
+                        monitor.id,
+                        channel.id,
+                        flip_id,
+                        notice.kind.value,
+                        key,
+                        payload,
+                        NotificationStatus.PENDING.value,
+                        1,
+                        at,
+                        at + timedelta(seconds=CLAIM_SECONDS),
+                        at,
+                        incident_id,
+                    )
+                )
+                self._senders.append((channel.kind, channel.settings))
+
+    def write(self, conn: Connection) -> list[ClaimedAlert]:
+        """Insert the rows; the alerts, claimed for this process's delivery worker."""
+        if not self.rows:
+            return []
+        ids = insert_notifications(conn, self.rows)
+        return [
+            ClaimedAlert(
+                id=notification_id,
+                channel_id=row.channel_id,
+                kind=kind,
+                settings=settings,
+                payload=row.payload,
+                idempotency_key=row.idempotency_key,
+                attempts=row.attempts,
+            )
+            for notification_id, row, (kind, settings) in zip(
+                ids, self.rows, self._senders, strict=True
+            )
+        ]
+
+
 def insert_alerts(
     conn: Connection,
     flipped: list[tuple[MonitorRecord, Flip, int, datetime]],
     base_url: str,
     probes: Mapping[int, Mapping[str, Any]] | None = None,
+    caps: ReminderCaps | None = None,
 ) -> list[ClaimedAlert]:
-    """Write a notification per channel for each ``(monitor, flip, flip_id, at)`` that alerts.
+    """Decide and queue the alerts of each ``(monitor, flip, flip_id, at)`` into or out of
+    ``down``, open or resolve its incident, and store what its users were told.
 
     ``probes`` maps a probed monitor's id to what its payload says about the result.
-
-    One query for the channels and one insert, however many monitors flipped at once.
-    Returns the notifications, claimed for this process, for its delivery worker.
+    Flips that neither go down nor recover cost nothing; the others cost a fixed handful
+    of queries however many monitors flipped at once (plus one insert per incident
+    opened). Returns the notifications, claimed for this process, for its delivery worker.
     """
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
         return []
-    channels_of = alert_channels(conn, (monitor.id for monitor, _, _, _ in alerting))
-    rows: list[NotificationRow] = []
-    claimed: list[tuple[str, dict[str, Any]]] = []
+    states = load_states(conn, (monitor.id for monitor, _, _, _ in alerting))
+    now = max(at for _, _, _, at in alerting)
+    refs = [MonitorRef(s.monitor_id, s.project_id, s.name) for s in states.values()]
+    held = holds_for(conn, refs, now)
+    outbox = OutboxWriter(base_url, project_channels(conn, {s.project_id for s in states.values()}))
+    working = {monitor_id: _Working(state, state.incident) for monitor_id, state in states.items()}
+    resolved: list[tuple[int, datetime, str]] = []
     for monitor, flip, flip_id, at in alerting:
-        assert flip.alert is not None
-        for channel in channels_of.get(monitor.id, []):
-            key = str(uuid_module.uuid4())
-            rows.append(
-                NotificationRow(
-                    monitor_id=monitor.id,
-                    channel_id=channel.id,
-                    flip_id=flip_id,
-                    kind=flip.alert.value,
-                    idempotency_key=key,
-                    payload=alert_payload(
-                        monitor, flip, at, base_url, key, (probes or {}).get(monitor.id)
-                    ),
-                    status=NotificationStatus.PENDING.value,
-                    attempts=1,
-                    next_attempt_at=at,
-                    claimed_until=at + timedelta(seconds=CLAIM_SECONDS),
-                    created_at=at,
-                )
-            )
-            claimed.append((channel.kind, channel.settings))
-    ids = insert_notifications(conn, rows)
-    return [
-        ClaimedAlert(
-            id=notification_id,
-            channel_id=row.channel_id,
-            kind=kind,
-            settings=settings,
-            payload=row.payload,
-            idempotency_key=row.idempotency_key,
-            attempts=row.attempts,
+        item = working[monitor.id]
+        ended_at = None
+        if flip.new_state is MonitorState.DOWN and item.incident is None:
+            (incident_id,) = open_incidents(conn, [(monitor.id, at, flip.cause)])
+            item.incident = OpenIncident(incident_id, at, flip.cause)
+        elif flip.new_state is not MonitorState.DOWN and item.incident is not None:
+            resolved.append((item.incident.id, at, flip.cause))
+            ended_at = at
+        log = item.update.log if item.update else item.state.log
+        situation = Situation(flip.new_state, held.get(monitor.id))
+        decision = decide(situation, item.state.policy, log, at, caps)
+        incident = item.incident
+        outbox.add(
+            monitor,
+            decision,
+            Event.of(flip, at),
+            flip_id,
+            incident_json(incident, ended_at),
+            incident.id if incident else None,
+            (probes or {}).get(monitor.id),
         )
-        for notification_id, row, (kind, settings) in zip(ids, rows, claimed, strict=True)
-    ]
+        if ended_at is not None:
+            item.incident = None
+        item.update = StateUpdate(
+            monitor.id, decision.log, item.incident.id if item.incident else None, decision.wake_at
+        )
+    resolve_incidents(conn, resolved)
+    save_states(conn, [item.update for item in working.values() if item.update])
+    return outbox.write(conn)

@@ -66,7 +66,7 @@ class NotificationRow(NamedTuple):
 
     monitor_id: int
     channel_id: int
-    flip_id: int
+    flip_id: int | None
     kind: str
     idempotency_key: str
     payload: dict[str, Any]
@@ -75,3 +75,4 @@ class NotificationRow(NamedTuple):
     next_attempt_at: datetime
     claimed_until: datetime
     created_at: datetime
+    incident_id: int | None = None

@@ -86,6 +86,9 @@ monitors = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     # When lease_owner took the lease: an over-share process gives back its newest first.
     Column("lease_since", UTCDateTime, nullable=True),
+    # The alert policy (alert_policy.AlertPolicy.to_json, project defaults applied) without
+    # its channels, which are monitor_channels; NULL: the default policy.
+    Column("alert_policy", JSON(none_as_null=True), nullable=True),
     UniqueConstraint("project_id", "name"),
 )
 
@@ -154,7 +157,7 @@ notifications = Table(
     Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
     Column("channel_id", ForeignKey("channels.id", ondelete="CASCADE"), nullable=False),
     Column("flip_id", ForeignKey("flips.id", ondelete="SET NULL"), nullable=True),
-    Column("kind", String(10), nullable=False),
+    Column("kind", String(20), nullable=False),
     Column("idempotency_key", String(64), nullable=False, unique=True),
     Column("payload", JSON, nullable=False),
     Column("status", String(12), nullable=False),
@@ -164,6 +167,8 @@ notifications = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("delivered_at", UTCDateTime, nullable=True),
     Column("last_error", Text, nullable=True),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
+    Index("ix_notifications_incident_id", "incident_id"),
 )
 
 # One row per delivery attempt of a notification, written with the attempt's outcome.
@@ -320,4 +325,49 @@ server_nodes = Table(
     Column("node", String(64), primary_key=True),
     Column("started_at", UTCDateTime, nullable=False),
     Column("seen_at", UTCDateTime, nullable=False, index=True),
+)
+
+# A monitor's trouble: opened when it goes down, resolved when it recovers; its alerts
+# point at it (notifications.incident_id).
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime, nullable=True, index=True),
+    Column("cause", Text, nullable=False),
+    Column("resolve_cause", Text, nullable=True),
+    Index("ix_incidents_monitor_id_opened_at", "monitor_id", "opened_at"),
+)
+
+# Per monitor: what its users were last told (notify_decision.NoticeLog), its open incident
+# and when the policy watch must decide again. Written only with flips and notices.
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("log", JSON, nullable=False),
+    Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
+    Column("wake_at", UTCDateTime, nullable=True, index=True),
+)
+
+# What holds alerts: silences (one monitor, until a time) and maintenance windows (by
+# monitor names, one-off or recurring; ``window`` is MaintenanceWindow.to_json).
+# ``ends_at``: when it is over for good (NULL for a recurring window).
+holds = Table(
+    "holds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(12), nullable=False),
+    Column("name", String(100), nullable=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=True),
+    Column("window", JSON(none_as_null=True), nullable=True),
+    Column("starts_at", UTCDateTime, nullable=True),
+    Column("ends_at", UTCDateTime, nullable=True, index=True),
+    Column("managed_by", String(20), nullable=False, default="api"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_holds_project_id_kind", "project_id", "kind"),
 )

@@ -47,7 +47,7 @@ from tocsin.settings import Settings
 # Examples per operation: (valid input, invalid input). Invalid input is mostly refused
 # before it reaches any code of ours. PostgreSQL gets a lighter pass: what it adds over
 # SQLite is the driver (text it refuses, types it checks), not new paths through the API.
-EXAMPLES = {"sqlite": (25, 10), "postgresql": (10, 4)}
+EXAMPLES = {"sqlite": (20, 8), "postgresql": (8, 3)}
 _MONITORS = ("POST /api/v1/monitors", "PATCH /api/v1/monitors/{key}")
 _MONITOR_PATCH = ("PATCH /api/v1/monitors/{key}",)
 _CHANNELS = ("POST /api/v1/channels", "PATCH /api/v1/channels/{key}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
-from pydantic.config import JsonDict
+from pydantic.config import JsonDict, JsonValue
 
 from tocsin.errors import ValidationError
 from tocsin.server.domain.assertion_model import OPERATORS, Severity, Subject
@@ -176,6 +176,11 @@ _THRESHOLD: JsonDict = {
 _COUNT: JsonDict = {"type": "integer", "minimum": 1, "maximum": MAX_COUNT}
 
 
+_SCALAR: JsonDict = {"anyOf": [{"type": ["number", "boolean", "null"]}, _TEXT]}
+# A scalar, or a list of them for `in`.
+_ASSERTION_VALUE: JsonDict = {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR}]}
+
+
 def _assertion_object(subject: Subject) -> JsonDict:
     """The structured form of an assertion on ``subject``: its operators, and the header
     name or JSON path it needs. Values are judged by the server (they depend on the
@@ -183,10 +188,10 @@ def _assertion_object(subject: Subject) -> JsonDict:
     properties: JsonDict = {
         "subject": {"const": subject.value},
         "op": {"enum": [op.value for op in OPERATORS[subject]]},
-        "value": {},
+        "value": _ASSERTION_VALUE,
         "severity": {"enum": [*(level.value for level in Severity), None]},
     }
-    required = ["subject", "op"]
+    required: list[JsonValue] = ["subject", "op"]
     if subject is Subject.HEADER:
         properties["name"] = {"type": "string", "pattern": _HEADER_NAME}
         required.append("name")
@@ -308,6 +313,8 @@ def _kind_variants() -> list[JsonDict]:
         properties |= dict.fromkeys(sorted(settings - takes), False)
         if "url" in takes and kind != "apprise":
             properties["url"] = _URL
+        if "to" in takes:
+            properties["to"] = _ADDRESSES  # required, so not null
         variants.append({"properties": properties, "required": ["to" if "to" in takes else "url"]})
     return variants
 
@@ -351,7 +358,7 @@ def _monitor_variant(kind: MonitorKind, properties: JsonDict) -> JsonDict:
     """A new monitor of ``kind``: exactly its fields (a heartbeat's ``kind`` may be left out)."""
     fields = _EVERY_KIND | (KIND_FIELDS[kind] if kind.probed else HEARTBEAT_FIELDS)
     chosen: JsonDict = {"name": properties["name"]}
-    required = ["name"]
+    required: list[JsonValue] = ["name"]
     if kind.probed:
         chosen["kind"] = {"const": kind.value}
         required += ["kind", *_PROBE_REQUIRED[kind]]
@@ -370,6 +377,8 @@ def _monitor_variant(kind: MonitorKind, properties: JsonDict) -> JsonDict:
 def _by_monitor_kind(schema: JsonDict) -> None:
     """One ``oneOf`` variant per kind in place of the fields of every kind together."""
     properties = schema.pop("properties")
+    if not isinstance(properties, dict):
+        raise TypeError("a request model has properties")
     del schema["required"], schema["additionalProperties"]
     schema["oneOf"] = [_monitor_variant(kind, properties) for kind in MonitorKind]
 
