@@ -114,6 +114,10 @@ class Settings:
     writer_concurrency: int = 2
     # How often the deadline watch re-reads upcoming deadlines from the database.
     deadline_reload_seconds: float = 5.0
+    # Reminders while a monitor is down: at most this many per incident, never more often
+    # than this (a monitor's `remind:` is checked against both).
+    remind_max: int = 10
+    remind_min_interval: timedelta = timedelta(minutes=5)
     # Probes: at most this many at once, and at most probe_per_host per target host.
     probe_concurrency: int = 200
     probe_per_host: int = 20
@@ -216,6 +220,8 @@ class Settings:
             writer_batch_max=integer("TOCSIN_WRITER_BATCH_MAX", 500, minimum=1),
             writer_concurrency=integer("TOCSIN_WRITER_CONCURRENCY", 2, minimum=1),
             deadline_reload_seconds=number("TOCSIN_DEADLINE_RELOAD_SECONDS", 5.0),
+            remind_max=integer("TOCSIN_REMIND_MAX", 10, minimum=1),
+            remind_min_interval=duration("TOCSIN_REMIND_MIN_INTERVAL", timedelta(minutes=5)),
             probe_concurrency=integer("TOCSIN_PROBE_CONCURRENCY", 200, minimum=1),
             probe_per_host=integer("TOCSIN_PROBE_PER_HOST", 20, minimum=1),
             probe_reload_seconds=number("TOCSIN_PROBE_RELOAD_SECONDS", 5.0),

@@ -71,7 +71,10 @@ async def test_local_commands_name_their_database_and_warn_when_the_server_uses_
         same_url = with_password(database_url) if kind == "postgresql" else database_url
         same = await tocsin(env | {"TOCSIN_DATABASE_URL": same_url}, "status")
         assert same.exit_code == 0, same.output
-        assert same.stderr.splitlines() == [f"tocsin: using database {shown(same_url)}"]
+        assert same.stderr.splitlines() == [
+            f"tocsin: using database {shown(same_url)}",
+            f"tocsin: slug ping URLs: {server.base_url}/ping/{await server.ping_key()}/<slug>",
+        ]
         assert "s3cret-pw" not in same.output
 
 
@@ -100,4 +103,6 @@ def test_a_local_command_with_no_server_listening_only_names_its_database(tmp_pa
     }
     result = CliRunner().invoke(cli, ["status"], env=env)
     assert result.exit_code == 0, result.output
-    assert result.stderr == f"tocsin: using database sqlite:///{tmp_path / 'tocsin.db'}\n"
+    database_line, slug_line = result.stderr.splitlines()  # no warning
+    assert database_line == f"tocsin: using database sqlite:///{tmp_path / 'tocsin.db'}"
+    assert slug_line.startswith("tocsin: slug ping URLs: http://")

@@ -15,7 +15,7 @@ from sqlalchemy import delete
 
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.migrate import upgrade
-from tocsin.server.storage.tables import api_keys, channels, monitors, notifications
+from tocsin.server.storage.tables import metadata
 
 
 @pytest.fixture(scope="session")
@@ -43,13 +43,20 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
     asyncio.run(empty_database(url))
 
 
+# Tables that outlive a test: the default project (made by the first migration) and
+# Alembic's own record of the migrations.
+KEPT_TABLES = frozenset({"projects", "alembic_version"})
+
+
 async def empty_database(url: str) -> None:
-    """Delete every monitor, channel, alert and API key (the default project stays)."""
+    """Delete every row of every table but ``KEPT_TABLES``, dependents before the rows
+    they refer to (so new tables are emptied too, without being listed here)."""
     database = Database(url)
     try:
         async with database.write() as conn:
-            for table in (notifications, monitors, channels, api_keys):
-                await conn.execute(delete(table))
+            for table in reversed(metadata.sorted_tables):
+                if table.name not in KEPT_TABLES:
+                    await conn.execute(delete(table))
     finally:
         await database.dispose()
 

@@ -44,6 +44,7 @@ async def test_problems_name_the_engines_that_are_not_running(
     everything = [
         "ping writer",
         "deadline watch",
+        "policy watch",
         "probe engine",
         "delivery worker",
         "ping pruner",

@@ -1,5 +1,6 @@
 """The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``channel``,
-``deliveries``, ``ping``, ``check``, ``run``, ``apikey`` and ``user``.
+``deliveries``, ``incidents``, ``silence``, ``unsilence``, ``ping``, ``check``, ``run``,
+``apikey`` and ``user``.
 
 Each command lives in its own module and imports server code only when it runs, so
 ``tocsin ping`` and ``tocsin run`` work with the light ``pip install tocsin``.
@@ -57,9 +58,33 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from tocsin.cli import apikey, apply, channels, check, deliveries, ping, server, status, users
+    from tocsin.cli import (
+        apikey,
+        apply,
+        channels,
+        check,
+        deliveries,
+        incidents,
+        ping,
+        server,
+        silence,
+        status,
+        users,
+    )
 
-    for module in (server, apply, status, channels, deliveries, ping, check, apikey, users):
+    for module in (
+        server,
+        apply,
+        status,
+        channels,
+        deliveries,
+        incidents,
+        silence,
+        ping,
+        check,
+        apikey,
+        users,
+    ):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -7,46 +7,19 @@ whoever can run them could read the database anyway.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import click
 
 from tocsin.cli import friendly_errors
-from tocsin.settings import Settings
+from tocsin.cli.local_database import with_local_database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from tocsin.server.storage.apikeys import ApiKeyRecord
-
-T = TypeVar("T")
-
-
-def _with_database(work: Callable[[AsyncConnection], Awaitable[T]], *, write: bool) -> T:
-    """Migrate the settings' database, then run ``work`` on a connection to it."""
-    from tocsin.server.storage.database import Database
-    from tocsin.server.storage.migrate import upgrade
-
-    settings = Settings.from_env()
-    # Alembic runs its own event loop, so migrations go first, before ours starts.
-    upgrade(settings.database_url)
-
-    async def run() -> T:
-        database = Database(settings.database_url)
-        try:
-            if write:
-                async with database.write() as conn:
-                    return await work(conn)
-            async with database.read() as conn:
-                return await work(conn)
-        finally:
-            await database.dispose()
-
-    return asyncio.run(run())
 
 
 def _describe(key: ApiKeyRecord) -> str:
@@ -81,7 +54,7 @@ def create(read_only: bool, name: str) -> None:
     async def work(conn: AsyncConnection) -> NewApiKey:
         return await create_api_key(conn, name, scope, datetime.now(UTC))
 
-    created = _with_database(work, write=True)
+    created = with_local_database(work, write=True)
     click.echo(created.key)
     click.echo(
         f"{'read-only' if read_only else 'read-write'} key {created.record.key_id} created; it "
@@ -97,7 +70,7 @@ def list_keys(as_json: bool) -> None:
     """List every key (never the secrets), revoked ones included."""
     from tocsin.server.storage.apikeys import list_api_keys
 
-    keys = _with_database(list_api_keys, write=False)
+    keys = with_local_database(list_api_keys, write=False)
     if as_json:
         click.echo(json.dumps({"api_keys": [key.to_json() for key in keys]}, indent=2))
         return
@@ -118,7 +91,7 @@ def revoke(key_id: str) -> None:
     async def work(conn: AsyncConnection) -> ApiKeyRecord:
         return await revoke_api_key(conn, key_id, datetime.now(UTC))
 
-    revoked = _with_database(work, write=True)
+    revoked = with_local_database(work, write=True)
     click.echo(f"revoked {revoked.key_id}")
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from tocsin.cli import friendly_errors, to_stderr
 from tocsin.cli.status_probes import render_probes
+
+if TYPE_CHECKING:
+    from tocsin.server.config.backends import Backend
 
 COLUMNS = ("NAME", "KIND", "STATE", "LAST PING", "LATE AFTER", "DOWN AFTER", "PING URL")
 
@@ -131,7 +134,7 @@ def status_command(as_json: bool, url: str | None) -> None:
     down without a ping, and its ping URL. Probed monitors (http, app, tcp): state, the
     running confirmation count, the last check and what it found, and each component of
     an app monitor with its value and state."""
-    from tocsin.server.config.backends import Backend, Json
+    from tocsin.server.config.backends import Json
     from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
 
@@ -139,7 +142,9 @@ def status_command(as_json: bool, url: str | None) -> None:
 
     async def work(backend: Backend) -> list[Json]:
         async with backend.session(write=False) as session:
-            return await session.list_monitors()
+            monitors = await session.list_monitors()
+        await _tell_slug_ping_urls(backend)
+        return monitors
 
     monitors = run_with_backend(settings, url, work, to_stderr)
     if as_json:
@@ -147,6 +152,18 @@ def status_command(as_json: bool, url: str | None) -> None:
         return
     for line in render_table(monitors, datetime.now(UTC)):
         click.echo(line)
+
+
+async def _tell_slug_ping_urls(backend: Backend) -> None:
+    """One line on stderr with the slug ping URL pattern (it holds the project's ping key)."""
+    from tocsin.errors import NotFoundError
+
+    try:
+        project = await backend.project()
+    except NotFoundError:  # a server from before GET /api/v1/project
+        return
+    pattern = str(project["slug_ping_url"]).replace("{slug}", "<slug>")
+    to_stderr(f"tocsin: slug ping URLs: {pattern}")
 
 
 COMMANDS: list[click.Command] = [status_command]

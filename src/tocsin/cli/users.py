@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from tocsin.cli import friendly_errors
-from tocsin.cli.apikey import _with_database
+from tocsin.cli.local_database import with_local_database
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
@@ -67,7 +67,7 @@ def create(name: str, role: str, password_stdin: bool) -> None:
     async def work(conn: AsyncConnection) -> UserRecord:
         return await create_user(conn, username, password_hash, Role(role), datetime.now(UTC))
 
-    created = _with_database(work, write=True)
+    created = with_local_database(work, write=True)
     click.echo(f"created {created.role.value} user {created.username}")
 
 
@@ -89,7 +89,7 @@ def list_users_command(as_json: bool) -> None:
     """List every user with role and last login (never a password hash)."""
     from tocsin.server.storage.users import list_users
 
-    users = _with_database(list_users, write=False)
+    users = with_local_database(list_users, write=False)
     if as_json:
         click.echo(json.dumps({"users": [u.to_json() for u in users]}, indent=2))
         return
@@ -112,7 +112,7 @@ def delete(name: str) -> None:
     async def work(conn: AsyncConnection) -> None:
         await delete_user(conn, name)
 
-    _with_database(work, write=True)
+    with_local_database(work, write=True)
     click.echo(f"deleted user {name.strip()}")
 
 

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from tocsin.server.alerts.channels import senders
 from tocsin.server.alerts.delivery import DeliveryWorker
+from tocsin.server.alerts.policy_watch import PolicyResult, PolicyWatch
+from tocsin.server.domain.alert_policy import ReminderCaps
 from tocsin.server.ingest.pruning import Pruner
 from tocsin.server.ingest.requests import PingRequest
 from tocsin.server.ingest.writer import BatchResult, PingWriter
@@ -63,6 +65,13 @@ class Engines:
             reload_seconds=settings.deadline_reload_seconds,
             on_fired=self.after_deadlines,
         )
+        self.policy = PolicyWatch(
+            database,
+            base_url=settings.base_url,
+            caps=ReminderCaps(settings.remind_max, settings.remind_min_interval),
+            reload_seconds=settings.deadline_reload_seconds,
+            on_sent=self.after_policy,
+        )
         self.writer = PingWriter(
             database,
             base_url=settings.base_url,
@@ -107,6 +116,14 @@ class Engines:
         self.delivery.send(result.alerts)
         self.observer.probe_batch(result)
 
+    def after_policy(self, result: PolicyResult) -> None:
+        """A policy watch pass committed reminders, escalations or released alerts."""
+        self.delivery.send(result.alerts)
+
+    def holds_changed(self) -> None:
+        """A silence or maintenance window was added or removed: decide again now."""
+        self.policy.poke()
+
     def probe_stats(self) -> SchedulerStats | None:
         """The probe scheduler's counters now (``None`` before it starts)."""
         scheduler = self.probes.scheduler
@@ -116,6 +133,7 @@ class Engines:
         """Start every engine."""
         self.writer.start()
         self.watch.start()
+        self.policy.start()
         self.delivery.start()
         self.probes.start()
         self.pruner.start()
@@ -129,6 +147,7 @@ class Engines:
         await self.probes.stop()
         await self.writer.stop()
         await self.watch.stop()
+        await self.policy.stop()
         await self.delivery.stop()
 
     def problems(self) -> list[str]:
@@ -136,6 +155,7 @@ class Engines:
         engines = {
             "ping writer": self.writer.running,
             "deadline watch": self.watch.running,
+            "policy watch": self.policy.running,
             "probe engine": self.probes.running,
             "delivery worker": self.delivery.running,
             "ping pruner": self.pruner.running,

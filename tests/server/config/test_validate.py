@@ -99,7 +99,8 @@ def test_a_file_with_many_errors_lists_them_all_with_lines() -> None:
         "tocsin.yaml:13: monitors[1] (invoice-cron).timezone: 'Mars/Olympus' is not a known "
         "time zone (use a name like Europe/Berlin)",
         "tocsin.yaml:14: monitors[1] (invoice-cron).colour: unknown field; expected one of "
-        "channels, cron, desc, grace, kind, name, paused, period, slug, tags, timezone",
+        "channels, cron, depends_on, desc, escalate, flapping, grace, kind, name, "
+        "notify_on_recovery, paused, period, remind, slug, tags, timezone",
         "tocsin.yaml:15: monitors[2] (backup).name: name 'backup' is used twice "
         "(first by monitors[0], line 8)",
         "tocsin.yaml:17: monitors[3]: must be a mapping (name: ..., kind: ...)",

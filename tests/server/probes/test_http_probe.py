@@ -7,7 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 import pytest
+from aiohttp import web
 
+from tests.conftest import free_port
 from tests.server.probes.targets import Targets
 from tocsin.server.domain.observations import FailureKind
 from tocsin.server.probes import (
@@ -205,3 +207,31 @@ async def test_a_body_exactly_at_the_limit_is_not_truncated(
 def test_nonsense_targets_are_refused(fields: dict[str, object]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message is the field's own
         HttpTarget("http://127.0.0.1/", **fields)  # type: ignore[arg-type]
+
+
+async def test_headers_have_lower_case_names_and_repeats_joined(
+    session: aiohttp.ClientSession,
+) -> None:
+    async def repeated(_request: web.Request) -> web.Response:
+        response = web.Response(text="ok")
+        response.headers.add("X-Repeated", "one")
+        response.headers.add("x-repeated", "two")
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app = web.Application()
+    app.router.add_get("/", repeated)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        observation = await run_http_probe(
+            session, HttpTarget(f"http://127.0.0.1:{port}/"), now=NOW
+        )
+    finally:
+        await runner.cleanup()
+    assert observation.headers["x-repeated"] == "one, two"
+    assert observation.headers.get("cache-control") == "no-store"
+    assert "Cache-Control" not in observation.headers
+    assert dict(observation.headers)["content-type"].startswith("text/plain")

@@ -40,6 +40,26 @@ async def test_a_trusted_certificate_passes_and_its_expiry_is_read(
     assert observation.timings.connect_ms is not None  # includes the TLS handshake
 
 
+async def test_a_kept_alive_connection_still_reports_the_certificate(
+    session: aiohttp.ClientSession, targets: Targets
+) -> None:
+    target = HttpTarget(f"{targets.https_url}/status/200")
+    first = await run_http_probe(session, target, now=NOW)
+    again = await run_http_probe(session, target, now=NOW)
+    assert again.timings.connect_ms is None  # the pooled connection was reused
+    assert again.cert_not_after is not None
+    assert again.cert_not_after == first.cert_not_after
+
+
+async def test_a_plain_http_probe_after_an_https_one_has_no_certificate(
+    session: aiohttp.ClientSession, targets: Targets
+) -> None:
+    await run_http_probe(session, HttpTarget(f"{targets.https_url}/status/200"), now=NOW)
+    plain = await run_http_probe(session, HttpTarget(f"{targets.http_url}/status/200"), now=NOW)
+    assert plain.status == 200
+    assert plain.cert_not_after is None
+
+
 async def test_an_untrusted_certificate_is_a_tls_failure(
     system_session: aiohttp.ClientSession, targets: Targets
 ) -> None:

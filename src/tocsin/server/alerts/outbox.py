@@ -269,13 +269,13 @@ def insert_alerts(
     held = holds_for(conn, refs, now)
     outbox = OutboxWriter(base_url, project_channels(conn, {s.project_id for s in states.values()}))
     working = {monitor_id: _Working(state, state.incident) for monitor_id, state in states.items()}
+    new_ids = iter(open_incidents(conn, _opening(alerting, working)))
     resolved: list[tuple[int, datetime, str]] = []
     for monitor, flip, flip_id, at in alerting:
         item = working[monitor.id]
         ended_at = None
         if flip.new_state is MonitorState.DOWN and item.incident is None:
-            (incident_id,) = open_incidents(conn, [(monitor.id, at, flip.cause)])
-            item.incident = OpenIncident(incident_id, at, flip.cause)
+            item.incident = OpenIncident(next(new_ids), at, flip.cause)
         elif flip.new_state is not MonitorState.DOWN and item.incident is not None:
             resolved.append((item.incident.id, at, flip.cause))
             ended_at = at
@@ -300,3 +300,18 @@ def insert_alerts(
     resolve_incidents(conn, resolved)
     save_states(conn, [item.update for item in working.values() if item.update])
     return outbox.write(conn)
+
+
+def _opening(
+    alerting: list[tuple[MonitorRecord, Flip, int, datetime]], working: Mapping[int, _Working]
+) -> list[tuple[int, datetime, str]]:
+    """The incidents the flips open, in flip order: each down flip of a monitor not
+    already in an open incident (one insert for them all)."""
+    is_open = {monitor_id: item.incident is not None for monitor_id, item in working.items()}
+    opening: list[tuple[int, datetime, str]] = []
+    for monitor, flip, _, at in alerting:
+        down = flip.new_state is MonitorState.DOWN
+        if down and not is_open[monitor.id]:
+            opening.append((monitor.id, at, flip.cause))
+        is_open[monitor.id] = down
+    return opening

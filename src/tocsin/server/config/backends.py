@@ -93,6 +93,22 @@ class Backend(Protocol):
         one channel and/or monitor (uuid or name)."""
         ...
 
+    async def project(self) -> Json:
+        """The project's name, ping key and slug ping URL pattern (``ProjectOut``)."""
+        ...
+
+    async def list_incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Json]:
+        """The newest ``limit`` incidents (``IncidentOut``), or only the open ones."""
+        ...
+
+    async def silence(self, monitor: str, for_: str | None, until: str | None) -> Json:
+        """Silence ``monitor`` for a duration or until an ISO time (``HoldOut``)."""
+        ...
+
+    async def unsilence(self, monitor: str) -> None:
+        """End ``monitor``'s silences now."""
+        ...
+
 
 class _LocalSession:
     """Storage calls on one connection (and so one transaction)."""
@@ -237,6 +253,61 @@ class LocalBackend:
                 conn, project_id, channel_id=channel_id, monitor_id=monitor_id, limit=limit
             )
         return [as_json(DeliveryAttemptOut.of(record)) for record in found]
+
+    async def project(self) -> Json:
+        """The default project, with slug ping URLs on the settings' base URL."""
+        from tocsin.server.storage.projects import default_project
+        from tocsin.server.storage.shapes import ProjectOut, as_json
+
+        async with self.session(write=False) as session:
+            assert isinstance(session, _LocalSession)
+            found = await default_project(session.conn)
+        return as_json(ProjectOut.of(found, self.base_url))
+
+    async def list_incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Json]:
+        """The newest incidents, as the API shows them."""
+        from tocsin.server.storage.incidents import list_incidents
+        from tocsin.server.storage.shapes import as_json
+        from tocsin.server.web.api.incidents import IncidentOut
+
+        async with self.session(write=False) as session:
+            assert isinstance(session, _LocalSession)
+            found = await list_incidents(
+                session.conn, session.project_id, open_only=open_only, limit=limit
+            )
+        now = datetime.now(UTC)
+        return [as_json(IncidentOut.of(record, now)) for record in found]
+
+    async def silence(self, monitor: str, for_: str | None, until: str | None) -> Json:
+        """Validated as the API does; a running server holds the alerts from its next
+        decision on."""
+        from tocsin.server.storage.holds import create_silence
+        from tocsin.server.storage.monitors import get_monitor
+        from tocsin.server.storage.shapes import as_json
+        from tocsin.server.web.api.holds import HoldOut, SilenceIn, silence_until
+
+        body = SilenceIn.model_validate({"monitor": monitor, "for": for_, "until": until})
+        now = datetime.now(UTC)
+        end = silence_until(body, now)
+        async with self.session(write=True) as session:
+            assert isinstance(session, _LocalSession)
+            record = await get_monitor(session.conn, session.project_id, monitor)
+            key = await create_silence(session.conn, session.project_id, record.id, now, end)
+        return as_json(HoldOut.silence(key, record.name, now, end))
+
+    async def unsilence(self, monitor: str) -> None:
+        """What the silences held goes out at the server's next policy pass (within its
+        reload time)."""
+        from tocsin.server.storage.holds import end_silences
+        from tocsin.server.storage.monitors import get_monitor
+        from tocsin.server.storage.policy_state import wake_now
+
+        async with self.session(write=True) as session:
+            assert isinstance(session, _LocalSession)
+            record = await get_monitor(session.conn, session.project_id, monitor)
+            if not await end_silences(session.conn, session.project_id, record.id):
+                raise NotFoundError(f"{record.name} is not silenced")
+            await session.conn.run_sync(wake_now, [record.id], datetime.now(UTC))
 
 
 def monitor_body(spec: MonitorSpec) -> Json:
@@ -466,3 +537,44 @@ class RemoteBackend:
                 "is it a tocsin server of this version?"
             )
         return [item for item in found if isinstance(item, dict)]
+
+    async def list_incidents(self, *, open_only: bool = False, limit: int = 50) -> list[Json]:
+        """One page of ``limit`` (the API allows up to ``PAGE_SIZE``)."""
+        query = f"limit={min(limit, PAGE_SIZE)}" + ("&open=true" if open_only else "")
+        answer = await self._call(
+            "GET", f"/api/v1/incidents?{query}", "list incidents", timeout=self.timeout
+        )
+        found = answer.get("incidents") if isinstance(answer, dict) else None
+        if not isinstance(found, list):
+            raise TocsinError(
+                f"the server at {self.where} answered without an 'incidents' list: "
+                "is it a tocsin server of this version?"
+            )
+        return [item for item in found if isinstance(item, dict)]
+
+    async def silence(self, monitor: str, for_: str | None, until: str | None) -> Json:
+        """``POST /api/v1/silences``."""
+        body = {"monitor": monitor, "for": for_, "until": until}
+        async with self.session(write=True) as session:
+            assert isinstance(session, _RemoteSession)
+            answer = await session._call("POST", "/api/v1/silences", f"silence {monitor!r}", body)
+        return answer if isinstance(answer, dict) else {}
+
+    async def unsilence(self, monitor: str) -> None:
+        """``DELETE /api/v1/silences/{monitor}``: the server sends what was held at once."""
+        from urllib.parse import quote
+
+        path = f"/api/v1/silences/{quote(monitor, safe='')}"
+        await self._call("DELETE", path, f"unsilence {monitor!r}", timeout=self.timeout)
+
+    async def project(self) -> Json:
+        """``GET /api/v1/project``."""
+        answer = await self._call(
+            "GET", "/api/v1/project", "read the project", timeout=self.timeout
+        )
+        if not isinstance(answer, dict) or not isinstance(answer.get("slug_ping_url"), str):
+            raise TocsinError(
+                f"the server at {self.where} answered without a project: "
+                "is it a tocsin server of this version?"
+            )
+        return answer

@@ -17,7 +17,14 @@ from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
 from tocsin.errors import ConflictError, ValidationError
-from tocsin.server.dashboard import home, user_pages
+from tocsin.server.dashboard import (
+    badges,
+    home,
+    monitor_detail,
+    monitor_forms,
+    status_pages,
+    user_pages,
+)
 from tocsin.server.dashboard.auth import (
     FORM_COOKIE,
     SESSION_COOKIE,
@@ -215,7 +222,11 @@ def install_dashboard(app: FastAPI) -> None:
     """Serve the dashboard's pages and static files on ``app``."""
     app.include_router(router)
     app.include_router(home.router)
+    app.include_router(monitor_forms.router)
+    app.include_router(monitor_detail.router)  # last: /ui/monitors/{key} matches any name
     app.include_router(user_pages.router)
+    app.include_router(status_pages.router)
+    app.include_router(badges.router)
     app.mount(
         STATIC_PREFIX,
         StaticFiles(packages=[("tocsin.server.dashboard", "static")]),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tocsin.errors import ValidationError
 from tocsin.server.domain.channel_spec import (
@@ -25,6 +25,9 @@ from tocsin.server.domain.fields import NAME_MAX, add_problem, name_field, stora
 from tocsin.server.domain.probe_spec import KIND_FIELDS, PROBE_FIELDS, ProbeSpec, probe_spec
 from tocsin.server.domain.schedule import Schedule, check_cron, load_timezone, normalize_cron
 from tocsin.server.domain.states import MonitorKind
+
+if TYPE_CHECKING:
+    from tocsin.server.domain.alert_policy import AlertPolicy
 
 __all__ = [
     "CHANNEL_FIELDS",
@@ -48,7 +51,9 @@ _SLUG = re.compile(r"[a-z0-9_-]{1,100}")
 
 HEARTBEAT_FIELDS = frozenset({"period", "grace", "cron", "timezone"})
 _COMMON_FIELDS = frozenset({"name", "kind", "slug", "desc", "tags", "channels", "paused"})
-MONITOR_FIELDS = _COMMON_FIELDS | HEARTBEAT_FIELDS | PROBE_FIELDS
+# The alert policy's keys (alert_policy.POLICY_FIELDS but channels, which is common).
+_POLICY_KEYS = frozenset({"notify_on_recovery", "remind", "escalate", "flapping", "depends_on"})
+MONITOR_FIELDS = _COMMON_FIELDS | HEARTBEAT_FIELDS | PROBE_FIELDS | _POLICY_KEYS
 _KIND_NAMES = ", ".join(kind.value for kind in MonitorKind)
 
 
@@ -82,6 +87,8 @@ class MonitorSpec:
     channels: tuple[str, ...] = ()
     probe: ProbeSpec | None = None
     paused: bool = False
+    # The alert policy; ``None``: the defaults. Its ``channels`` are ``channels`` above.
+    policy: AlertPolicy | None = None
 
 
 def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[str, ...]:
@@ -124,15 +131,18 @@ def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     else:
         kind = MonitorKind(kind_text)
     # Unknown fields are named with the fields of the monitor's own kind.
-    expected = _COMMON_FIELDS | (KIND_FIELDS[kind] if kind.probed else HEARTBEAT_FIELDS)
+    expected = (
+        _COMMON_FIELDS | _POLICY_KEYS | (KIND_FIELDS[kind] if kind.probed else HEARTBEAT_FIELDS)
+    )
     for key in data:
         if key not in MONITOR_FIELDS:
             errors[str(key)] = f"unknown field; expected one of {', '.join(sorted(expected))}"
     paused = data.get("paused")
     if paused is not None and not isinstance(paused, bool):
         errors["paused"] = "must be true or false"
+    policy = _policy(data, errors)
     if kind.probed:
-        return _probed_spec(data, kind, name, errors)
+        return replace(_probed_spec(data, kind, name, errors), policy=policy)
     for key in PROBE_FIELDS & set(data):
         if data[key] is not None:
             add_problem(errors, key, "applies only to http, app and tcp monitors")
@@ -171,7 +181,22 @@ def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
         tags=tags,
         channels=channels,
         paused=bool(paused),
+        policy=policy,
     )
+
+
+def _policy(data: Mapping[str, Any], errors: dict[str, str]) -> AlertPolicy | None:
+    """The monitor's alert policy if it sets any policy key (``None``: the defaults)."""
+    if not any(data.get(key) is not None for key in _POLICY_KEYS):
+        return None
+    # alert_policy reuses this module's field helpers, so it is imported when needed.
+    from tocsin.server.domain.alert_policy import alert_policy
+
+    try:
+        return alert_policy({key: data[key] for key in _POLICY_KEYS if key in data})
+    except ValidationError as exc:
+        errors |= exc.fields
+        return None
 
 
 def _common(

@@ -1,32 +1,73 @@
-"""The aiohttp session probes share: pooled, cookie-free, traced."""
+"""The aiohttp session probes share: pooled, cookie-free, timed.
+
+Phases are stamped on the probe's active ``PhaseClock`` by the connector (new
+connections) and the resolver (real lookups, not cache hits), not through a
+``TraceConfig``: see ``timing``.
+"""
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 import aiohttp
+from aiohttp.abc import ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from aiohttp.client_reqrep import ClientRequest
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
 from tocsin import __version__
 from tocsin.server.probes.names import ProbeResolver
-from tocsin.server.probes.timing import make_trace_config
+from tocsin.server.probes.timing import active_clock
 from tocsin.server.probes.tls import note_peer_certificate, verified_context
 
 PROBE_USER_AGENT = f"tocsin-probe/{__version__}"
 
 
 class _ProbeConnector(aiohttp.TCPConnector):
-    """A ``TCPConnector`` that lets the probe see each connection's TLS peer."""
+    """A ``TCPConnector`` that times new connections and lets the probe see each
+    connection's TLS peer."""
 
     async def connect(
         self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
     ) -> Connection:
         """A pooled or new connection, its peer certificate noted for the probe."""
         connection = await super().connect(req, traces, timeout)
-        note_peer_certificate(connection.transport)
+        note_peer_certificate(connection.transport if req.is_ssl() else None)
         return connection
+
+    async def _create_connection(
+        self, req: ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> ResponseHandler:
+        clock = active_clock()
+        if clock is None:
+            return await super()._create_connection(req, traces, timeout)
+        clock.connect_started()
+        handler = await super()._create_connection(req, traces, timeout)
+        clock.connect_ended()
+        return handler
+
+
+class _TimedResolver(ProbeResolver):
+    """The probe resolver, stamping real lookups on the probe's clock.
+
+    aiohttp runs a lookup in a task of its own (shared by concurrent requests for the
+    name); the task starts in the context of the probe that asked first, so that is
+    the probe whose clock it stamps.
+    """
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Addresses of ``host``; ``socket.gaierror`` if it has none."""
+        clock = active_clock()
+        if clock is None:
+            return await super().resolve(host, port, family)
+        clock.dns_started()
+        addresses = await super().resolve(host, port, family)
+        clock.dns_ended()
+        return addresses
 
 
 def make_probe_session(
@@ -54,13 +95,12 @@ def make_probe_session(
         ttl_dns_cache=dns_cache_seconds or None,
         keepalive_timeout=keepalive_seconds,
         ssl=ssl_context or verified_context(),
-        resolver=ProbeResolver(),
+        resolver=_TimedResolver(),
     )
     return aiohttp.ClientSession(
         connector=connector,
         cookie_jar=aiohttp.DummyCookieJar(),
         timeout=aiohttp.ClientTimeout(total=None),
         headers={"User-Agent": PROBE_USER_AGENT},
-        trace_configs=[make_trace_config()],
         raise_for_status=False,
     )

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from functools import cache
 
@@ -39,10 +37,23 @@ def unverified_context() -> ssl.SSLContext:
 
 
 class PeerCertificate:
-    """The DER certificate of the last TLS peer a probe's request was sent to."""
+    """The DER certificate of the last TLS peer a probe's request was sent to.
+
+    aiohttp may hand the connection back to its pool before the caller sees the
+    response (a short body arrives with the headers), so the certificate is noted when
+    the connector gives the connection out, in the probe's own task: the probe makes
+    its ``PeerCertificate`` the watching one for its exchange (``watch``).
+    """
+
+    __slots__ = ("der",)
 
     def __init__(self) -> None:
         self.der: bytes | None = None
+
+    def watch(self) -> Token[PeerCertificate | None]:
+        """Collect the certificates of connections this task takes, until
+        ``stop_watching`` is given the returned token."""
+        return _watching.set(self)
 
     def not_after(self) -> datetime | None:
         """Its expiry (UTC), or ``None`` without TLS or a readable certificate."""
@@ -52,28 +63,18 @@ class PeerCertificate:
 _watching: ContextVar[PeerCertificate | None] = ContextVar("probe_peer", default=None)
 
 
-@contextmanager
-def watching_peer_certificate() -> Iterator[PeerCertificate]:
-    """Collect the peer certificate of connections this task takes inside the block.
-
-    aiohttp may hand the connection back to its pool before the caller sees the
-    response (a short body arrives with the headers), so the certificate is noted when
-    the connector gives the connection out, in the probe's own task.
-    """
-    peer = PeerCertificate()
-    token = _watching.set(peer)
-    try:
-        yield peer
-    finally:
-        _watching.reset(token)
+def stop_watching(token: Token[PeerCertificate | None]) -> None:
+    """Restore the watcher from before the ``PeerCertificate.watch`` that gave ``token``."""
+    _watching.reset(token)
 
 
 def note_peer_certificate(transport: asyncio.BaseTransport | None) -> None:
-    """Record ``transport``'s peer certificate for the probe watching (if any)."""
+    """Record ``transport``'s peer certificate for the probe watching (if any); a
+    connection without TLS (``transport`` given as ``None``) clears it."""
     peer = _watching.get()
-    if peer is None or transport is None:
+    if peer is None:
         return
-    ssl_object = transport.get_extra_info("ssl_object")
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
     peer.der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
 
 

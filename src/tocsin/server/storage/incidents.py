@@ -37,15 +37,11 @@ class IncidentRecord:
 
 def open_incidents(conn: Connection, opened: Sequence[tuple[int, datetime, str]]) -> list[int]:
     """Open an incident per ``(monitor_id, at, cause)``; their ids, in the same order."""
-    ids: list[int] = []
-    for monitor_id, at, cause in opened:  # few at once: a flip batch's newly down monitors
-        result = conn.execute(
-            insert(incidents)
-            .values(monitor_id=monitor_id, opened_at=at, cause=cause)
-            .returning(incidents.c.id)
-        )
-        ids.append(int(result.scalar_one()))
-    return ids
+    if not opened:
+        return []
+    statement = insert(incidents).returning(incidents.c.id, sort_by_parameter_order=True)
+    rows = [{"monitor_id": m, "opened_at": at, "cause": cause} for m, at, cause in opened]
+    return [int(row[0]) for row in conn.execute(statement, rows).all()]
 
 
 def resolve_incidents(conn: Connection, resolved: Sequence[tuple[int, datetime, str]]) -> None:

@@ -57,6 +57,7 @@ async def list_monitors(
     tag: str | None = None,
     state: MonitorState | None = None,
     kind: MonitorKind | None = None,
+    search: str | None = None,
 ) -> list[MonitorRecord]:
     """The project's monitors by name, optionally filtered: the first ``limit`` (all if
     ``None``) whose names sort after ``after``. Names are unique in a project, so ``after``
@@ -70,6 +71,9 @@ async def list_monitors(
         query = query.where(monitors.c.state == state.value)
     if kind is not None:
         query = query.where(monitors.c.kind == kind.value)
+    if search:
+        # ``search``: part of the name, any case (the dashboard's search box).
+        query = query.where(func.lower(monitors.c.name).contains(search.lower(), autoescape=True))
     query = query.order_by(monitors.c.name)
     if limit is not None:
         query = query.limit(limit)
@@ -136,7 +140,17 @@ def _spec_columns(spec: MonitorSpec) -> dict[str, object]:
         "grace_seconds": schedule.grace.total_seconds(),
         "cron": schedule.cron,
         "timezone": schedule.timezone,
+        "alert_policy": _policy_json(spec),
     }
+
+
+def _policy_json(spec: MonitorSpec) -> dict[str, Any] | None:
+    """The stored policy: without channels (those are monitor_channels)."""
+    if spec.policy is None:
+        return None
+    data = spec.policy.to_json()
+    del data["channels"]
+    return data
 
 
 async def _set_channels(conn: AsyncConnection, monitor_id: int, channel_ids: list[int]) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tocsin.health.model import Status
 from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, progress
 from tocsin.server.domain.durations import format_duration
-from tocsin.server.domain.ping_urls import ping_url
+from tocsin.server.domain.ping_urls import ping_url, slug_ping_url
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.storage.probe_reads import probe_views
 from tocsin.server.storage.probe_rows import (
@@ -34,6 +34,7 @@ from tocsin.server.storage.rows import ChannelRecord, FlipRecord, MonitorRecord,
 if TYPE_CHECKING:
     from tocsin.server.alerts.channel_trial import TrialResult
     from tocsin.server.storage.delivery_log import DeliveryRecord
+    from tocsin.server.storage.projects import Project
 
 Timestamp = Annotated[
     datetime,
@@ -588,4 +589,25 @@ class ChannelTestOut(BaseModel):
             permanent=result.permanent,
             duration_ms=result.duration_ms,
             sent_at=result.sent_at,
+        )
+
+
+class ProjectOut(BaseModel):
+    """``GET /api/v1/project`` and ``tocsin status``: what slug ping URLs need."""
+
+    model_config = _OUT
+
+    name: str
+    ping_key: str = Field(description="the key in slug ping URLs; anyone holding it may ping")
+    slug_ping_url: str = Field(
+        description="the slug ping URL with `{slug}` standing for a monitor's slug"
+    )
+
+    @classmethod
+    def of(cls, project: Project, base_url: str) -> ProjectOut:
+        """The shape of ``project`` served at ``base_url``."""
+        return cls(
+            name=project.name,
+            ping_key=project.ping_key,
+            slug_ping_url=slug_ping_url(base_url, project.ping_key, "{slug}"),
         )

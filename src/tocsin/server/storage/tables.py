@@ -371,3 +371,43 @@ holds = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_holds_project_id_kind", "project_id", "kind"),
 )
+
+# Public status pages (no login): a title and the monitors or components they show.
+status_pages = Table(
+    "status_pages",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    # The page's address, /status/<slug>; unique across the server.
+    Column("slug", String(100), nullable=False, unique=True),
+    Column("title", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# What a status page shows, in order: a monitor (component_key '') or one component of an
+# app monitor, under the public name chosen for the page (never the monitor's own name).
+status_page_items = Table(
+    "status_page_items",
+    metadata,
+    Column("page_id", ForeignKey("status_pages.id", ondelete="CASCADE"), primary_key=True),
+    Column("position", Integer, primary_key=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("component_key", String(200), nullable=False, default=""),
+    Column("display_name", String(100), nullable=False),
+)
+
+# Status badges of one monitor or of every monitor with a tag, at /badge/<key>.svg|.json.
+# The key is kept (admins copy the URL again later) and found by its SHA-256.
+badges = Table(
+    "badges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), nullable=True),
+    Column("tag", String(100), nullable=True),
+    Column("label", String(60), nullable=False),
+    Column("key", String(64), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)

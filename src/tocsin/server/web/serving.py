@@ -117,6 +117,19 @@ def connection_limit(wanted: int, file_limit: int | None) -> int:
     return lowered
 
 
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options for ``X-Forwarded-Proto`` / ``X-Forwarded-For``: applied only with
+    ``TOCSIN_TRUST_PROXY``, the dashboard's rule too.
+
+    uvicorn would otherwise apply them for any peer at 127.0.0.1 (``FORWARDED_ALLOW_IPS``),
+    so a local client could claim HTTPS or another address. Trusting the proxy means it is
+    the only way in, so its headers are believed whichever address it connects from.
+    """
+    if settings.trust_proxy:
+        return {"proxy_headers": True, "forwarded_allow_ips": "*"}
+    return {"proxy_headers": False}
+
+
 def serve(app: Any, settings: Settings) -> None:
     """Serve ``app`` on the settings' host and port until the process is told to stop."""
     limit = connection_limit(settings.http_max_connections, open_file_limit())
@@ -131,4 +144,5 @@ def serve(app: Any, settings: Settings) -> None:
         timeout_keep_alive=settings.http_idle_timeout_seconds,
         limit_concurrency=limit,
         timeout_graceful_shutdown=5,
+        **proxy_options(settings),
     )

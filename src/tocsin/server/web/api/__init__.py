@@ -13,8 +13,11 @@ from tocsin.server.web.api.channel_test import router as channel_test_router
 from tocsin.server.web.api.channels import router as channels_router
 from tocsin.server.web.api.deliveries import router as deliveries_router
 from tocsin.server.web.api.errors import install_error_handlers
+from tocsin.server.web.api.holds import router as holds_router
+from tocsin.server.web.api.incidents import router as incidents_router
 from tocsin.server.web.api.info import router as info_router
 from tocsin.server.web.api.monitors import router as monitors_router
+from tocsin.server.web.api.project import router as project_router
 from tocsin.server.web.api.results import router as results_router
 from tocsin.server.web.api.schemas import AUTH_RESPONSES
 
@@ -36,5 +39,8 @@ def api_router() -> APIRouter:
     router.include_router(channels_router)
     router.include_router(channel_test_router)
     router.include_router(deliveries_router)
+    router.include_router(incidents_router)
+    router.include_router(holds_router)
+    router.include_router(project_router)
     router.include_router(info_router)  # the one route that needs no key
     return router

@@ -115,9 +115,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("notifications", schema=None) as batch_op:
-        batch_op.drop_constraint(
-            op.f("fk_notifications_incident_id_incidents"), type_="foreignkey"
-        )
+        batch_op.drop_constraint(op.f("fk_notifications_incident_id_incidents"), type_="foreignkey")
         batch_op.drop_index("ix_notifications_incident_id")
         batch_op.drop_column("incident_id")
         batch_op.alter_column(

@@ -1,0 +1,139 @@
+"""Dashboard pages: server time of the monitor list and the monitor page at scale.
+
+Creates ``--monitors`` http monitors (paused, so the probe engine leaves them alone) with
+a week of hourly aggregates each and the last ``--raw-minutes`` of raw results (written
+with the probe engine's own bulk insert, via bench/probe_storage.py's helpers), plus a
+full week of raw results for the monitor whose page is timed. Then runs the real app
+in-process (no network) and times ``/`` (first page, a filtered page, a later page) and
+``/ui/monitors/<uuid>`` for a logged-in admin. Target: p95 <= 100 ms.
+
+    .venv/bin/python bench/dashboard.py --monitors 10000 --databases sqlite,postgresql
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from _common import create_monitors, percentile, scratch_postgres
+from probe_storage import _rows
+
+from tocsin.server.dashboard.auth import SESSION_COOKIE
+from tocsin.server.storage.database import Database
+from tocsin.server.storage.migrate import upgrade
+from tocsin.server.storage.monitors import get_monitor
+from tocsin.server.storage.probe_reads import floor_hour
+from tocsin.server.storage.probe_rows import HourRecord
+from tocsin.server.storage.probe_writes import insert_probe_results
+from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.result_rollup import upsert_hours
+from tocsin.server.storage.sessions import create_session
+from tocsin.server.storage.users import Role, create_user
+from tocsin.server.web.app import create_app
+from tocsin.settings import Settings
+
+_BATCH = 20_000
+
+
+async def _fill(url: str, monitors: int, raw_minutes: int) -> tuple[str, str]:
+    """The data set; returns a session id and the timed monitor's uuid."""
+    uuids = await create_monitors(
+        url, monitors, prefix="site", kind="http", url="http://127.0.0.1:9/", paused=True
+    )
+    db = Database(url)
+    try:
+        async with db.write() as conn:
+            project = await default_project(conn)
+            ids = [(await get_monitor(conn, project.id, uuid)).id for uuid in uuids[:1]]
+        first_id = ids[0]
+        all_ids = list(range(first_id, first_id + monitors))  # inserted in one transaction
+        now = datetime.now(UTC)
+        top = floor_hour(now)
+        hours = [
+            (m, HourRecord("", top - timedelta(hours=h), 60, h % 7 == 0, 0, 80.0 + h % 13,
+                           190.0 + h % 29, 300.0))
+            for m in all_ids
+            for h in range(1, 24 * 7 + 1)
+        ]  # fmt: skip
+        for cut in range(0, len(hours), _BATCH):
+            await db.run_write(upsert_hours, hours[cut : cut + _BATCH])
+        recent = _rows(all_ids, top, raw_minutes) + _rows(
+            [first_id], now - timedelta(days=7), 60 * 24 * 7
+        )
+        for cut in range(0, len(recent), _BATCH):
+            await db.run_write(insert_probe_results, recent[cut : cut + _BATCH])
+        async with db.write() as conn:
+            user = await create_user(conn, "bench", "x", Role.ADMIN, now)
+            session = await create_session(conn, user.id, "bench", now)
+        return session.session_id, uuids[0]
+    finally:
+        await db.dispose()
+
+
+async def _time(url: str, session_id: str, uuid: str, rounds: int) -> None:
+    with tempfile.TemporaryDirectory() as data_dir:
+        settings = Settings.from_env({"TOCSIN_DATA_DIR": data_dir, "TOCSIN_DATABASE_URL": url})
+        app = create_app(settings)
+        async with app.api.router.lifespan_context(app.api):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(
+                transport=transport,
+                base_url="http://127.0.0.1",
+                cookies={SESSION_COOKIE: session_id},
+            ) as client:
+                pages = {
+                    "list, first page": "/",
+                    "list, page after site-5000": "/?after=site-5000",
+                    "list, search 'site-99'": "/?q=site-99",
+                    "list rows (htmx poll)": "/ui/monitors/rows",
+                    "monitor page": f"/ui/monitors/{uuid}",
+                    "monitor live part (htmx poll)": f"/ui/monitors/{uuid}/live",
+                }
+                for name, path in pages.items():
+                    await client.get(path)  # warm up: templates compile on first use
+                    times = []
+                    for _ in range(rounds):
+                        began = time.perf_counter()
+                        answer = await client.get(path)
+                        times.append((time.perf_counter() - began) * 1000)
+                        assert answer.status_code == 200, (path, answer.status_code)
+                    print(f"  {name:32} p50 {percentile(times, 0.5):6.1f} ms"
+                          f"  p95 {percentile(times, 0.95):6.1f} ms")  # fmt: skip
+
+
+async def bench(url: str, monitors: int, raw_minutes: int, rounds: int) -> None:
+    began = time.perf_counter()
+    session_id, uuid = await _fill(url, monitors, raw_minutes)
+    took = time.perf_counter() - began
+    print(f"  {monitors:,} monitors, a week of hourly aggregates, "
+          f"{raw_minutes} min of raw results ({took:.0f} s to load)")  # fmt: skip
+    await _time(url, session_id, uuid, rounds)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--monitors", type=int, default=10_000)
+    parser.add_argument("--raw-minutes", type=int, default=10)
+    parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--databases", default="sqlite,postgresql")
+    args = parser.parse_args()
+    for backend in args.databases.split(","):
+        print(f"{backend}:")
+        if backend == "sqlite":
+            with tempfile.TemporaryDirectory() as scratch:
+                url = f"sqlite:///{os.path.join(scratch, 'bench.db')}"
+                upgrade(url)
+                asyncio.run(bench(url, args.monitors, args.raw_minutes, args.rounds))
+        else:
+            with scratch_postgres() as url:
+                upgrade(url)
+                asyncio.run(bench(url, args.monitors, args.raw_minutes, args.rounds))
+
+
+if __name__ == "__main__":
+    main()
