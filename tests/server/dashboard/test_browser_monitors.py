@@ -1,5 +1,5 @@
 """In headless Chromium: an admin creates an HTTP monitor, sees it go up, then down
-when its target breaks, without reloading the page (htmx polling)."""
+when its target breaks (a flip and an open incident appear), without reloading the page."""
 
 from __future__ import annotations
 
@@ -49,6 +49,8 @@ async def test_a_new_http_monitor_goes_up_then_down_without_a_reload(server: Liv
             await expect(state).to_have_text("down", timeout=20_000)
             flips = page.get_by_role("region", name="State changes")
             await expect(flips).to_contain_text("up → down")
+            incidents = page.get_by_role("region", name="Incidents")
+            await expect(incidents).to_contain_text("open")
             checks = page.get_by_role("region", name="Recent checks")
             await expect(checks).to_contain_text("HTTP 500")
             assert await page.evaluate("document.body.dataset.marker") == "same-page"

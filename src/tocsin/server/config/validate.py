@@ -7,17 +7,25 @@ at a time: ``validate`` returns them all, each as ``file:line: where: what``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from tocsin.errors import ValidationError
 from tocsin.server.config.loader import Document, Path, format_path
+from tocsin.server.domain.alert_policy import (
+    POLICY_FIELDS,
+    AlertPolicy,
+    alert_policy,
+    policy_defaults,
+)
+from tocsin.server.domain.dependencies import check_dependencies
+from tocsin.server.domain.maintenance import ALL_MONITORS, MaintenanceWindow, maintenance_window
 from tocsin.server.domain.spec import ChannelSpec, MonitorSpec, channel_spec, monitor_spec
 
-SECTIONS = ("channels", "monitors")
+SECTIONS = ("channels", "monitors", "defaults", "maintenance")
 
-SpecT = TypeVar("SpecT", ChannelSpec, MonitorSpec)
+SpecT = TypeVar("SpecT", ChannelSpec, MaintenanceWindow, MonitorSpec)
 
 
 @dataclass(frozen=True)
@@ -27,6 +35,8 @@ class ChannelReference:
     path: Path
     monitor: str | None
     channels: tuple[str, ...]
+    # The escalation's channels (``escalate.channels``).
+    escalate: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,6 +53,7 @@ class DesiredState:
     paths: dict[tuple[str, str], Path] = field(default_factory=dict)
     channel_names: frozenset[str] = frozenset()
     references: tuple[ChannelReference, ...] = ()
+    maintenance: tuple[MaintenanceWindow, ...] = ()
 
 
 def _where(path: Path, name: str | None, rest: Path = ()) -> str:
@@ -77,19 +88,42 @@ def _name_of(item: Mapping[str, Any]) -> str | None:
     return raw.strip() or None if isinstance(raw, str) else None
 
 
-def _channel_list(item: Mapping[str, Any]) -> tuple[str, ...]:
-    raw = item.get("channels")
+def _channel_list(item: Any) -> tuple[str, ...]:
+    raw = item.get("channels") if isinstance(item, Mapping) else None
     if not isinstance(raw, list):
         return ()
     return tuple(dict.fromkeys(v.strip() for v in raw if isinstance(v, str) and v.strip()))
 
 
+def _reference(
+    path: Path, name: str | None, item: Mapping[str, Any], defaults: AlertPolicy
+) -> ChannelReference:
+    channels = _channel_list(item) if "channels" in item else defaults.channels
+    escalate = item.get("escalate")
+    if "escalate" not in item and defaults.escalate is not None:
+        escalated = defaults.escalate.channels
+    else:
+        escalated = _channel_list(escalate)
+    return ChannelReference(path, name, channels, escalated)
+
+
+def with_defaults(spec: MonitorSpec, item: Mapping[str, Any], defaults: AlertPolicy) -> MonitorSpec:
+    """``spec`` with the project's ``defaults:`` under the policy keys the item leaves out
+    (``channels`` included)."""
+    given = {key: item[key] for key in POLICY_FIELDS if item.get(key) is not None}
+    policy = alert_policy(given, defaults)
+    return replace(spec, channels=policy.channels, policy=policy)
+
+
 class _Section:
     """Validates the items of one section, remembering names to find duplicates."""
 
-    def __init__(self, document: Document, section: str) -> None:
+    def __init__(
+        self, document: Document, section: str, defaults: AlertPolicy | None = None
+    ) -> None:
         self.document = document
         self.section = section
+        self.defaults = defaults or AlertPolicy()
         self.seen: dict[tuple[str, str], Path] = {}
         self.names: list[str] = []
         self.references: list[ChannelReference] = []
@@ -129,7 +163,7 @@ class _Section:
             if name is not None:
                 self.names.append(name)
             if self.section == "monitors":
-                self.references.append(ChannelReference(path, name, _channel_list(item)))
+                self.references.append(_reference(path, name, item, self.defaults))
             try:
                 spec = build(item)
             except ValidationError as exc:
@@ -143,6 +177,8 @@ class _Section:
             # A repeated name repeats the default slug too: say it only once.
             if unique and isinstance(spec, MonitorSpec):
                 unique = self._first_use(path, name, "slug", spec.slug)
+            if isinstance(spec, MonitorSpec):
+                spec = with_defaults(spec, item, self.defaults)
             if unique:
                 specs.append(spec)
                 self.paths[(self.section, spec.name)] = path
@@ -167,15 +203,64 @@ def validate(document: Document) -> tuple[DesiredState, list[str]]:
                 )
             )
     channels = _Section(document, "channels")
-    monitors = _Section(document, "monitors")
+    monitors = _Section(document, "monitors", _defaults(document, data.get("defaults")))
+    windows = _Section(document, "maintenance")
     desired = DesiredState(
         channels=tuple(channels.specs(_items(document, data, "channels"), channel_spec)),
         monitors=tuple(monitors.specs(_items(document, data, "monitors"), monitor_spec)),
-        paths=channels.paths | monitors.paths,
+        paths=channels.paths | monitors.paths | windows.paths,
         channel_names=frozenset(channels.names),
         references=tuple(monitors.references),
+        maintenance=tuple(windows.specs(_items(document, data, "maintenance"), maintenance_window)),
     )
     return desired, sort_problems(document, document.problems)
+
+
+def _defaults(document: Document, value: Any) -> AlertPolicy:
+    """The ``defaults:`` section; its problems go to the document (then: no defaults)."""
+    try:
+        return policy_defaults(value)
+    except ValidationError as exc:
+        for key, problem in exc.fields.items():
+            rest: Path = () if key == "defaults" else (key,)
+            document.problems.append(item_problem(document, ("defaults",), None, rest, problem))
+        return AlertPolicy()
+
+
+def check_monitor_names(
+    document: Document,
+    desired: DesiredState,
+    server_monitors: Sequence[Mapping[str, Any]],
+    *,
+    prune: bool,
+) -> list[str]:
+    """Problems for ``depends_on`` and maintenance ``monitors`` naming a monitor that will
+    not exist after the apply, and ``depends_on`` cycles (named ``a -> b -> a``), over the
+    file's monitors and (without ``--prune``) the server's."""
+    graph: dict[str, Sequence[str]] = {}
+    if not prune:
+        for have in server_monitors:
+            policy = have.get("alert_policy") or {}
+            graph[str(have["name"])] = [str(p) for p in policy.get("depends_on") or ()]
+    for spec in desired.monitors:
+        graph[spec.name] = spec.policy.depends_on if spec.policy else ()
+    problems: list[str] = []
+    for found in check_dependencies(graph):
+        path = desired.paths.get(("monitors", found.monitor))
+        if path is not None:
+            rest: Path = ("depends_on", found.index)
+            problems.append(item_problem(document, path, found.monitor, rest, found.message))
+        else:
+            problems.append(f"{document.source}: monitor {found.monitor}: {found.message}")
+    for window in desired.maintenance:
+        path = desired.paths[("maintenance", window.name)]
+        for index, name in enumerate(window.monitors):
+            if name != ALL_MONITORS and name not in graph:
+                message = f"no monitor named {name!r} in this file or on the server"
+                problems.append(
+                    item_problem(document, path, window.name, ("monitors", index), message)
+                )
+    return problems
 
 
 def sort_problems(document: Document, problems: list[str]) -> list[str]:
@@ -203,7 +288,13 @@ def check_channel_references(
     """
     problems: list[str] = []
     for reference in desired.references:
-        for index, channel in enumerate(reference.channels):
+        lists: list[tuple[Path, tuple[str, ...]]] = [
+            (("channels",), reference.channels),
+            (("escalate", "channels"), reference.escalate),
+        ]
+        for rest, index, channel in (
+            (rest, index, channel) for rest, names in lists for index, channel in enumerate(names)
+        ):
             if channel in desired.channel_names:
                 continue
             if not prune and channel in server_channels:
@@ -216,8 +307,6 @@ def check_channel_references(
             else:
                 message = f"no channel named {channel!r} in this file or on the server"
             problems.append(
-                item_problem(
-                    document, reference.path, reference.monitor, ("channels", index), message
-                )
+                item_problem(document, reference.path, reference.monitor, (*rest, index), message)
             )
     return problems

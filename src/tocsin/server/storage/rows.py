@@ -63,6 +63,8 @@ class MonitorRecord:
     pass_streak: int = 0
     last_result_at: datetime | None = None
     last_verdict: str | None = None
+    # The stored alert policy (``AlertPolicy.to_json`` without channels); None: defaults.
+    alert_policy: Mapping[str, Any] | None = None
 
     @classmethod
     def from_row(
@@ -103,6 +105,7 @@ class MonitorRecord:
             pass_streak=row.get("pass_streak") or 0,
             last_result_at=row.get("last_result_at"),
             last_verdict=row.get("last_verdict"),
+            alert_policy=_json(row.get("alert_policy")),
         )
 
 

@@ -8,7 +8,7 @@ looks the same whichever way it is read. Timestamps are ISO 8601 with ``+00:00``
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSche
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.health.model import Status
+from tocsin.server.domain.alert_policy import AlertPolicy
 from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, progress
 from tocsin.server.domain.durations import format_duration
 from tocsin.server.domain.ping_urls import ping_url, slug_ping_url
@@ -219,6 +220,11 @@ class MonitorOut(BaseModel):
     components: list[ComponentOut] | None = Field(
         None, description="app monitors: each component's current state; null for others"
     )
+    alert_policy: dict[str, Any] = Field(
+        default_factory=dict,
+        description="notify_on_recovery, remind, escalate, flapping, depends_on as "
+        "tocsin.yaml writes them (project defaults applied; off for what is off)",
+    )
 
     @classmethod
     def of(
@@ -252,6 +258,7 @@ class MonitorOut(BaseModel):
             last_verdict=Status(monitor.last_verdict) if monitor.last_verdict else None,
             last_result=ResultOut.of(last) if last else None,
             components=components,
+            alert_policy=shown_policy(monitor.alert_policy),
             uuid=monitor.uuid,
             name=monitor.name,
             slug=monitor.slug,
@@ -276,6 +283,14 @@ class MonitorOut(BaseModel):
             created_at=monitor.created_at,
             updated_at=monitor.updated_at,
         )
+
+
+def shown_policy(stored: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A monitor's alert policy as the API shows it: every key but channels (the
+    monitor's own field), the defaults filled in for a monitor without a policy."""
+    shown = AlertPolicy.from_json(stored or {}).to_json()
+    del shown["channels"]
+    return shown
 
 
 def mask_url(kind: str, url: str) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request, Response
 
 from tocsin.errors import NotFoundError
+from tocsin.server.domain.alert_policy import POLICY_FIELDS
 from tocsin.server.domain.spec import ProbeSpec, monitor_spec
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.storage.flips import list_flips
@@ -59,6 +60,7 @@ def _current_values(monitor: MonitorRecord) -> dict[str, Any]:
         "desc": monitor.desc,
         "tags": list(monitor.tags),
         "channels": list(monitor.channels),
+        **(monitor.alert_policy or {}),
     }
     if monitor.kind.probed:
         spec = ProbeSpec.from_json(
@@ -77,7 +79,7 @@ def _current_values(monitor: MonitorRecord) -> dict[str, Any]:
     return values
 
 
-_COMMON = ("name", "slug", "desc", "tags", "channels")
+_COMMON = ("name", "slug", "desc", "tags", "channels", *sorted(POLICY_FIELDS - {"channels"}))
 
 
 def merge_monitor(monitor: MonitorRecord, changes: dict[str, Any]) -> dict[str, Any]:

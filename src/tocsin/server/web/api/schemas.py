@@ -17,6 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict, JsonValue
 
 from tocsin.errors import ValidationError
+from tocsin.server.domain.alert_policy import (
+    DEFAULT_REMIND_MAX,
+    DEFAULT_REMIND_MIN_INTERVAL,
+    MIN_ESCALATE_AFTER,
+    OFF,
+)
 from tocsin.server.domain.assertion_model import OPERATORS, Severity, Subject
 from tocsin.server.domain.channel_spec import (
     ADDRESS_MAX,
@@ -27,6 +33,8 @@ from tocsin.server.domain.channel_spec import (
     SECRET_MIN,
 )
 from tocsin.server.domain.confirmation import MAX_COUNT
+from tocsin.server.domain.durations import format_duration
+from tocsin.server.domain.flapping import MAX_CHANGES, MAX_WITHIN, MIN_CHANGES
 from tocsin.server.domain.probe_spec import (
     KIND_FIELDS,
     MAX_INTERVAL,
@@ -297,6 +305,78 @@ Confirm = Annotated[
     ),
 ]
 
+
+def _at_least(least: int) -> JsonDict:
+    """Durations from ``least`` seconds (a whole number of minutes) to the longest one:
+    seconds as a number, or text in whole minutes from ``least``, in hours or in days.
+    Other spellings the server takes too ("1w", "600s") are left out: a regex cannot
+    compare across units."""
+    minutes = least // 60
+    low = "|".join(str(n) for n in range(minutes, 60))
+    most = MAX_DURATION_SECONDS
+    text = (
+        f"0*(?:{low}) *m|(?:{_amount(most // 3600, whole=True)}) *h"
+        f"|(?:{_amount(most // 86400, whole=True)}) *d"
+    )
+    return {
+        "anyOf": [
+            {"type": "string", "pattern": f"^ *(?:{text}) *$"},
+            {"type": "number", "minimum": least, "maximum": most},
+        ]
+    }
+
+
+def _whole(low: int, high: int) -> JsonDict:
+    # An enum rather than integer bounds: JSON Schema's integers include 3.0, which the
+    # server refuses (it wants 3).
+    return {"type": "integer", "enum": list(range(low, high + 1))}
+
+
+_OFF: JsonDict = {"enum": [OFF, False], "description": "off (also turns a default off)"}
+_REMIND_EVERY = _at_least(int(DEFAULT_REMIND_MIN_INTERVAL.total_seconds()))
+_REMIND: JsonDict = {
+    "anyOf": [
+        _REMIND_EVERY,
+        {
+            "type": "object",
+            "properties": {"every": _REMIND_EVERY, "max": _whole(1, DEFAULT_REMIND_MAX)},
+            "required": ["every"],
+            "additionalProperties": False,
+        },
+        _OFF,
+    ]
+}
+_ESCALATE: JsonDict = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "after": _at_least(int(MIN_ESCALATE_AFTER.total_seconds())),
+                "channels": {**_NAMES, "minItems": 1},
+            },
+            "required": ["after", "channels"],
+            "additionalProperties": False,
+        },
+        _OFF,
+    ]
+}
+_FLAPPING: JsonDict = {
+    "anyOf": [
+        {
+            "type": "object",
+            "properties": {
+                "changes": _whole(MIN_CHANGES, MAX_CHANGES),
+                "within": duration_schema(int(MAX_WITHIN.total_seconds())),
+            },
+            "additionalProperties": False,
+        },
+        _OFF,
+    ]
+}
+Remind = Annotated[Any, WithJsonSchema(_or_null(_REMIND))]
+Escalate = Annotated[Any, WithJsonSchema(_or_null(_ESCALATE))]
+Flapping = Annotated[Any, WithJsonSchema(_or_null(_FLAPPING))]
+
 _DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
 _MANAGED_BY_DOC = (
     '"api" (the default for new objects) or "config": who owns it. `tocsin apply` marks '
@@ -383,7 +463,32 @@ def _by_monitor_kind(schema: JsonDict) -> None:
     schema["oneOf"] = [_monitor_variant(kind, properties) for kind in MonitorKind]
 
 
-class _ProbeFields(BaseModel):
+class _PolicyFields(BaseModel):
+    """The alert policy's keys, which every kind takes (docs/alert-policy.md)."""
+
+    notify_on_recovery: Flag = Field(None, description="alert when it recovers (default true)")
+    remind: Remind = Field(
+        None,
+        description=f"repeat the down alert while down: a duration of at least "
+        f"{format_duration(DEFAULT_REMIND_MIN_INTERVAL)}, or {{every, max}} (max at most "
+        f"{DEFAULT_REMIND_MAX}), or off",
+    )
+    escalate: Escalate = Field(
+        None,
+        description="after `after` down, alert `channels` too: {after: 1h, channels: [pager]}, "
+        "or off",
+    )
+    flapping: Flapping = Field(
+        None,
+        description="flapping once `changes` state changes fall within `within` (default "
+        "{changes: 5, within: 30m}), or off",
+    )
+    depends_on: Names = Field(
+        None, description="names of monitors; while one is down this one does not page"
+    )
+
+
+class _ProbeFields(_PolicyFields):
     """The fields of probed monitors (``http``, ``app``, ``tcp``)."""
 
     url: Url = Field(None, description="http and app: the URL to probe (http:// or https://)")
