@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -141,7 +142,7 @@ async def test_killed_worker_alerts_naming_rq_workers_after_two_failures_then_re
                 start_worker(procs, redis_url)
                 up = await next_alert(hook, 1)
                 assert up["event"] == "up"
-                assert up["summary"].startswith("shop-app is UP: ")
+                assert re.match(r"shop-app is UP after \d+ s down: ", up["summary"]), up["summary"]
                 assert "was: rq:workers[default] = 0 (< 1)" in up["summary"]
     finally:
         await asyncio.to_thread(server.stop)

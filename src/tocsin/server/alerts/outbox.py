@@ -23,6 +23,7 @@ from sqlalchemy.engine import Connection
 
 from tocsin import __version__
 from tocsin.server.domain.alert_policy import ReminderCaps
+from tocsin.server.domain.durations import describe_span
 from tocsin.server.domain.notify_decision import Decision, Notice, NoticeKind, Situation, decide
 from tocsin.server.domain.ping_urls import ping_url
 from tocsin.server.domain.states import CLAIM_SECONDS, MonitorState, NotificationStatus
@@ -82,8 +83,8 @@ def _summary(name: str, event: Event, notice: Notice, incident: Mapping[str, Any
     if notice.kind is NoticeKind.FLAPPING:
         return f"{name} is flapping (now {state}): {event.cause}"
     if notice.kind is NoticeKind.UP and incident and incident.get("duration_seconds"):
-        minutes = round(float(incident["duration_seconds"]) / 60)
-        return f"{name} is {state} after {minutes} min down: {event.cause}"
+        down_for = describe_span(timedelta(seconds=float(incident["duration_seconds"])))
+        return f"{name} is {state} after {down_for} down: {event.cause}"
     return f"{name} is {state}: {event.cause}"
 
 

@@ -45,3 +45,19 @@ def format_duration(value: timedelta) -> str:
     if seconds == int(seconds):
         return f"{int(seconds)}s"
     return f"{seconds:.6f}".rstrip("0") + "s"
+
+
+def describe_span(value: timedelta) -> str:
+    """A rounded, readable length of time for people: ``45 s``, ``12 min``, ``3 h 5 min``,
+    ``2 d 4 h`` (at most two units, never ``0 min``)."""
+    seconds = max(0, round(value.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"

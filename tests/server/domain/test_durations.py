@@ -1,0 +1,28 @@
+"""How lengths of time are spelt for people in alert summaries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tocsin.server.domain.durations import describe_span
+
+
+@pytest.mark.parametrize(
+    ("value", "spelt"),
+    [
+        pytest.param(timedelta(0), "0 s", id="nothing"),
+        pytest.param(timedelta(seconds=12.4), "12 s", id="seconds-rounded"),
+        pytest.param(timedelta(seconds=59.6), "1 min", id="just-under-a-minute-rounds-up"),
+        pytest.param(timedelta(seconds=61), "1 min", id="a-minute"),
+        pytest.param(timedelta(minutes=59, seconds=59), "59 min", id="minutes-truncated"),
+        pytest.param(timedelta(hours=3), "3 h", id="whole-hours"),
+        pytest.param(timedelta(hours=3, minutes=5), "3 h 5 min", id="hours-and-minutes"),
+        pytest.param(timedelta(days=2), "2 d", id="whole-days"),
+        pytest.param(timedelta(days=2, hours=4, minutes=30), "2 d 4 h", id="days-and-hours"),
+        pytest.param(timedelta(seconds=-5), "0 s", id="never-negative"),
+    ],
+)
+def test_describe_span(value: timedelta, spelt: str) -> None:
+    assert describe_span(value) == spelt
