@@ -180,7 +180,7 @@ class Settings:
             return value
 
         def duration(name: str, default: timedelta) -> timedelta:
-            from tocsin.server.domain.durations import parse_duration
+            from tocsin.durations import parse_duration
 
             raw = env.get(name)
             if raw is None or raw == "":

@@ -1,6 +1,6 @@
 """The ``tocsin`` command line: ``server``, ``migrate``, ``apply``, ``status``, ``channel``,
 ``deliveries``, ``incidents``, ``silence``, ``unsilence``, ``ping``, ``check``, ``run``,
-``apikey`` and ``user``.
+``apikey``, ``user`` and ``demo``.
 
 Each command lives in its own module and imports server code only when it runs, so
 ``tocsin ping`` and ``tocsin run`` work with the light ``pip install tocsin``.
@@ -64,6 +64,7 @@ def _register() -> None:
         channels,
         check,
         deliveries,
+        demo,
         incidents,
         ping,
         server,
@@ -84,6 +85,7 @@ def _register() -> None:
         check,
         apikey,
         users,
+        demo,
     ):
         for command in module.COMMANDS:
             cli.add_command(command)

@@ -139,7 +139,7 @@ def split_target(url: str) -> tuple[str, str, int | None]:
 
 
 def _parse_timeout(text: str) -> Any:
-    from tocsin.server.domain.durations import parse_duration
+    from tocsin.durations import parse_duration
 
     try:
         return parse_duration(text)

@@ -11,7 +11,7 @@ import click
 
 from tocsin.cli import friendly_errors, to_stderr
 from tocsin.cli.channels import table
-from tocsin.server.domain.durations import format_duration
+from tocsin.durations import format_duration
 
 COLUMNS = ("OPENED (UTC)", "MONITOR", "STATE", "DURATION", "ALERTS", "CAUSE")
 CAUSE_CHARS = 70

@@ -80,7 +80,8 @@ async def test_bad_policy_sections_are_listed_with_their_lines(db: Database) -> 
         + "  - {name: c, period: 1h, depends_on: [b, ghost]}\n"  # 8
         + "maintenance:\n"  # 9
         + "  - {name: feb, cron: '0 0 31 2 *', duration: 1h, monitors: [a]}\n"  # 10
-        + "  - {name: w, cron: '0 2 * * 0', duration: soon, monitors: [zzz]}\n"  # 11
+        + "  - {name: w, cron: '0 2 * * 0', duration: soon, monitors: [a]}\n"  # 11
+        + "  - {name: x, cron: '0 2 * * 0', duration: 1h, monitors: [a, zzz]}\n"  # 12
     )
     with pytest.raises(ConfigError) as caught:
         await apply(db, text)
@@ -92,7 +93,7 @@ async def test_bad_policy_sections_are_listed_with_their_lines(db: Database) -> 
         "tocsin.yaml:8: monitors[2] (c).depends_on[1]: no monitor named 'ghost'",
         "tocsin.yaml:10: maintenance[0] (feb).cron: '0 0 31 2 *' never fires",
         "tocsin.yaml:11: maintenance[1] (w).duration:",
-        "tocsin.yaml:11: maintenance[1] (w).monitors[0]: no monitor named 'zzz'",
+        "tocsin.yaml:12: maintenance[2] (x).monitors[1]: no monitor named 'zzz'",
     ):
         assert expected in problems, problems
     assert await policies(db) == {}  # nothing applied

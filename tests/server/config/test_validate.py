@@ -106,7 +106,8 @@ def test_a_file_with_many_errors_lists_them_all_with_lines() -> None:
         "tocsin.yaml:17: monitors[3]: must be a mapping (name: ..., kind: ...)",
         "tocsin.yaml:19: monitors[4] (both).period: give either period or cron, not both",
         "tocsin.yaml:23: monitors[5] (zoned).timezone: only applies to cron schedules",
-        "tocsin.yaml:24: servers: unknown top-level key; expected channels or monitors",
+        "tocsin.yaml:24: servers: unknown top-level key; expected channels, monitors, "
+        "defaults or maintenance",
     ]
 
 

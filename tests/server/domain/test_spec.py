@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import format_duration, parse_duration
 from tocsin.server.domain.spec import channel_spec, monitor_spec
 
 

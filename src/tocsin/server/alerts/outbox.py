@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from tocsin import __version__
+from tocsin.durations import describe_span
 from tocsin.server.domain.alert_policy import ReminderCaps
-from tocsin.server.domain.durations import describe_span
 from tocsin.server.domain.notify_decision import Decision, Notice, NoticeKind, Situation, decide
 from tocsin.server.domain.ping_urls import ping_url
 from tocsin.server.domain.states import CLAIM_SECONDS, MonitorState, NotificationStatus

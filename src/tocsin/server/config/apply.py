@@ -16,9 +16,11 @@ from tocsin.server.config.plan import Action, Change, ObjectKind, Plan, make_pla
 from tocsin.server.config.validate import (
     DesiredState,
     check_channel_references,
+    check_monitor_names,
     sort_problems,
     validate,
 )
+from tocsin.server.domain.maintenance import MaintenanceWindow
 from tocsin.server.domain.spec import ChannelSpec, MonitorSpec
 
 
@@ -36,10 +38,15 @@ async def apply_change(session: BackendSession, change: Change) -> Json | None:
     spec = change.spec
     if change.action is Action.DELETE:
         assert change.key is not None
-        if change.kind is ObjectKind.MONITOR:
+        if change.kind is ObjectKind.MAINTENANCE:
+            await session.delete_maintenance(change.key)
+        elif change.kind is ObjectKind.MONITOR:
             await session.delete_monitor(change.key)
         else:
             await session.delete_channel(change.key)
+        return None
+    if isinstance(spec, MaintenanceWindow):
+        await session.put_maintenance(spec)
         return None
     if isinstance(spec, MonitorSpec):
         if change.action is Action.CREATE:
@@ -78,11 +85,17 @@ async def apply_document(
             problems += check_channel_references(
                 document, desired, {str(c["name"]) for c in channels}, prune=prune
             )
+            monitors = await session.list_monitors()
+            problems += check_monitor_names(document, desired, monitors, prune=prune)
             if problems:
                 raise ConfigError(sort_problems(document, problems))
-            monitors = await session.list_monitors()
             plan = make_plan(
-                desired, channels, monitors, prune=prune, claim=backend.marks_ownership
+                desired,
+                channels,
+                monitors,
+                prune=prune,
+                claim=backend.marks_ownership,
+                current_windows=await session.list_maintenance(),
             )
             if dry_run:
                 return ApplyResult(plan=plan, applied=False)

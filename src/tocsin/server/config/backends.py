@@ -14,8 +14,10 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import quote
 
 from tocsin.errors import ConflictError, NotFoundError, TocsinError, ValidationError
+from tocsin.server.domain.maintenance import MaintenanceWindow
 from tocsin.server.domain.spec import CHANNEL_FIELDS, ChannelSpec, MonitorSpec
 from tocsin.server.domain.states import ManagedBy
 
@@ -66,6 +68,18 @@ class BackendSession(Protocol):
 
     async def delete_monitor(self, key: str) -> None:
         """Delete monitor ``key``."""
+        ...
+
+    async def list_maintenance(self) -> list[Json]:
+        """Every maintenance window in its config form, with ``uuid`` set to its name."""
+        ...
+
+    async def put_maintenance(self, window: MaintenanceWindow) -> None:
+        """Create or replace the maintenance window named ``window.name``."""
+        ...
+
+    async def delete_maintenance(self, name: str) -> None:
+        """Delete the maintenance window ``name``."""
         ...
 
 
@@ -182,6 +196,27 @@ class _LocalSession:
         from tocsin.server.storage import monitors
 
         await monitors.delete_monitor(self.conn, self.project_id, key)
+
+    async def list_maintenance(self) -> list[Json]:
+        from tocsin.server.storage.holds import HoldKind, list_holds
+
+        found = await list_holds(self.conn, self.project_id, self._now(), HoldKind.MAINTENANCE)
+        return [window_json(record.window or {}) for record in found]
+
+    async def put_maintenance(self, window: MaintenanceWindow) -> None:
+        from tocsin.server.storage.holds import put_window
+
+        await put_window(self.conn, self.project_id, window, self._now(), ManagedBy.CONFIG)
+
+    async def delete_maintenance(self, name: str) -> None:
+        from tocsin.server.storage.holds import delete_window
+
+        await delete_window(self.conn, self.project_id, name)
+
+
+def window_json(window: Json) -> Json:
+    """A stored window as sessions list it: its config form, keyed by name."""
+    return {**window, "uuid": window.get("name")}
 
 
 def _channel_json(record: ChannelRecord) -> Json:
@@ -312,6 +347,12 @@ class LocalBackend:
 
 def monitor_body(spec: MonitorSpec) -> Json:
     """The REST API body for ``spec`` (every field, so a PATCH replaces them all)."""
+    policy = spec.policy.to_json() if spec.policy else {}
+    policy.pop("channels", None)
+    return _monitor_fields(spec) | policy
+
+
+def _monitor_fields(spec: MonitorSpec) -> Json:
     schedule = spec.schedule
     if spec.probe is not None:
         return {
@@ -459,6 +500,22 @@ class _RemoteSession:
 
     async def delete_monitor(self, key: str) -> None:
         await self._call("DELETE", f"/api/v1/monitors/{key}", f"delete monitor {key!r}")
+
+    async def list_maintenance(self) -> list[Json]:
+        data = await self._call("GET", "/api/v1/maintenance", "list maintenance windows")
+        found = data.get("holds") if isinstance(data, dict) else None
+        if not isinstance(found, list):
+            raise TocsinError(f"the server at {self.where} answered without maintenance windows")
+        return [window_json(item.get("window") or {}) for item in found if isinstance(item, dict)]
+
+    async def put_maintenance(self, window: MaintenanceWindow) -> None:
+        path = f"/api/v1/maintenance/{quote(window.name, safe='')}"
+        what = f"set maintenance window {window.name!r}"
+        await self._call("PUT", path, what, window.to_json())
+
+    async def delete_maintenance(self, name: str) -> None:
+        path = f"/api/v1/maintenance/{quote(name, safe='')}"
+        await self._call("DELETE", path, f"delete maintenance window {name!r}")
 
 
 class RemoteBackend:

@@ -14,11 +14,12 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from tocsin.durations import format_duration
 from tocsin.server.config.validate import DesiredState
-from tocsin.server.domain.durations import format_duration
+from tocsin.server.domain.maintenance import MaintenanceWindow
 from tocsin.server.domain.spec import CHANNEL_FIELDS, ChannelSpec, MonitorSpec
 from tocsin.server.domain.states import ManagedBy
-from tocsin.server.storage.shapes import MASK
+from tocsin.server.storage.shapes import MASK, shown_policy
 
 # Channel settings whose values may hold secrets (tokens in webhook URLs, auth headers):
 # a change is reported without showing either value.
@@ -39,6 +40,7 @@ class ObjectKind(StrEnum):
 
     CHANNEL = "channel"
     MONITOR = "monitor"
+    MAINTENANCE = "maintenance"
 
 
 _SIGNS = {Action.CREATE: "+", Action.UPDATE: "~", Action.DELETE: "-"}
@@ -51,7 +53,7 @@ class Change:
     action: Action
     kind: ObjectKind
     name: str
-    spec: ChannelSpec | MonitorSpec | None = None
+    spec: ChannelSpec | MonitorSpec | MaintenanceWindow | None = None
     key: str | None = None
     details: tuple[str, ...] = ()
 
@@ -154,7 +156,40 @@ def monitor_differences(
     have_channels = sorted(current.get("channels") or [])
     if sorted(spec.channels) != have_channels:
         found.append(f"channels {_names(have_channels)} → {_names(sorted(spec.channels))}")
+    found += _policy_differences(spec, current)
     return found + _managed(current, claim)
+
+
+def _policy_differences(spec: MonitorSpec, current: Mapping[str, Any]) -> list[str]:
+    """The policy keys (but channels, compared above) whose values differ."""
+    stored = spec.policy.to_json() if spec.policy else None
+    wanted = shown_policy(stored)
+    have = shown_policy(current.get("alert_policy"))
+    return [f"{key} changed" for key in sorted(wanted) if wanted[key] != have.get(key)]
+
+
+def window_differences(window: MaintenanceWindow, current: Mapping[str, Any]) -> list[str]:
+    """What differs between ``window`` and a stored window's config form."""
+    wanted = window.to_json()
+    found: list[str] = []
+    for key in sorted((set(wanted) | set(current)) - {"uuid"}):
+        if wanted.get(key) != current.get(key):
+            found.append(f"{key} {_text_of(current.get(key))} → {_text_of(wanted.get(key))}")
+    return found
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, list):
+        return _names(value)
+    return "none" if value is None else str(value)
+
+
+def _window_summary(window: MaintenanceWindow) -> tuple[str, ...]:
+    if window.cron is not None and window.duration is not None:
+        when = f"cron {window.cron!r} for {format_duration(window.duration)}"
+    else:
+        when = f"{window.start} to {window.end}"
+    return (f"{when}: {', '.join(window.monitors)}",)
 
 
 def _probe_differences(spec: MonitorSpec, current: Mapping[str, Any]) -> list[str]:
@@ -224,6 +259,7 @@ def make_plan(
     *,
     prune: bool = False,
     claim: bool = True,
+    current_windows: Sequence[Mapping[str, Any]] = (),
 ) -> Plan:
     """Compare ``desired`` with the server's channels and monitors (JSON dicts).
 
@@ -237,6 +273,7 @@ def make_plan(
     sections: tuple[tuple[ObjectKind, Sequence[Any], Sequence[Mapping[str, Any]]], ...] = (
         (ObjectKind.CHANNEL, desired.channels, current_channels),
         (ObjectKind.MONITOR, desired.monitors, current_monitors),
+        (ObjectKind.MAINTENANCE, desired.maintenance, current_windows),
     )
     for kind, specs, current in sections:
         by_name = {str(item["name"]): item for item in current}
@@ -245,12 +282,16 @@ def make_plan(
             if have is None:
                 if isinstance(spec, MonitorSpec):
                     details = _monitor_summary(spec)
+                elif isinstance(spec, MaintenanceWindow):
+                    details = _window_summary(spec)
                 else:
                     details = (spec.kind,)
                 upserts.append(Change(Action.CREATE, kind, spec.name, spec, details=details))
                 continue
             if isinstance(spec, MonitorSpec):
                 differences = monitor_differences(spec, have, claim=claim)
+            elif isinstance(spec, MaintenanceWindow):
+                differences = window_differences(spec, have)
             else:
                 differences = channel_differences(spec, have, claim=claim)
             if differences:
@@ -274,6 +315,7 @@ def make_plan(
                 deletes.append(Change(Action.DELETE, kind, name, key=str(have["uuid"])))
             else:
                 kept.append(f"{kind.value} {name}")
-    # Monitors are deleted before channels (the reverse of creation).
-    deletes.sort(key=lambda change: change.kind is ObjectKind.CHANNEL)
+    # Windows, then monitors, then channels are deleted (the reverse of creation).
+    order = (ObjectKind.MAINTENANCE, ObjectKind.MONITOR, ObjectKind.CHANNEL)
+    deletes.sort(key=lambda change: order.index(change.kind))
     return Plan(changes=tuple(upserts + deletes), unchanged=tuple(unchanged), kept=tuple(kept))

@@ -177,8 +177,6 @@ class _Section:
             # A repeated name repeats the default slug too: say it only once.
             if unique and isinstance(spec, MonitorSpec):
                 unique = self._first_use(path, name, "slug", spec.slug)
-            if isinstance(spec, MonitorSpec):
-                spec = with_defaults(spec, item, self.defaults)
             if unique:
                 specs.append(spec)
                 self.paths[(self.section, spec.name)] = path
@@ -199,19 +197,26 @@ def validate(document: Document) -> tuple[DesiredState, list[str]]:
         if key not in SECTIONS:
             document.problems.append(
                 document.problem(
-                    (str(key),), f"unknown top-level key; expected {' or '.join(SECTIONS)}"
+                    (str(key),),
+                    f"unknown top-level key; expected {', '.join(SECTIONS[:-1])} or {SECTIONS[-1]}",
                 )
             )
     channels = _Section(document, "channels")
     monitors = _Section(document, "monitors", _defaults(document, data.get("defaults")))
     windows = _Section(document, "maintenance")
+    channel_specs = channels.specs(_items(document, data, "channels"), channel_spec)
+    monitor_specs = monitors.specs(
+        _items(document, data, "monitors"),
+        lambda item: with_defaults(monitor_spec(item), item, monitors.defaults),
+    )
+    window_specs = windows.specs(_items(document, data, "maintenance"), maintenance_window)
     desired = DesiredState(
-        channels=tuple(channels.specs(_items(document, data, "channels"), channel_spec)),
-        monitors=tuple(monitors.specs(_items(document, data, "monitors"), monitor_spec)),
+        channels=tuple(channel_specs),
+        monitors=tuple(monitor_specs),
         paths=channels.paths | monitors.paths | windows.paths,
         channel_names=frozenset(channels.names),
         references=tuple(monitors.references),
-        maintenance=tuple(windows.specs(_items(document, data, "maintenance"), maintenance_window)),
+        maintenance=tuple(window_specs),
     )
     return desired, sort_problems(document, document.problems)
 

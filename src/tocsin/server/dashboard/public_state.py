@@ -156,14 +156,15 @@ class _Span:
 
 
 def _spans(
-    monitor: MonitorRecord,
+    created_at: datetime,
+    current: MonitorState,
     flips: Sequence[tuple[datetime, str, str]],
     start: datetime,
     now: datetime,
 ) -> list[_Span]:
     """The monitor's states from ``start`` (or its creation) to ``now``."""
-    state = flips[0][1] if flips else monitor.status.state.value
-    cursor = max(start, monitor.created_at)
+    state = flips[0][1] if flips else current.value
+    cursor = max(start, created_at)
     spans = []
     for at, _, new in flips:
         if at > cursor:
@@ -175,17 +176,19 @@ def _spans(
 
 
 def heartbeat_uptime(
-    monitor: MonitorRecord,
+    created_at: datetime,
+    current: MonitorState,
     flips: Sequence[tuple[datetime, str, str]],
     days: Sequence[date],
     now: datetime,
 ) -> tuple[list[DayBar], float | None]:
-    """Bars of a heartbeat monitor from its flips (time down over time watched), and the
+    """Bars of a heartbeat monitor created at ``created_at``, in state ``current`` now,
+    from its flips ``(at, old, new)`` in the window (time down over time watched), and the
     uptime over the whole window."""
     start = datetime.combine(days[0], time(), UTC)
     watched = dict.fromkeys(days, 0.0)
     down = dict.fromkeys(days, 0.0)
-    for span in _spans(monitor, flips, start, now):
+    for span in _spans(created_at, current, flips, start, now):
         if span.state in _UNWATCHED:
             continue
         moment = span.start

@@ -88,7 +88,10 @@ async def page_view(
             counted = tallies.get((monitor.id, item.component_key), {})
             bars, total = bars_from_tallies(days, counted), total_from_tallies(counted)
         else:
-            bars, total = heartbeat_uptime(monitor, flips.get(monitor.id, []), days, now)
+            history = flips.get(monitor.id, [])
+            bars, total = heartbeat_uptime(
+                monitor.created_at, monitor.status.state, history, days, now
+            )
         uptime = "no data" if total is None else format_percent(total)
         items.append(ItemView(item.display_name, state, bars, uptime))
     touched: dict[int, list[str]] = {}

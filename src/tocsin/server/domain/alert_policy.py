@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import format_duration, parse_duration
 from tocsin.server.domain.flapping import FlapPolicy, flap_policy
 from tocsin.server.domain.spec import _names
 

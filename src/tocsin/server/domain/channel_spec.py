@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import parse_duration
 from tocsin.server.domain.fields import name_field, storable, text_field
 
 # The settings each kind takes; "url" is required by every kind but email, "to" by email.

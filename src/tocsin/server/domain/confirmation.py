@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
 from tocsin.health.model import Status
-from tocsin.server.domain.durations import format_duration, parse_duration
 from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import Flip
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import format_duration, parse_duration
 from tocsin.server.domain.maintenance import from_iso, to_iso
 
 DEFAULT_CHANGES = 5

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 
 from cronsim import CronSim, CronSimError
 
+from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import format_duration, parse_duration
 from tocsin.server.domain.schedule import load_timezone, normalize_cron
 from tocsin.server.domain.spec import _names
 

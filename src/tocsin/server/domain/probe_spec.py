@@ -17,11 +17,11 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
 from tocsin.server.domain.assertions import Assertion, assertion_from_json, parse_assertions
 from tocsin.server.domain.component_thresholds import ComponentRule, parse_thresholds
 from tocsin.server.domain.confirmation import ConfirmPolicy, confirm_policy
-from tocsin.server.domain.durations import parse_duration
 from tocsin.server.domain.fields import add_problem, storable
 from tocsin.server.domain.placeholders import placeholder_problems
 from tocsin.server.domain.states import MonitorKind

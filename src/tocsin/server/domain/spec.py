@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
 from tocsin.server.domain.channel_spec import (
     CHANNEL_FIELDS,
@@ -20,7 +21,6 @@ from tocsin.server.domain.channel_spec import (
     ChannelSpec,
     channel_spec,
 )
-from tocsin.server.domain.durations import parse_duration
 from tocsin.server.domain.fields import NAME_MAX, add_problem, name_field, storable, text_field
 from tocsin.server.domain.probe_spec import KIND_FIELDS, PROBE_FIELDS, ProbeSpec, probe_spec
 from tocsin.server.domain.schedule import Schedule, check_cron, load_timezone, normalize_cron

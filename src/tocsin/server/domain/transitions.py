@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tocsin.server.domain.durations import format_duration
+from tocsin.durations import format_duration
 from tocsin.server.domain.schedule import Schedule
 from tocsin.server.domain.states import AlertKind, MonitorState, PingKind
 

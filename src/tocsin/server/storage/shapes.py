@@ -16,10 +16,10 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tocsin.durations import format_duration
 from tocsin.health.model import Status
 from tocsin.server.domain.alert_policy import AlertPolicy
 from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, progress
-from tocsin.server.domain.durations import format_duration
 from tocsin.server.domain.ping_urls import ping_url, slug_ping_url
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.storage.probe_reads import probe_views

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
-from tocsin.server.domain.durations import parse_duration
 from tocsin.server.domain.spec import monitor_spec
 from tocsin.server.web.app import create_app
 from tocsin.settings import Settings

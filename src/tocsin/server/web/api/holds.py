@@ -13,8 +13,8 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from tocsin.durations import parse_duration
 from tocsin.errors import NotFoundError, ValidationError
-from tocsin.server.domain.durations import parse_duration
 from tocsin.server.storage.holds import (
     HoldKind,
     HoldRecord,

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict, JsonValue
 
+from tocsin.durations import format_duration
 from tocsin.errors import ValidationError
 from tocsin.server.domain.alert_policy import (
     DEFAULT_REMIND_MAX,
@@ -33,7 +34,6 @@ from tocsin.server.domain.channel_spec import (
     SECRET_MIN,
 )
 from tocsin.server.domain.confirmation import MAX_COUNT
-from tocsin.server.domain.durations import format_duration
 from tocsin.server.domain.flapping import MAX_CHANGES, MAX_WITHIN, MIN_CHANGES
 from tocsin.server.domain.probe_spec import (
     KIND_FIELDS,

@@ -1,4 +1,7 @@
-"""Durations as users write them: ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or plain seconds."""
+"""Durations as users write them: ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or plain seconds.
+
+Shared by both halves (settings read durations too), so it imports only the standard library.
+"""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tocsin.server.domain.durations import describe_span
+from tocsin.durations import describe_span
 
 
 @pytest.mark.parametrize(
