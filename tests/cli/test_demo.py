@@ -35,7 +35,17 @@ class DemoProcess:
         )
         self.lines: list[str] = []
         self._new: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def close(self) -> None:
+        """Kill the demo if it still runs; read its output to the end."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self._reader.join(10)
+        assert self.process.stdout is not None
+        self.process.stdout.close()
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -130,9 +140,7 @@ def test_demo_alerts_when_the_worker_is_broken_and_when_fixed_then_stops_everyth
         demo.process.send_signal(signal.SIGTERM)
         assert demo.process.wait(30) == 0
     finally:
-        if demo.process.poll() is None:
-            demo.process.kill()
-            demo.process.wait(10)
+        demo.close()
     assert [pid for pid in children if alive(pid)] == []
     assert "demo stopped" in demo.lines[-1]
     # The throwaway directory and the pid file are gone.

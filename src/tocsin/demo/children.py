@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from tocsin.errors import TocsinError
+
 STOP_SECONDS = 10.0
 
 
@@ -89,10 +91,10 @@ def wait_until_answers(child: Child, url: str, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not child.running:
-            raise RuntimeError(f"the {child.name} exited:\n{child.log_tail()}")
+            raise TocsinError(f"the {child.name} exited:\n{child.log_tail()}")
         try:
             httpx.get(url, timeout=1)
             return
         except httpx.HTTPError:
             time.sleep(0.1)
-    raise RuntimeError(f"the {child.name} did not answer {url} within {timeout:.0f} s")
+    raise TocsinError(f"the {child.name} did not answer {url} within {timeout:.0f} s")

@@ -16,7 +16,14 @@ from types import FrameType
 from tocsin.demo import control
 from tocsin.demo.children import Child, wait_until_answers
 from tocsin.demo.receiver import Receiver
-from tocsin.demo.seed import ADMIN, APP_MONITOR, create_monitors, seed_database
+from tocsin.demo.seed import (
+    ADMIN,
+    APP_MONITOR,
+    POOL_MONITOR,
+    WEB_MONITOR,
+    create_monitors,
+    seed_database,
+)
 from tocsin.errors import TocsinError
 
 
@@ -135,7 +142,7 @@ class Demo:
             f"app        {self.app_url}/   (/healthz takes 'Authorization: Bearer {self.token}')",
             f"API key    {credentials.api_key}",
             f"logs       {self.directory}",
-            f"monitors   {APP_MONITOR} (app /healthz), demo-web (http /), demo-worker-pool "
+            f"monitors   {APP_MONITOR} (app /healthz), {WEB_MONITOR} (http /), {POOL_MONITOR} "
             "(heartbeat); alerts print below",
             f"try        tocsin demo --break worker{flag}   then   tocsin demo --fix worker{flag}",
             "tocsin demo ready (Ctrl-C stops it)",

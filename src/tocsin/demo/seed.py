@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 
+from tocsin.errors import TocsinError
+
 CHANNEL = "demo-alerts"
 APP_MONITOR = "demo-app"
 WEB_MONITOR = "demo-web"
@@ -93,6 +95,6 @@ def create_monitors(base_url: str, api_key: str, app_url: str, receiver_url: str
 def _post(api: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
     answer = api.post(path, json=body)
     if answer.status_code != 201:
-        raise RuntimeError(f"POST {path} answered {answer.status_code}: {answer.text}")
+        raise TocsinError(f"POST {path} answered {answer.status_code}: {answer.text}")
     created: dict[str, Any] = answer.json()
     return created
