@@ -51,14 +51,17 @@ def sparkline(values: Sequence[float], label: str, width: int = 120, height: int
         return Markup("")
     top = max(values) or 1.0
     step = (width - 2 * _PAD) / (len(values) - 1)
+    scale = (height - 2 * _PAD) / top
+    # Plain string formatting, joined to markup once (``+`` escapes the label and points):
+    # a list page draws fifty of these on every poll.
     points = " ".join(
-        f"{_number(_PAD + i * step)},{_number(height - _PAD - (v / top) * (height - 2 * _PAD))}"
-        for i, v in enumerate(values)
+        [f"{_PAD + i * step:.1f},{height - _PAD - v * scale:.1f}" for i, v in enumerate(values)]
     )
-    return Markup(
+    head = Markup(
         '<svg class="sparkline" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-        'aria-label="{label}"><polyline points="{points}"/></svg>'
-    ).format(w=width, h=height, label=label, points=points)
+        'aria-label="'
+    ).format(w=width, h=height)
+    return head + label + Markup('"><polyline points="') + points + Markup('"/></svg>')
 
 
 def line_chart(

@@ -1,8 +1,9 @@
 """The home page: the monitor list, filtered and paged, refreshed in place by htmx.
 
-Each page reads its monitors with one query, then their uptime and latency with one
-query each (``page_reads``). The table is also served alone (``/ui/monitors/rows``) for
-htmx to poll every 5 seconds, so states change without a reload.
+Each page reads its monitors with one query, then their uptime and latency with at most
+one query each (``page_reads``; uptime is kept for a minute). The table is also served
+alone (``/ui/monitors/rows``) for htmx to poll every 5 seconds, so states change without
+a reload.
 """
 
 from __future__ import annotations
@@ -60,9 +61,7 @@ async def _list_page(request: Request, current: CurrentUser, template: str) -> R
         )
     query = {key: value for key, value in filters.items() if value}
     sparklines = {
-        monitor_id: sparkline(
-            [value for _, value in figure.latency], "Response time over the last 24 hours"
-        )
+        monitor_id: sparkline(figure.latency, "Response time over the last 24 hours")
         for monitor_id, figure in figures.items()
     }
     this_page = urlencode(query | ({"after": after} if after else {}))
