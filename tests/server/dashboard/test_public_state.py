@@ -79,3 +79,10 @@ def test_states_combine_as_the_page_summary_says() -> None:
     assert overall_summary([up, down]) == "Partial outage"
     assert overall_summary([down, down]) == "Major outage"
     assert overall_summary([]) == "Status unknown"
+
+
+def test_time_after_now_is_not_counted() -> None:
+    # The page is computed as of the current minute, so a flip may come seconds later.
+    flips = [(at(30), "up", "down"), (NOW + timedelta(hours=1), "down", "up")]
+    bars, _ = heartbeat_uptime(at(0), MonitorState.UP, flips, DAYS, NOW)
+    assert bars[-1].uptime == 0.5  # today: up 00:00-06:00, down 06:00-12:00 (now)

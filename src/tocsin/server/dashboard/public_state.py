@@ -166,7 +166,8 @@ def _spans(
     state = flips[0][1] if flips else current.value
     cursor = max(start, created_at)
     spans = []
-    for at, _, new in flips:
+    for flipped_at, _, new in flips:
+        at = min(flipped_at, now)
         if at > cursor:
             spans.append(_Span(cursor, at, state))
         cursor, state = max(cursor, at), new

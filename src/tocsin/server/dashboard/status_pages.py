@@ -40,8 +40,11 @@ _PICK_LIMIT = 1000  # monitor names offered in the "add" form's list
 
 @router.get("/status/{slug}")
 async def public_status_page(request: Request, slug: str) -> Response:
-    """A status page, for anyone: no session is read, so every visitor gets the same bytes."""
-    now = datetime.now(UTC)
+    """A status page, for anyone: no session is read, so every visitor gets the same bytes.
+
+    Computed as of the current minute, so the page (and its ETag) stays the same for a
+    minute unless something changes, even while a heartbeat's downtime today grows."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
     async with server_state(request).database.read() as conn:
         page = await find_status_page(conn, slug)
         if page is None:
