@@ -24,10 +24,13 @@ from sqlalchemy.engine import Connection
 from tocsin import __version__
 from tocsin.durations import describe_span
 from tocsin.server.domain.alert_policy import ReminderCaps
+from tocsin.server.domain.flapping import FlapPolicy, FlapStatus
 from tocsin.server.domain.notify_decision import Decision, Notice, NoticeKind, Situation, decide
 from tocsin.server.domain.ping_urls import ping_url
 from tocsin.server.domain.states import CLAIM_SECONDS, MonitorState, NotificationStatus
 from tocsin.server.domain.transitions import Flip
+from tocsin.server.storage.dependency_state import dependents_of, parents_down
+from tocsin.server.storage.flap_state import flap_statuses
 from tocsin.server.storage.holds import MonitorRef, holds_for
 from tocsin.server.storage.hot_rows import NotificationRow
 from tocsin.server.storage.incidents import open_incidents, resolve_incidents
@@ -39,6 +42,7 @@ from tocsin.server.storage.policy_state import (
     load_states,
     project_channels,
     save_states,
+    wake_now,
 )
 from tocsin.server.storage.rows import MonitorRecord
 
@@ -268,6 +272,8 @@ def insert_alerts(
     now = max(at for _, _, _, at in alerting)
     refs = [MonitorRef(s.monitor_id, s.project_id, s.name) for s in states.values()]
     held = holds_for(conn, refs, now)
+    blocked = parents_down(conn, states)
+    flapping = flap_statuses(conn, flap_policies(states), now)
     outbox = OutboxWriter(base_url, project_channels(conn, {s.project_id for s in states.values()}))
     working = {monitor_id: _Working(state, state.incident) for monitor_id, state in states.items()}
     new_ids = iter(open_incidents(conn, _opening(alerting, working)))
@@ -281,7 +287,12 @@ def insert_alerts(
             resolved.append((item.incident.id, at, flip.cause))
             ended_at = at
         log = item.update.log if item.update else item.state.log
-        situation = Situation(flip.new_state, held.get(monitor.id))
+        situation = Situation(
+            flip.new_state,
+            held.get(monitor.id),
+            flapping.get(monitor.id, FlapStatus()),
+            blocked.get(monitor.id, ()),
+        )
         decision = decide(situation, item.state.policy, log, at, caps)
         incident = item.incident
         outbox.add(
@@ -300,7 +311,31 @@ def insert_alerts(
         )
     resolve_incidents(conn, resolved)
     save_states(conn, [item.update for item in working.values() if item.update])
+    _release_dependents(conn, alerting, states, now)
     return outbox.write(conn)
+
+
+def flap_policies(states: Mapping[int, AlertState]) -> dict[int, FlapPolicy]:
+    """The flapping policy of each monitor that has one on."""
+    return {m: s.policy.flapping for m, s in states.items() if s.policy.flapping is not None}
+
+
+def _release_dependents(
+    conn: Connection,
+    alerting: list[tuple[MonitorRecord, Flip, int, datetime]],
+    states: Mapping[int, AlertState],
+    now: datetime,
+) -> None:
+    """Monitors depending on one that recovered are decided again by the policy watch:
+    one still down sends its held alert then."""
+    recovered = {
+        (states[monitor.id].project_id, states[monitor.id].name)
+        for monitor, flip, _, _ in alerting
+        if flip.new_state is not MonitorState.DOWN and monitor.id in states
+    }
+    children = dependents_of(conn, recovered)
+    if children:
+        wake_now(conn, children, now)
 
 
 def _opening(

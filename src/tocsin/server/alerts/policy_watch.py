@@ -20,11 +20,20 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
-from tocsin.server.alerts.outbox import ClaimedAlert, Event, OutboxWriter, incident_json
+from tocsin.server.alerts.outbox import (
+    ClaimedAlert,
+    Event,
+    OutboxWriter,
+    flap_policies,
+    incident_json,
+)
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.alert_policy import ReminderCaps
+from tocsin.server.domain.flapping import FlapStatus
 from tocsin.server.domain.notify_decision import Notice, Situation, decide
 from tocsin.server.storage.database import Database
+from tocsin.server.storage.dependency_state import parents_down
+from tocsin.server.storage.flap_state import flap_statuses
 from tocsin.server.storage.holds import MonitorRef, holds_for
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.policy_state import (
@@ -158,6 +167,8 @@ class PolicyWatch:
         states = load_states(conn, due)
         refs = [MonitorRef(s.monitor_id, s.project_id, s.name) for s in states.values()]
         held = holds_for(conn, refs, now)
+        blocked = parents_down(conn, states)
+        flapping = flap_statuses(conn, flap_policies(states), now)
         outbox = OutboxWriter(
             self.base_url, project_channels(conn, {s.project_id for s in states.values()})
         )
@@ -165,7 +176,12 @@ class PolicyWatch:
         sent: list[tuple[int, Notice]] = []
         for monitor_id, state in states.items():
             record = records[monitor_id]
-            situation = Situation(record.status.state, held.get(monitor_id))
+            situation = Situation(
+                record.status.state,
+                held.get(monitor_id),
+                flapping.get(monitor_id, FlapStatus()),
+                blocked.get(monitor_id, ()),
+            )
             decision = decide(situation, state.policy, state.log, now, self.caps)
             incident = state.incident
             cause = incident.cause if incident else ""

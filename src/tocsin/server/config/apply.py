@@ -62,7 +62,8 @@ async def apply_change(session: BackendSession, change: Change) -> Json | None:
 
 def _location(document: Document, desired: DesiredState, change: Change) -> str:
     """``"tocsin.yaml:6: monitors[0] (backup): "`` for a change the file describes."""
-    path = desired.paths.get((f"{change.kind.value}s", change.name))
+    section = "maintenance" if change.kind is ObjectKind.MAINTENANCE else f"{change.kind.value}s"
+    path = desired.paths.get((section, change.name))
     if path is None:
         return ""
     return f"{document.source}:{document.line_of(path)}: {format_path(path)} ({change.name}): "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import urlsplit
 
@@ -22,6 +22,7 @@ from tocsin.server.domain.alert_policy import AlertPolicy
 from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, progress
 from tocsin.server.domain.ping_urls import ping_url, slug_ping_url
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
+from tocsin.server.storage.flap_state import flap_statuses
 from tocsin.server.storage.probe_reads import probe_views
 from tocsin.server.storage.probe_rows import (
     ComponentStateRecord,
@@ -220,6 +221,10 @@ class MonitorOut(BaseModel):
     components: list[ComponentOut] | None = Field(
         None, description="app monitors: each component's current state; null for others"
     )
+    flapping: bool = Field(
+        False, description="changing state too often: alerts wait until it is stable"
+    )
+    flapping_since: Timestamp | None = Field(None, description="when it started flapping")
     alert_policy: dict[str, Any] = Field(
         default_factory=dict,
         description="notify_on_recovery, remind, escalate, flapping, depends_on as "
@@ -429,11 +434,22 @@ async def monitors_out(
     base_url: str,
     *,
     secrets: bool = True,
+    now: datetime | None = None,
 ) -> list[MonitorOut]:
     """The shapes of ``monitors``, with each probed one's newest result and components
-    (two queries for the lot)."""
+    and whether each is flapping at ``now`` (three queries for the lot)."""
     views = await probe_views(conn, [m.id for m in monitors if m.kind.probed])
-    return [MonitorOut.of(m, base_url, views.get(m.id), secrets=secrets) for m in monitors]
+    policies = {m.id: AlertPolicy.from_json(m.alert_policy or {}).flapping for m in monitors}
+    on = {monitor_id: policy for monitor_id, policy in policies.items() if policy is not None}
+    flapping = await conn.run_sync(flap_statuses, on, now or datetime.now(UTC))
+    shown = []
+    for m in monitors:
+        out = MonitorOut.of(m, base_url, views.get(m.id), secrets=secrets)
+        status = flapping.get(m.id)
+        if status is not None:
+            out = out.model_copy(update={"flapping": True, "flapping_since": status.since})
+        shown.append(out)
+    return shown
 
 
 class UptimeOut(BaseModel):

@@ -16,6 +16,7 @@ from tocsin.server.web.api.errors import install_error_handlers
 from tocsin.server.web.api.holds import router as holds_router
 from tocsin.server.web.api.incidents import router as incidents_router
 from tocsin.server.web.api.info import router as info_router
+from tocsin.server.web.api.maintenance import router as maintenance_router
 from tocsin.server.web.api.monitors import router as monitors_router
 from tocsin.server.web.api.project import router as project_router
 from tocsin.server.web.api.results import router as results_router
@@ -41,6 +42,7 @@ def api_router() -> APIRouter:
     router.include_router(deliveries_router)
     router.include_router(incidents_router)
     router.include_router(holds_router)
+    router.include_router(maintenance_router)
     router.include_router(project_router)
     router.include_router(info_router)  # the one route that needs no key
     return router

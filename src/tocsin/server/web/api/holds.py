@@ -25,7 +25,13 @@ from tocsin.server.storage.holds import (
 from tocsin.server.storage.monitors import get_monitor
 from tocsin.server.storage.policy_state import wake_now
 from tocsin.server.web.api.auth import AuthenticatedRoute, server_state
-from tocsin.server.web.api.schemas import INVALID, NOT_FOUND, WRITE_RESPONSES, usable_key
+from tocsin.server.web.api.schemas import (
+    INVALID,
+    NOT_FOUND,
+    WRITE_RESPONSES,
+    Duration,
+    usable_key,
+)
 from tocsin.server.web.state import ServerState
 
 router = APIRouter(tags=["silences"], route_class=AuthenticatedRoute)
@@ -37,7 +43,7 @@ class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     monitor: str = Field(description="the monitor's uuid or name")
-    for_: str | None = Field(None, alias="for", description="how long, like 2h or 30m")
+    for_: Duration = Field(None, alias="for", description="how long, like 2h or 30m")
     until: datetime | None = Field(None, description="until when (ISO 8601 with offset)")
 
 

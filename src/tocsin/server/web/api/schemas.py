@@ -136,6 +136,7 @@ _OWNER: JsonDict = {"type": "string", "enum": [*_OWNERS]}
 Name = Annotated[Any, WithJsonSchema(_NAME)]
 Text = Annotated[Any, WithJsonSchema(_or_null(_TEXT))]
 Names = Annotated[Any, WithJsonSchema(_or_null(_NAMES))]
+SomeNames = Annotated[Any, WithJsonSchema({**_NAMES, "minItems": 1})]
 Slug = Annotated[Any, WithJsonSchema(_or_null(_SLUG))]
 MonitorKindText = Annotated[
     Any, WithJsonSchema(_or_null({"enum": [kind.value for kind in MonitorKind]}))
@@ -399,7 +400,7 @@ def _kind_variants() -> list[JsonDict]:
     return variants
 
 
-def _body_config(
+def body_config(
     *required: str,
     variants: list[JsonDict] | None = None,
     reshape: Callable[[JsonDict], None] | None = None,
@@ -536,7 +537,7 @@ class MonitorIn(_ProbeFields):
     """A new monitor: a heartbeat (``period``/``cron``, ``grace``) or a probe (``http``,
     ``app``: ``url``, assertions; ``tcp``: ``host``, ``port``)."""
 
-    model_config = _body_config("name", reshape=_by_monitor_kind)
+    model_config = body_config("name", reshape=_by_monitor_kind)
 
     name: Name = Field(None, description="unique within the project, at most 100 characters")
     kind: MonitorKindText = Field(None, description='"heartbeat" (the default)')
@@ -554,7 +555,7 @@ class MonitorIn(_ProbeFields):
 class MonitorPatch(_ProbeFields):
     """Changes to a monitor: given fields replace the current values; ``null`` clears one."""
 
-    model_config = _body_config()
+    model_config = body_config()
 
     name: Name = None
     kind: MonitorKindText = None
@@ -585,7 +586,7 @@ _TIMEOUT_DOC = "at most 60 seconds (default 10)"
 class ChannelIn(BaseModel):
     """A new notification channel; which settings it takes depends on its kind."""
 
-    model_config = _body_config("name", "kind", variants=_kind_variants())
+    model_config = body_config("name", "kind", variants=_kind_variants())
 
     name: Name = None
     kind: ChannelKindText = Field(None, description=_KINDS_DOC)
@@ -601,7 +602,7 @@ class ChannelPatch(BaseModel):
     """Changes to a channel: given fields replace the current values; ``null`` clears one.
     A new ``kind`` drops the settings it does not take."""
 
-    model_config = _body_config()
+    model_config = body_config()
 
     name: Name = None
     kind: ChannelKindText = None
