@@ -114,3 +114,12 @@ def test_a_slug_breaking_the_rule_is_refused_as_given_not_trimmed(slug: str) -> 
 @pytest.mark.parametrize("slug", ["ab", "a-b_c", "0", "a" * 100])
 def test_slugs_that_follow_the_rule(slug: str) -> None:
     assert monitor_spec({"name": "job", "slug": slug}).slug == slug
+
+
+@pytest.mark.parametrize("field", ["tags", "channels", "depends_on"])
+def test_a_white_space_name_is_refused_not_stored_empty(field: str) -> None:
+    # Names are trimmed; a blank one used to be stored as "" and then refused on every
+    # later PATCH of the monitor (found by schemathesis).
+    with pytest.raises(ValidationError) as caught:
+        monitor_spec({"name": "x", "period": 60, field: [" \t"]})
+    assert caught.value.fields == {field: "must be a list of non-empty strings"}

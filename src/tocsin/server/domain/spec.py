@@ -95,7 +95,9 @@ def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[s
     value = data.get(key)
     if value is None:
         return ()
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) and v for v in value):
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, str) and v.strip() for v in value
+    ):
         errors[key] = "must be a list of non-empty strings"
         return ()
     if not all(storable(v) for v in value):

@@ -115,7 +115,11 @@ _NAME: JsonDict = {
     # Something besides white space (names are trimmed), and no NUL.
     "pattern": f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$",
 }
-_NAMES: JsonDict = {"type": "array", "items": {**_TEXT, "minLength": 1}}
+# Each item is trimmed, so it needs something besides white space.
+_NAMES: JsonDict = {
+    "type": "array",
+    "items": {"type": "string", "pattern": f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$"},
+}
 _SLUG: JsonDict = {"type": "string", "pattern": "^[a-z0-9_-]{1,100}$"}
 _URL: JsonDict = {"type": "string", "pattern": f"^https?://[^/{_BLANK}][^\\u0000]*$"}
 # Any scheme: an Apprise URL (tgram://..., pagerduty://...), or http(s) for the others.
