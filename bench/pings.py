@@ -7,9 +7,16 @@ on asyncio streams) drives their ping URLs round-robin. Every ping answered 200 
 acknowledged count at the end.
 
     .venv/bin/python bench/pings.py [--seconds 15] [--concurrency 64] [--monitors 1000]
+        [--probing 10000]
 
 A baseline run follows on each database, in the same process: the same server with one
 ping per transaction (``TOCSIN_WRITER_BATCH_MAX=1``), and the ratio between the two.
+
+``--probing N`` adds a run with ``N`` ``http`` monitors (every 60 s) probing a local
+target (``bench/probes.py``'s, in a subprocess) on the same server, after its probe engine
+has started on them: the ping load then competes with probing and with the writes of its
+results. It prints that run's pings/s as a share of the run without probing (target:
+at least 90 %) and the probes/s the server made meanwhile.
 """
 
 from __future__ import annotations
@@ -17,11 +24,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import tempfile
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
+import httpx
 from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
+from probes import target_process
 from sqlalchemy import func, select
 
 from tocsin.server.storage.database import Database
@@ -110,21 +122,71 @@ async def stored(database_url: str) -> int:
         await database.dispose()
 
 
+def probe_metrics(base_url: str) -> dict[str, float]:
+    """The server's ``tocsin_probe_*`` samples from ``/metrics``, by name with labels."""
+    text = httpx.get(f"{base_url}/metrics", timeout=10).text
+    sample = r"^(tocsin_probe_\w+(?:\{[^}]*\})?) (\S+)$"
+    return {name: float(value) for name, value in re.findall(sample, text, re.MULTILINE)}
+
+
+def probing_summary(before: dict[str, float], after: dict[str, float], seconds: float) -> str:
+    """What the probe engine did between two ``probe_metrics`` readings."""
+    samples = {
+        "runs": "runs_total",
+        "skips": "skips_total",
+        "failed": 'results_total{verdict="fail"}',
+        "errors": "errors_total",
+        "dropped": "dropped_results_total",
+    }
+    done = {
+        short: after.get(f"tocsin_probe_{name}", 0) - before.get(f"tocsin_probe_{name}", 0)
+        for short, name in samples.items()
+    }
+    return (
+        f"{done['runs'] / seconds:.0f} probes/s, {done['skips']:.0f} skipped slots, "
+        f"{done['failed']:.0f} failed, {done['errors']:.0f} probe errors, "
+        f"{done['dropped']:.0f} dropped results"
+    )
+
+
+def start_probing(server: ServerProcess, target_url: str, count: int) -> None:
+    """Create ``count`` http monitors on ``target_url`` (every 60 s) in the server's
+    database and wait until its probe engine schedules them all and has probed some."""
+    run(
+        create_monitors(
+            server.database_url, count, prefix="probe", kind="http", url=target_url, interval=60
+        )
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = probe_metrics(server.base_url)
+        if found.get("tocsin_probe_jobs", 0) >= count and found.get("tocsin_probe_runs_total"):
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"the probe engine did not start probing:\n{server.log()[-2000:]}")
+
+
 def bench(
     label: str,
     data_dir: Path,
     database_url: str | None,
     seconds: float,
     args: argparse.Namespace,
+    probe_target: str | None = None,
     **env: str,
 ) -> float:
-    """Run one server configuration; print its line and return its pings/s."""
+    """Run one server configuration; print its line and return its pings/s.
+
+    With ``probe_target``, ``args.probing`` http monitors probe it during the run."""
     server = ServerProcess(data_dir, database_url, TOCSIN_PING_HISTORY="1000000", **env)
     server.start()
     try:
         uuids = run(create_monitors(server.database_url, args.monitors, period="1d"))
         assert isinstance(uuids, list)
+        if probe_target:
+            start_probing(server, probe_target, args.probing)
         run(load(server.base_url, uuids, 2, args.concurrency))  # warm-up
+        probes_before = probe_metrics(server.base_url)
         before = run(stored(server.database_url))
         assert server.process is not None
         cpu_before = cpu_seconds(server.process.pid)
@@ -135,9 +197,12 @@ def bench(
         assert isinstance(result, dict)
         after = run(stored(server.database_url))
         assert isinstance(before, int) and isinstance(after, int)
+        probes_after = probe_metrics(server.base_url)
     finally:
         server.stop()
     durable = after - before
+    if probe_target:
+        label = f"{label} ({args.probing} probing)"
     print(
         f"{label:<22} {result['rate']:>6.0f} pings/s  p50 {result['p50_ms']:5.1f} ms  "
         f"p99 {result['p99_ms']:5.1f} ms  errors {result['errors']:.0f}  "
@@ -146,19 +211,33 @@ def bench(
         f"load generator {client_cpu / max(result['acked'], 1) * 1e6:.0f}",
         flush=True,
     )
+    if probe_target:
+        print(f"{'':<22} meanwhile: {probing_summary(probes_before, probes_after, seconds)}")
     return float(result["rate"])
 
 
 def compare(
-    label: str, database_url: str | None, baseline_url: str | None, args: argparse.Namespace
+    label: str,
+    database: Callable[[], AbstractContextManager[str | None]],
+    args: argparse.Namespace,
+    probe_target: str | None,
 ) -> None:
-    """The server as shipped, then (unless ``--no-baseline``) one transaction per ping,
-    each on a fresh database."""
-    with tempfile.TemporaryDirectory() as tmp:
+    """The server as shipped, then (with ``probe_target``) the same while monitors probe
+    it, then (unless ``--no-baseline``) one transaction per ping; each run on a fresh
+    database from ``database``."""
+    with tempfile.TemporaryDirectory() as tmp, database() as database_url:
         rate = bench(label, Path(tmp), database_url, args.seconds, args)
+    if probe_target:
+        with tempfile.TemporaryDirectory() as tmp, database() as database_url:
+            probing = bench(label, Path(tmp), database_url, args.seconds, args, probe_target)
+        print(
+            f"{label}: pings/s while {args.probing:,} monitors probe: "
+            f"{probing / max(rate, 1) * 100:.0f} % of without (target: >= 90 %)",
+            flush=True,
+        )
     if args.no_baseline:
         return
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, database() as baseline_url:
         baseline = bench(
             f"{label} baseline",
             Path(tmp),
@@ -184,17 +263,26 @@ def main() -> None:
         help="length of the baseline run: one ping per transaction (no group commit)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the baseline run")
+    parser.add_argument(
+        "--probing",
+        type=int,
+        default=0,
+        help="also run with this many http monitors (every 60 s) probing a local target",
+    )
     args = parser.parse_args()
     print(
         f"{args.monitors} monitors, concurrency {args.concurrency}, {args.seconds:.0f} s, "
         "load generator in this process",
         flush=True,
     )
-    if args.only in (None, "sqlite"):
-        compare("sqlite", None, None, args)
-    if args.only in (None, "postgresql"):
-        with scratch_postgres() as url, scratch_postgres() as baseline_url:
-            compare("postgresql", url, baseline_url, args)
+    probing = target_process() if args.probing else nullcontext(None)
+    with probing as probe_target:
+        if probe_target:
+            print(f"probing: {args.probing:,} http monitors at 60 s on {probe_target}", flush=True)
+        if args.only in (None, "sqlite"):
+            compare("sqlite", lambda: nullcontext(None), args, probe_target)
+        if args.only in (None, "postgresql"):
+            compare("postgresql", scratch_postgres, args, probe_target)
 
 
 if __name__ == "__main__":

@@ -14,19 +14,15 @@ minute per database (the htmx poll every 5 seconds then reads only the latency).
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import case, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.server.storage.probe_reads import MONITOR, Window
-from tocsin.server.storage.probe_rows import Tally
-from tocsin.server.storage.tables import result_hours
+from tocsin.server.storage.probe_reads import Window, hourly_p50s, uptimes_by_monitor
 
 UPTIME_KEPT_SECONDS = 60.0
 _MAX_KEPT = 50_000  # monitors whose uptime one database's cache holds at most
@@ -60,7 +56,7 @@ async def list_figures(
     if not monitor_ids:
         return {}
     uptimes = await _uptimes(conn, monitor_ids, now)
-    latency = await _latency(conn, monitor_ids, Window.DAY.since(now))
+    latency = await hourly_p50s(conn, monitor_ids, Window.DAY.since(now))
     return {
         monitor_id: ListFigures(uptimes[monitor_id], latency.get(monitor_id, []))
         for monitor_id in monitor_ids
@@ -82,7 +78,7 @@ async def _uptimes(
     missing = [monitor_id for monitor_id in monitor_ids if monitor_id not in found]
     if not missing:
         return found
-    read = await _read_uptimes(conn, missing, now)
+    read = await uptimes_by_monitor(conn, missing, now)
     if len(kept) + len(missing) > _MAX_KEPT:
         kept.clear()
     until = clock + UPTIME_KEPT_SECONDS
@@ -91,51 +87,3 @@ async def _uptimes(
         kept[monitor_id] = _Kept(uptime, month_since, until)
         found[monitor_id] = uptime
     return found
-
-
-async def _read_uptimes(
-    conn: AsyncConnection, monitor_ids: Sequence[int], now: datetime
-) -> dict[int, Uptime]:
-    since = {window: window.since(now) for window in Window}
-    sums = []
-    for window in Window:
-        recent = result_hours.c.hour >= since[window]
-        sums.append(func.sum(case((recent, result_hours.c.count), else_=0)))
-        sums.append(func.sum(case((recent, result_hours.c.failures), else_=0)))
-    query = (
-        select(result_hours.c.monitor_id, *sums)
-        .where(
-            result_hours.c.monitor_id.in_(list(monitor_ids)),
-            result_hours.c.component_key == MONITOR,
-            result_hours.c.hour >= since[Window.MONTH],
-        )
-        .group_by(result_hours.c.monitor_id)
-    )
-    return {
-        monitor_id: {
-            window: Tally(int(numbers[i * 2] or 0), int(numbers[i * 2 + 1] or 0)).uptime_percent
-            for i, window in enumerate(Window)
-        }
-        for monitor_id, *numbers in await conn.execute(query)
-    }
-
-
-async def _latency(
-    conn: AsyncConnection, monitor_ids: Sequence[int], since: datetime
-) -> dict[int, list[float]]:
-    # Only the values: the sparkline spaces them evenly, and decoding each row's hour
-    # cost more than the query itself.
-    query = (
-        select(result_hours.c.monitor_id, result_hours.c.latency_p50)
-        .where(
-            result_hours.c.monitor_id.in_(list(monitor_ids)),
-            result_hours.c.component_key == MONITOR,
-            result_hours.c.hour >= since,
-            result_hours.c.latency_p50.is_not(None),
-        )
-        .order_by(result_hours.c.monitor_id, result_hours.c.hour)
-    )
-    latency: dict[int, list[float]] = defaultdict(list)
-    for monitor_id, p50 in await conn.execute(query):
-        latency[monitor_id].append(float(p50))
-    return latency

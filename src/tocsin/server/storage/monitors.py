@@ -333,3 +333,12 @@ async def resume_monitor(
             update(monitors).where(monitors.c.id == current.id).values(fail_streak=0, pass_streak=0)
         )
     return await save_status(conn, current, resume(current.status, "resumed by request"), now)
+
+
+async def count_by_state(conn: AsyncConnection) -> dict[MonitorState, int]:
+    """How many monitors (of every project) are in each state; every state is present."""
+    counts = dict.fromkeys(MonitorState, 0)
+    found = await conn.execute(select(monitors.c.state, func.count()).group_by(monitors.c.state))
+    for state, count in found.all():
+        counts[MonitorState(state)] = count
+    return counts

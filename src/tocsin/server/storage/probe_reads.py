@@ -222,3 +222,53 @@ async def hour_series(
     return [
         HourRecord(**{name: row[name] for name in HourRecord.__dataclass_fields__}) for row in rows
     ]
+
+
+async def uptimes_by_monitor(
+    conn: AsyncConnection, monitor_ids: Sequence[int], now: datetime
+) -> dict[int, dict[Window, float | None]]:
+    """Each monitor's uptime per window from the hourly aggregates, summed in one query."""
+    since = {window: window.since(now) for window in Window}
+    sums = []
+    for window in Window:
+        recent = result_hours.c.hour >= since[window]
+        sums.append(func.sum(case((recent, result_hours.c.count), else_=0)))
+        sums.append(func.sum(case((recent, result_hours.c.failures), else_=0)))
+    query = (
+        select(result_hours.c.monitor_id, *sums)
+        .where(
+            result_hours.c.monitor_id.in_(list(monitor_ids)),
+            result_hours.c.component_key == MONITOR,
+            result_hours.c.hour >= since[Window.MONTH],
+        )
+        .group_by(result_hours.c.monitor_id)
+    )
+    return {
+        monitor_id: {
+            window: Tally(int(numbers[i * 2] or 0), int(numbers[i * 2 + 1] or 0)).uptime_percent
+            for i, window in enumerate(Window)
+        }
+        for monitor_id, *numbers in await conn.execute(query)
+    }
+
+
+async def hourly_p50s(
+    conn: AsyncConnection, monitor_ids: Sequence[int], since: datetime
+) -> dict[int, list[float]]:
+    """Each monitor's hourly p50 latency since ``since``, oldest first (values only)."""
+    # Only the values: the sparkline spaces them evenly, and decoding each row's hour
+    # cost more than the query itself.
+    query = (
+        select(result_hours.c.monitor_id, result_hours.c.latency_p50)
+        .where(
+            result_hours.c.monitor_id.in_(list(monitor_ids)),
+            result_hours.c.component_key == MONITOR,
+            result_hours.c.hour >= since,
+            result_hours.c.latency_p50.is_not(None),
+        )
+        .order_by(result_hours.c.monitor_id, result_hours.c.hour)
+    )
+    latency: dict[int, list[float]] = defaultdict(list)
+    for monitor_id, p50 in await conn.execute(query):
+        latency[monitor_id].append(float(p50))
+    return latency

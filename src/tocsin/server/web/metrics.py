@@ -9,16 +9,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 
-from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import Flip
 from tocsin.server.ingest.requests import PingOutcome, PingRequest
 from tocsin.server.ingest.writer import BatchResult
 from tocsin.server.probes.engine import ProbeBatchResult
 from tocsin.server.probes.scheduler_stats import SchedulerStats
 from tocsin.server.storage.database import Database
-from tocsin.server.storage.tables import monitors
+from tocsin.server.storage.monitors import count_by_state
 from tocsin.server.watch.deadlines import DeadlineResult
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -106,14 +104,7 @@ class ServerMetrics:
     async def render(self, database: Database) -> bytes:
         """The exposition text, with monitor counts read from the database now."""
         async with database.read() as conn:
-            rows = (
-                await conn.execute(
-                    select(monitors.c.state, func.count()).group_by(monitors.c.state)
-                )
-            ).all()
-        counts = dict.fromkeys(MonitorState, 0)
-        for state, count in rows:
-            counts[MonitorState(state)] = count
+            counts = await count_by_state(conn)
         for state, count in counts.items():
             self.monitors.labels(state.value).set(count)
         return generate_latest(self.registry)
