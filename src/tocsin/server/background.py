@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 
@@ -23,3 +26,40 @@ async def wait_event(event: asyncio.Event, timeout: float) -> bool:
     except TimeoutError:
         return False
     return True
+
+
+async def run_due_loop(
+    name: str,
+    *,
+    reload: Callable[[], Awaitable[object]],
+    fire_due: Callable[[datetime], Awaitable[object]],
+    first_due: Callable[[], datetime | None],
+    wake: asyncio.Event,
+    reload_seconds: float,
+    reload_requested: Callable[[], bool] = lambda: False,
+    logger: logging.Logger,
+) -> None:
+    """The loop of a watch over due times (deadlines, policy wake-ups): reload every
+    ``reload_seconds`` (or when ``reload_requested()`` says so), fire what is due, then sleep
+    until the first due time, the next reload or ``wake``. A failed pass is logged and
+    retried a second later; the loop ends only when cancelled."""
+    loop = asyncio.get_running_loop()
+    next_reload = 0.0
+    while True:
+        try:
+            if reload_requested() or loop.time() >= next_reload:
+                await reload()
+                next_reload = loop.time() + reload_seconds
+            wake.clear()
+            await fire_due(datetime.now(UTC))
+            timeout = next_reload - loop.time()
+            first = first_due()
+            if first is not None:
+                timeout = min(timeout, (first - datetime.now(UTC)).total_seconds())
+            if timeout > 0:
+                await wait_event(wake, timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s pass failed; retrying in 1 s", name)
+            await asyncio.sleep(1)

@@ -27,7 +27,7 @@ from tocsin.server.alerts.outbox import (
     flap_policies,
     incident_json,
 )
-from tocsin.server.background import cancel_and_wait, wait_event
+from tocsin.server.background import cancel_and_wait, run_due_loop
 from tocsin.server.domain.alert_policy import ReminderCaps
 from tocsin.server.domain.flapping import FlapStatus
 from tocsin.server.domain.notify_decision import Notice, Situation, decide
@@ -109,27 +109,20 @@ class PolicyWatch:
         heapq.heapify(self._heap)
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_reload = 0.0
-        while True:
-            try:
-                if self._reload_now or loop.time() >= next_reload:
-                    self._reload_now = False
-                    await self.reload()
-                    next_reload = loop.time() + self.reload_seconds
-                self._wake.clear()
-                await self.fire_due(datetime.now(UTC))
-                timeout = next_reload - loop.time()
-                if self._heap:
-                    until_first = (self._heap[0][0] - datetime.now(UTC)).total_seconds()
-                    timeout = min(timeout, until_first)
-                if timeout > 0:
-                    await wait_event(self._wake, timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("policy watch pass failed; retrying in 1 s")
-                await asyncio.sleep(1)
+        await run_due_loop(
+            "policy watch",
+            reload=self.reload,
+            fire_due=self.fire_due,
+            first_due=lambda: self._heap[0][0] if self._heap else None,
+            wake=self._wake,
+            reload_seconds=self.reload_seconds,
+            reload_requested=self._take_reload_request,
+            logger=logger,
+        )
+
+    def _take_reload_request(self) -> bool:
+        asked, self._reload_now = self._reload_now, False
+        return asked
 
     async def fire_due(self, now: datetime) -> PolicyResult:
         """Decide again for every monitor whose wake-up time passed by ``now``; with no

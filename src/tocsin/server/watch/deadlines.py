@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy.engine import Connection
 
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
-from tocsin.server.background import cancel_and_wait, wait_event
+from tocsin.server.background import cancel_and_wait, run_due_loop
 from tocsin.server.domain.transitions import Flip, on_deadline
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.deadline_states import (
@@ -127,26 +127,15 @@ class DeadlineWatch:
         self._wake.set()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        next_reload = 0.0
-        while True:
-            try:
-                if loop.time() >= next_reload:
-                    await self.reload()
-                    next_reload = loop.time() + self.reload_seconds
-                self._wake.clear()
-                await self.fire_due(datetime.now(UTC))
-                timeout = next_reload - loop.time()
-                if self._heap:
-                    until_first = (self._heap[0][0] - datetime.now(UTC)).total_seconds()
-                    timeout = min(timeout, until_first)
-                if timeout > 0:
-                    await wait_event(self._wake, timeout)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("deadline watch pass failed; retrying in 1 s")
-                await asyncio.sleep(1)
+        await run_due_loop(
+            "deadline watch",
+            reload=self.reload,
+            fire_due=self.fire_due,
+            first_due=lambda: self._heap[0][0] if self._heap else None,
+            wake=self._wake,
+            reload_seconds=self.reload_seconds,
+            logger=logger,
+        )
 
     def _pop_due(self, now: datetime) -> list[int]:
         due: list[int] = []
