@@ -38,6 +38,7 @@ fi
 if port_open 5672 && ! port_open 15672; then
     echo "ensure-services: enabling the RabbitMQ management plugin"
     rabbitmq-plugins enable --quiet rabbitmq_management || true
-    wait_port "RabbitMQ management" 15672 || status=1
+    # Not fatal: without it only the management-API tests skip, and they say why.
+    wait_port "RabbitMQ management" 15672 || echo "ensure-services: continuing without it" >&2
 fi
 exit $status
