@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from tocsin.errors import NotFoundError
 from tocsin.server.alerts.channel_trial import send_trial
 from tocsin.server.alerts.channels import senders
 from tocsin.server.storage.channels import get_channel
@@ -29,8 +28,7 @@ router = APIRouter(prefix="/channels", tags=["channels"], route_class=Authentica
 async def test_channel(request: Request, key: str) -> ChannelTestOut:
     """Send a test alert through the channel (by uuid or name) and answer with what its
     receiver said. A failed delivery is still a 200: the failure is the answer."""
-    if not usable_key(key):
-        raise NotFoundError("no such channel")
+    usable_key(key, "channel")
     state = server_state(request)
     async with state.database.read() as conn:
         channel = await get_channel(conn, state.project.id, key)

@@ -7,7 +7,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from tocsin.errors import NotFoundError
 from tocsin.server.domain.channel_spec import KIND_SETTINGS
 from tocsin.server.domain.spec import channel_spec
 from tocsin.server.domain.states import ManagedBy
@@ -40,9 +39,7 @@ router = APIRouter(prefix="/channels", tags=["channels"], route_class=Authentica
 
 
 def _key(key: str) -> str:
-    if not usable_key(key):
-        raise NotFoundError("no such channel")
-    return key
+    return usable_key(key, "channel")
 
 
 def merge_channel(channel: ChannelRecord, changes: dict[str, Any]) -> dict[str, Any]:

@@ -11,7 +11,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tocsin.errors import NotFoundError
 from tocsin.server.storage.channels import get_channel
 from tocsin.server.storage.delivery_log import list_deliveries
 from tocsin.server.storage.monitors import get_monitor
@@ -27,12 +26,6 @@ MonitorKey = Annotated[str | None, Query(description="only this monitor's (uuid 
 NotificationId = Annotated[
     int | None, Query(ge=1, description="only this alert's: a `notification_id`")
 ]
-
-
-def _usable(what: str, key: str) -> str:
-    if not usable_key(key):
-        raise NotFoundError(f"no such {what}")
-    return key
 
 
 @router.get("", response_model=DeliveryPage, responses=INVALID | NOT_FOUND)
@@ -53,9 +46,9 @@ async def list_page(
     async with state.database.read() as conn:
         channel_id = monitor_id = None
         if channel is not None:
-            channel_id = (await get_channel(conn, project_id, _usable("channel", channel))).id
+            channel_id = (await get_channel(conn, project_id, usable_key(channel, "channel"))).id
         if monitor is not None:
-            monitor_id = (await get_monitor(conn, project_id, _usable("monitor", monitor))).id
+            monitor_id = (await get_monitor(conn, project_id, usable_key(monitor, "monitor"))).id
         found = await list_deliveries(
             conn,
             project_id,

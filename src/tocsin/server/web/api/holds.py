@@ -142,8 +142,7 @@ async def silence(request: Request, body: SilenceIn) -> HoldOut:
     state = server_state(request)
     now = datetime.now(UTC)
     until = silence_until(body, now)
-    if not usable_key(body.monitor):
-        raise NotFoundError("no such monitor")
+    usable_key(body.monitor, "monitor")
     async with state.database.write() as conn:
         monitor = await get_monitor(conn, state.project.id, body.monitor)
         key = await create_silence(conn, state.project.id, monitor.id, now, until)
@@ -159,8 +158,7 @@ async def silence(request: Request, body: SilenceIn) -> HoldOut:
 async def unsilence(request: Request, monitor: str) -> Response:
     """End a monitor's silences now: what they held goes out at once."""
     state = server_state(request)
-    if not usable_key(monitor):
-        raise NotFoundError("no such monitor")
+    usable_key(monitor, "monitor")
     async with state.database.write() as conn:
         record = await get_monitor(conn, state.project.id, monitor)
         if not await end_silences(conn, state.project.id, record.id):

@@ -9,7 +9,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from tocsin.errors import NotFoundError
 from tocsin.server.storage.incidents import IncidentRecord, list_incidents
 from tocsin.server.storage.monitors import get_monitor
 from tocsin.server.web.api.auth import AuthenticatedRoute, server_state
@@ -76,9 +75,9 @@ async def list_page(
     async with state.database.read() as conn:
         monitor_id = None
         if monitor is not None:
-            if not usable_key(monitor):
-                raise NotFoundError("no such monitor")
-            monitor_id = (await get_monitor(conn, state.project.id, monitor)).id
+            monitor_id = (
+                await get_monitor(conn, state.project.id, usable_key(monitor, "monitor"))
+            ).id
         found = await list_incidents(
             conn,
             state.project.id,

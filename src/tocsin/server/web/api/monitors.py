@@ -7,7 +7,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 
-from tocsin.errors import NotFoundError
 from tocsin.server.domain.alert_policy import POLICY_FIELDS
 from tocsin.server.domain.spec import ProbeSpec, monitor_spec
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
@@ -46,9 +45,7 @@ router = APIRouter(prefix="/monitors", tags=["monitors"], route_class=Authentica
 
 
 def _key(key: str) -> str:
-    if not usable_key(key):
-        raise NotFoundError("no such monitor")
-    return key
+    return usable_key(key, "monitor")
 
 
 def _current_values(monitor: MonitorRecord) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.errors import NotFoundError, ValidationError
+from tocsin.errors import ValidationError
 from tocsin.server.storage.monitors import get_monitor
 from tocsin.server.storage.probe_reads import (
     MONITOR,
@@ -73,9 +73,7 @@ class ComponentList(BaseModel):
 
 
 async def _monitor(request: Request, conn: AsyncConnection, key: str) -> MonitorRecord:
-    if not usable_key(key):
-        raise NotFoundError("no such monitor")
-    return await get_monitor(conn, server_state(request).project.id, key)
+    return await get_monitor(conn, server_state(request).project.id, usable_key(key, "monitor"))
 
 
 def _before(cursor: str | None) -> tuple[datetime, int] | None:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.config import JsonDict, JsonValue
 
 from tocsin.durations import format_duration
-from tocsin.errors import ValidationError
+from tocsin.errors import NotFoundError, ValidationError
 from tocsin.server.domain.alert_policy import (
     DEFAULT_REMIND_MAX,
     DEFAULT_REMIND_MIN_INTERVAL,
@@ -745,6 +745,9 @@ def validated(what: str, fields: dict[str, str], check: Callable[[], T]) -> T:
     return result
 
 
-def usable_key(key: str) -> bool:
-    """Whether a path key can be looked up at all (PostgreSQL refuses NUL in text)."""
-    return _bad_text(key) is None
+def usable_key(key: str, what: str) -> str:
+    """``key``, if it can be looked up at all; else ``NotFoundError("no such <what>")``:
+    nothing stored has such a key, and PostgreSQL refuses NUL in text."""
+    if _bad_text(key) is not None:
+        raise NotFoundError(f"no such {what}")
+    return key
