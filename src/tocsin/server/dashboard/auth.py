@@ -26,7 +26,6 @@ from tocsin.server.storage.sessions import ABSOLUTE_LIFETIME, SessionRecord, tou
 from tocsin.server.storage.sessions import find_session as stored_session
 from tocsin.server.storage.users import Role, UserRecord
 from tocsin.server.web.api.auth import SAFE_METHODS, server_state
-from tocsin.settings import Settings
 
 SESSION_COOKIE = "tocsin_session"
 FORM_COOKIE = "tocsin_form"
@@ -66,29 +65,14 @@ class CurrentUser:
         return self.session.csrf_token
 
 
-def settings_of(request: Request) -> Settings:
-    """The server's settings."""
-    return server_state(request).settings
-
-
 def is_https(request: Request) -> bool:
-    """Whether the browser reached us over TLS (through a trusted proxy if configured)."""
-    if request.url.scheme == "https":
-        return True
-    if settings_of(request).trust_proxy:
-        proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-        return proto == "https"
-    return False
+    """Whether the browser reached us over TLS (our trusted proxy's word counts: see
+    ``web.proxy_headers``)."""
+    return request.url.scheme == "https"
 
 
 def client_address(request: Request) -> str:
-    """The client's IP address: the peer's, or the one our trusted proxy appended."""
-    if settings_of(request).trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "")
-        # The last entry is the one our own proxy added; earlier ones are the client's say.
-        last = forwarded.split(",")[-1].strip()
-        if last:
-            return last
+    """The client's IP address: the peer's, or the one our trusted proxy reported."""
     return request.client.host if request.client else "unknown"
 
 

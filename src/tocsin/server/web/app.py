@@ -19,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin import __version__
 from tocsin.server.dashboard import install_dashboard
@@ -30,6 +30,7 @@ from tocsin.server.storage.projects import default_project
 from tocsin.server.web import pings, readiness
 from tocsin.server.web.api import api_router, install_error_handlers
 from tocsin.server.web.metrics import CONTENT_TYPE, ServerMetrics
+from tocsin.server.web.proxy_headers import TrustedProxyHeaders
 from tocsin.server.web.state import ServerState
 from tocsin.settings import Settings
 
@@ -85,19 +86,23 @@ def create_app(settings: Settings) -> TocsinApp:
     install_error_handlers(app)
     app.include_router(api_router())
     install_dashboard(app)
-    return TocsinApp(app, pings.PingApp(app.state))
+    return TocsinApp(app, pings.PingApp(app.state), trust_proxy=settings.trust_proxy)
 
 
 class TocsinApp:
     """Routes ``/ping/`` to the bare ping app and everything else to the FastAPI app."""
 
-    def __init__(self, api: FastAPI, ping_app: pings.PingApp) -> None:
+    def __init__(self, api: FastAPI, ping_app: pings.PingApp, *, trust_proxy: bool = False) -> None:
         self.api = api
         self.ping_app = ping_app
         self.state = api.state
+        self._entry: ASGIApp = TrustedProxyHeaders(self._route) if trust_proxy else self._route
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
+        await self._entry(scope, receive, send)
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith(PING_PREFIX):
             await self.ping_app(scope, receive, send)
         else:

@@ -118,15 +118,15 @@ def connection_limit(wanted: int, file_limit: int | None) -> int:
 
 
 def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options for ``X-Forwarded-Proto`` / ``X-Forwarded-For``: applied only with
-    ``TOCSIN_TRUST_PROXY``, the dashboard's rule too.
+    """uvicorn's options for ``X-Forwarded-*``: always off.
 
     uvicorn would otherwise apply them for any peer at 127.0.0.1 (``FORWARDED_ALLOW_IPS``),
-    so a local client could claim HTTPS or another address. Trusting the proxy means it is
-    the only way in, so its headers are believed whichever address it connects from.
+    so a local client could claim HTTPS or another address; and trusting every peer makes it
+    take the first ``X-Forwarded-For`` entry, the one the client wrote. With
+    ``TOCSIN_TRUST_PROXY`` the app's own ``TrustedProxyHeaders`` takes the entries our proxy
+    added instead (``settings`` is kept so every server start passes through one rule).
     """
-    if settings.trust_proxy:
-        return {"proxy_headers": True, "forwarded_allow_ips": "*"}
+    del settings
     return {"proxy_headers": False}
 
 
