@@ -23,7 +23,7 @@ test: $(STAMP) services ## lint, type-check and run the whole test suite against
 	$(BIN)/ruff check src tests bench examples
 	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
-	$(BIN)/python -m pytest $(ARGS)
+	$(BIN)/python -m pytest -n 2 $(ARGS)
 
 lint: $(STAMP) ## ruff + mypy only
 	$(BIN)/ruff check src tests bench examples

@@ -53,8 +53,8 @@ async def test_success_ping_answers_ok_and_is_stored(
     "path",
     [
         "/ping/not-a-uuid",
-        f"/ping/{uuid.uuid4()}",
-        f"/ping/{uuid.uuid4()}/start",
+        "/ping/0b9f3c1e-5d2a-4f6b-8c7d-9e0a1b2c3d4e",  # a well-formed UUID no monitor has
+        "/ping/0b9f3c1e-5d2a-4f6b-8c7d-9e0a1b2c3d4e/start",
         "/ping/",
         "/ping/a/b/c/d",
     ],

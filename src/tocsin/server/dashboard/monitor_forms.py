@@ -1,14 +1,15 @@
 """Create, edit, pause, resume and delete monitors from HTML forms (admins only).
 
-A form maps onto the same description the API and ``tocsin.yaml`` take (``monitor_spec``),
-so a problem comes back keyed by field and is shown next to that field. Editing merges
-the form into the monitor's current description (``merge_monitor``): settings the form
-does not show (headers, body, components, alert policy) keep their values. Every change
-tells the engines, as the API does.
+The form shows every setting the API and ``tocsin.yaml`` take and maps onto the same
+description (``monitor_form_fields``), validated by the same ``monitor_spec``, so a
+problem comes back keyed by field and is shown next to that field. Editing merges the
+posted fields into the monitor's current description (``merge_monitor``), as a PATCH
+does. Every change tells the engines, as the API does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,11 +19,19 @@ from starlette.responses import Response
 
 from tocsin.errors import ConflictError, MonitorLimitError, NotFoundError, ValidationError
 from tocsin.server.dashboard.auth import Admin, CurrentUser, PageError
-from tocsin.server.dashboard.forms import read_form
+from tocsin.server.dashboard.forms import read_form_lists
+from tocsin.server.dashboard.monitor_form_fields import (
+    blank_values,
+    description,
+    error_fields,
+    posted_values,
+    shown_values,
+)
 from tocsin.server.dashboard.pages import render, see_other
 from tocsin.server.domain.probe_spec import METHODS, ProbeSpec
-from tocsin.server.domain.spec import monitor_spec
+from tocsin.server.domain.spec import MonitorSpec, monitor_spec
 from tocsin.server.domain.states import ManagedBy, MonitorKind
+from tocsin.server.storage.channels import list_channels
 from tocsin.server.storage.monitors import (
     create_monitor,
     delete_monitor,
@@ -34,115 +43,38 @@ from tocsin.server.storage.monitors import (
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.web.api.auth import server_state
 from tocsin.server.web.api.monitors import merge_monitor
+from tocsin.server.web.api.schemas import unstorable_text, validated
 
 router = APIRouter(include_in_schema=False)
 
-# The form's fields: text as typed; lists are one item per line or comma.
-TEXT_FIELDS = (
-    "name",
-    "kind",
-    "desc",
-    "period",
-    "grace",
-    "cron",
-    "timezone",
-    "url",
-    "method",
-    "interval",
-    "timeout",
-    "host",
-    "port",
-)
-LIST_FIELDS = ("tags", "channels", "assert")
-_KIND_FIELDS = {
-    MonitorKind.HEARTBEAT: {"period", "grace", "cron", "timezone"},
-    MonitorKind.HTTP: {"url", "method", "interval", "timeout", "assert"},
-    MonitorKind.APP: {"url", "method", "interval", "timeout", "assert"},
-    MonitorKind.TCP: {"host", "port", "interval", "timeout"},
-}
-_COMMON = {"name", "kind", "desc", "tags", "channels"}
-# Blank when editing: back to the default. Other blank fields keep their current values.
-_CLEARABLE = {"assert", "timeout"}
 
-
-def _seconds(value: Any) -> str:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return f"{int(value)}s" if float(value).is_integer() else f"{value}s"
-    return "" if value is None else str(value)
-
-
-def form_values(monitor: MonitorRecord) -> dict[str, str]:
-    """The form of an existing monitor, filled in."""
-    values = merge_monitor(monitor, {})
-    shown: dict[str, str] = {}
-    for key in TEXT_FIELDS:
-        value = values.get(key)
-        duration = key in {"period", "grace", "interval", "timeout"}
-        shown[key] = _seconds(value) if duration else ("" if value is None else str(value))
-    shown["tags"] = ", ".join(monitor.tags)
-    shown["channels"] = ", ".join(monitor.channels)
-    shown["assert"] = ""
+def form_values(monitor: MonitorRecord) -> dict[str, Any]:
+    """The form of an existing monitor, every field filled in (those set from
+    ``tocsin.yaml`` or the API too)."""
+    assertions: list[str] = []
     if monitor.kind.probed and monitor.probe is not None:
         spec = ProbeSpec.from_json(
             monitor.kind, monitor.probe, monitor.interval_seconds, monitor.retry_interval_seconds
         )
-        shown["assert"] = "\n".join(assertion.text for assertion in spec.assertions)
-    return shown
+        assertions = [assertion.text for assertion in spec.assertions]
+    return shown_values(merge_monitor(monitor, {}), assertions)
 
 
-def _items(text: str) -> list[str]:
-    return [item.strip() for line in text.splitlines() for item in line.split(",") if item.strip()]
-
-
-def description(form: dict[str, str], *, editing: bool) -> dict[str, Any]:
-    """The spec dict a posted form describes. Blank fields are left out (the default, or
-    when editing the current value), except that editing clears a blank ``assert`` or
-    ``timeout`` back to its default and a blank description."""
-    kind_text = form.get("kind", MonitorKind.HEARTBEAT.value)
-    kind = MonitorKind(kind_text) if kind_text in set(MonitorKind) else None
-    wanted = _COMMON | (_KIND_FIELDS[kind] if kind is not None else set())
-    data: dict[str, Any] = {}
-    for key in wanted:
-        raw = form.get(key, "")
-        if key == "assert":
-            raw = raw.strip()
-            value: Any = [line.strip() for line in raw.splitlines() if line.strip()] or None
-        elif key in LIST_FIELDS:
-            value = _items(raw)
-        elif key == "port":
-            value = int(raw) if raw.strip().isdigit() else (raw.strip() or None)
-        else:
-            value = raw.strip() if key != "desc" else raw
-            value = value or None
-        if value is None and key == "desc":
-            value = ""
-        if value is None and not (editing and key in _CLEARABLE):
-            continue
-        data[key] = value
-    if "name" not in data:
-        data["name"] = form.get("name", "")
-    return data
-
-
-def _form_page(
+async def _form_page(
     request: Request,
     current: CurrentUser,
-    values: dict[str, str],
-    errors: dict[str, str],
+    values: dict[str, Any],
+    errors: Mapping[str, str],
     monitor: MonitorRecord | None = None,
     status: int = 200,
 ) -> Response:
-    known = set(TEXT_FIELDS) | set(LIST_FIELDS)
-    # A problem under a field the form lacks, or of an item ("assert[1]"), is shown with
-    # the field it belongs to, or at the top.
-    by_field: dict[str, list[str]] = {}
-    general: list[str] = []
-    for key, text in errors.items():
-        field = key.split("[")[0].split(".")[0]
-        if field in known:
-            by_field.setdefault(field, []).append(text if field == key else f"{key}: {text}")
-        else:
-            general.append(f"{key}: {text}")
+    state = server_state(request)
+    async with state.database.read() as conn:
+        channels = [channel.name for channel in await list_channels(conn, state.project.id)]
+    # A channel the monitor names is offered even if it is gone, so it shows as chosen.
+    chosen = [*values["channels"], *values["escalate_channels"]]
+    channels += [name for name in dict.fromkeys(chosen) if name not in channels]
+    by_field, general = error_fields(errors)
     return render(
         request,
         "monitor_form.html",
@@ -150,21 +82,12 @@ def _form_page(
         status=status,
         monitor=monitor,
         values=values,
-        errors={key: "; ".join(texts) for key, texts in by_field.items()},
+        errors=by_field,
         general_errors=general,
         kinds=[kind.value for kind in MonitorKind],
         methods=METHODS,
+        channel_names=channels,
     )
-
-
-def _blank() -> dict[str, str]:
-    values = dict.fromkeys((*TEXT_FIELDS, *LIST_FIELDS), "")
-    values |= {"kind": MonitorKind.HTTP.value, "method": "GET", "interval": "60s"}
-    return values
-
-
-def _posted(form: dict[str, str]) -> dict[str, str]:
-    return {key: form.get(key, "") for key in (*TEXT_FIELDS, *LIST_FIELDS)}
 
 
 async def find_monitor(request: Request, key: str) -> MonitorRecord:
@@ -180,19 +103,25 @@ async def find_monitor(request: Request, key: str) -> MonitorRecord:
     return monitor
 
 
+def _validated(data: dict[str, Any], problems: dict[str, str]) -> MonitorSpec:
+    """``monitor_spec(data)``, refusing the form's own syntax problems and text no database
+    stores at once with the spec's, as the API does."""
+    return validated("monitor", unstorable_text(data) | problems, lambda: monitor_spec(data))
+
+
 @router.get("/ui/monitors/new")
 async def new_page(request: Request, current: Admin) -> Response:
     """The empty form for a new monitor."""
-    return _form_page(request, current, _blank(), {})
+    return await _form_page(request, current, blank_values(), {})
 
 
 @router.post("/ui/monitors/new")
 async def create(request: Request, current: Admin) -> Response:
     """Create the monitor the form describes, then show it."""
-    form = await read_form(request)
+    form = await read_form_lists(request)
     state = server_state(request)
     try:
-        spec = monitor_spec(description(form, editing=False))
+        spec = _validated(*description(form))
         async with state.database.write() as conn:
             monitor = await create_monitor(
                 conn,
@@ -203,9 +132,10 @@ async def create(request: Request, current: Admin) -> Response:
                 max_monitors=state.settings.max_monitors,
             )
     except ValidationError as exc:
-        return _form_page(request, current, _posted(form), exc.fields, status=422)
+        return await _form_page(request, current, posted_values(form), exc.fields, status=422)
     except (ConflictError, MonitorLimitError) as exc:
-        return _form_page(request, current, _posted(form), {"name": str(exc)}, status=409)
+        errors = {"name": str(exc)}
+        return await _form_page(request, current, posted_values(form), errors, status=409)
     state.watch(monitor.id, monitor.status.next_deadline)
     return see_other(f"/ui/monitors/{monitor.uuid}")
 
@@ -214,26 +144,28 @@ async def create(request: Request, current: Admin) -> Response:
 async def edit_page(request: Request, key: str, current: Admin) -> Response:
     """The form of an existing monitor."""
     monitor = await find_monitor(request, key)
-    return _form_page(request, current, form_values(monitor), {}, monitor)
+    return await _form_page(request, current, form_values(monitor), {}, monitor)
 
 
 @router.post("/ui/monitors/{key}/edit")
 async def edit(request: Request, key: str, current: Admin) -> Response:
     """Apply the form to the monitor, then show it."""
     monitor = await find_monitor(request, key)
-    form = await read_form(request)
+    form = await read_form_lists(request)
     state = server_state(request)
+    changes, problems = description(form)
     try:
-        merged = merge_monitor(monitor, description(form, editing=True))
-        spec = monitor_spec(merged)
+        spec = _validated(merge_monitor(monitor, changes), problems)
         async with state.database.write() as conn:
             changed = await update_monitor(
                 conn, state.project.id, monitor.uuid, spec, datetime.now(UTC), None
             )
     except ValidationError as exc:
-        return _form_page(request, current, _posted(form), exc.fields, monitor, status=422)
+        values = posted_values(form)
+        return await _form_page(request, current, values, exc.fields, monitor, status=422)
     except ConflictError as exc:
-        return _form_page(request, current, _posted(form), {"name": str(exc)}, monitor, 409)
+        values = posted_values(form)
+        return await _form_page(request, current, values, {"name": str(exc)}, monitor, 409)
     state.watch(changed.id, changed.status.next_deadline)
     return see_other(f"/ui/monitors/{changed.uuid}")
 
