@@ -118,6 +118,9 @@ class Settings:
     # than this (a monitor's `remind:` is checked against both).
     remind_max: int = 10
     remind_min_interval: timedelta = timedelta(minutes=5)
+    # How long a process's claim on an alert lasts: a server killed mid-send has its
+    # alerts sent again by another (or the restarted) server once their claims expire.
+    alert_claim_seconds: float = 60.0
     # Probes: at most this many at once, and at most probe_per_host per target host.
     probe_concurrency: int = 200
     probe_per_host: int = 20
@@ -222,6 +225,7 @@ class Settings:
             deadline_reload_seconds=number("TOCSIN_DEADLINE_RELOAD_SECONDS", 5.0),
             remind_max=integer("TOCSIN_REMIND_MAX", 10, minimum=1),
             remind_min_interval=duration("TOCSIN_REMIND_MIN_INTERVAL", timedelta(minutes=5)),
+            alert_claim_seconds=number("TOCSIN_ALERT_CLAIM_SECONDS", 60.0),
             probe_concurrency=integer("TOCSIN_PROBE_CONCURRENCY", 200, minimum=1),
             probe_per_host=integer("TOCSIN_PROBE_PER_HOST", 20, minimum=1),
             probe_reload_seconds=number("TOCSIN_PROBE_RELOAD_SECONDS", 5.0),

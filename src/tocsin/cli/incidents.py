@@ -34,7 +34,8 @@ def _duration(seconds: Any) -> str:
 
 
 def render_incidents(incidents: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The incidents as aligned columns, newest first."""
+    """The incidents as aligned columns, newest first; under an incident, the monitors
+    depending on it that went down while it was down (``also affected: a, b``)."""
     if not incidents:
         return ["no incidents (or none that match)"]
     rows = [COLUMNS] + [
@@ -48,7 +49,13 @@ def render_incidents(incidents: Sequence[Mapping[str, Any]]) -> list[str]:
         )
         for i in incidents
     ]
-    return table(rows)
+    header, *lines = table(rows)
+    shown = [header]
+    for line, incident in zip(lines, incidents, strict=True):
+        shown.append(line)
+        if incident.get("children"):
+            shown.append(f"  also affected: {', '.join(map(str, incident['children']))}")
+    return shown
 
 
 @click.command("incidents")

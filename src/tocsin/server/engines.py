@@ -57,7 +57,10 @@ class Engines:
     def __init__(self, settings: Settings, database: Database, observer: EngineObserver) -> None:
         self.observer = observer
         self.delivery = DeliveryWorker(
-            database, channels=senders(settings.smtp), on_result=observer.delivery
+            database,
+            channels=senders(settings.smtp),
+            on_result=observer.delivery,
+            claim_seconds=settings.alert_claim_seconds,
         )
         self.watch = DeadlineWatch(
             database,

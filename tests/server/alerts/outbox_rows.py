@@ -21,17 +21,21 @@ async def pending_alerts(
     due: datetime,
     url: str = "http://127.0.0.1:9/",
     channel: dict[str, Any] | None = None,
+    same_monitor: bool = False,
 ) -> tuple[int, list[int]]:
     """A webhook channel to ``url`` (or the ``channel`` described) and ``count`` pending,
-    unclaimed notifications to it, due at ``due``; returns the channel id and the
+    unclaimed notifications to it, due at ``due``, each of its own monitor (of one
+    monitor, to be sent in order, with ``same_monitor``); returns the channel id and the
     notification ids."""
     async with db.write() as conn:
         project = await default_project(conn)
         spec = channel_spec(channel or {"name": "ops", "kind": "webhook", "url": url})
         made = await create_channel(conn, project.id, spec, due)
-        monitor = await create_monitor(conn, project.id, monitor_spec({"name": "job"}), due)
         ids = []
         for n in range(count):
+            if n == 0 or not same_monitor:
+                name = "job" if same_monitor else f"job-{n}"
+                monitor = await create_monitor(conn, project.id, monitor_spec({"name": name}), due)
             result = await conn.execute(
                 insert(notifications)
                 .values(

@@ -3,19 +3,27 @@
 Alerts reach it two ways: ``send`` takes the notifications this process has just written
 (already claimed for it), and the claim loop claims retries that fell due and alerts
 whose claim expired (their process died before sending). A claim is a compare-and-set
-on ``claimed_until``, so several server processes (or a restarted one) never send the
-same attempt twice while a claim is fresh; delivery is at least once, and the
-``Idempotency-Key`` lets a receiver drop a duplicate.
+on ``claimed_until`` and lasts ``claim_seconds`` (``TOCSIN_ALERT_CLAIM_SECONDS``), so
+several server processes (or a restarted one) never send the same attempt twice while a
+claim is fresh; delivery is at least once, and the ``Idempotency-Key`` lets a receiver
+drop a duplicate.
+
+Alerts of one channel and monitor leave in the order they were written and one at a
+time: the claim loop only ever gets the oldest pending one of each pair, and an alert
+handed over from a flip waits for the pair's earlier alerts in this process
+(``delivery_order``); if an earlier one is pending elsewhere (in backoff, or with
+another process) it is given back unsent and claimed once that one is done.
 
 Channels are isolated from each other: a channel has at most ``per_channel`` sends in
 flight (within the global ``concurrency``) and its alerts queue behind its own, never
 behind another channel's, so a hung receiver delays only its own alerts. The claim loop
 leaves channels that are at their cap alone, and an alert that waited half its claim
-for a turn is not sent then but recorded as a retry: a claim never runs out under an
-alert that is still queued here.
+for a turn is not sent then but noted and retried later, without using up one of its
+attempts: a claim never runs out under an alert that is still queued here.
 
 Each batch of a channel's sends ends with one write (``record_attempts``): a
-``delivery_attempts`` row per attempt and the notifications' new state.
+``delivery_attempts`` row per attempt and the notifications' new state; the records of
+batches that end together share one transaction (``CoalescedWrites``).
 """
 
 from __future__ import annotations
@@ -31,16 +39,21 @@ import aiohttp
 
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels import CHANNELS, Channel, channel_for
-from tocsin.server.alerts.outbox import ClaimedAlert
+from tocsin.server.alerts.delivery_order import Chain, Pair, PairOrder, blocked
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.states import CLAIM_SECONDS
+from tocsin.server.storage.claimed import ClaimedAlert
+from tocsin.server.storage.coalesced_writes import CoalescedWrites
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.deliveries import (
     Attempt,
     AttemptOutcome,
+    Released,
     cap_error,
     claim_due,
+    extend_claims,
     next_attempt_at,
+    older_pending,
     record_attempts,
 )
 
@@ -50,8 +63,7 @@ logger = logging.getLogger(__name__)
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
 MAX_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 5.0
-# By default an alert must start its send within half its claim; the rest is for the send.
-QUEUE_SECONDS = CLAIM_SECONDS / 2
+NO_BLOCKED: frozenset[int] = frozenset()
 
 
 def backoff(attempts: int) -> timedelta:
@@ -70,18 +82,28 @@ class _Channel:
 
 @dataclass(frozen=True)
 class _Sent:
-    """What happened to one send."""
+    """What happened to one send (``sent`` false: it waited too long and was not sent)."""
 
     started_at: datetime
     seconds: float
     error: DeliveryError | None
     http_status: int | None
+    sent: bool = True
+
+
+@dataclass
+class _Batch:
+    """What one channel batch did: its attempts and the alerts it gave back unsent."""
+
+    attempts: list[tuple[ClaimedAlert, Attempt]]
+    released: list[Released]
 
 
 class DeliveryWorker:
     """Sends claimed notifications, at most ``per_channel`` at a time per channel and
-    ``concurrency`` in all; an alert not started within ``queue_seconds`` of being queued
-    is recorded as a retry instead. ``channels`` are the senders by kind: a server passes
+    ``concurrency`` in all, each channel and monitor's in order; an alert not started
+    within ``queue_seconds`` (default: half of ``claim_seconds``) of being queued is
+    noted and retried instead. ``channels`` are the senders by kind: a server passes
     ``senders(settings.smtp)`` so email alerts reach its SMTP server."""
 
     def __init__(
@@ -91,7 +113,8 @@ class DeliveryWorker:
         concurrency: int = 100,
         per_channel: int = 20,
         batch_size: int = 500,
-        queue_seconds: float = QUEUE_SECONDS,
+        claim_seconds: float = CLAIM_SECONDS,
+        queue_seconds: float | None = None,
         on_result: Callable[[str, bool], None] | None = None,
         channels: Mapping[str, Channel] = CHANNELS,
     ) -> None:
@@ -100,21 +123,31 @@ class DeliveryWorker:
         self.concurrency = concurrency
         self.per_channel = per_channel
         self.batch_size = batch_size
-        self.queue_seconds = queue_seconds
+        self.claim_seconds = claim_seconds
+        self.queue_seconds = claim_seconds / 2 if queue_seconds is None else queue_seconds
         self.on_result = on_result
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sending: set[asyncio.Task[object]] = set()
         self._limit = asyncio.Semaphore(concurrency)
         self._channels: dict[int, _Channel] = {}
         self._passed_over: frozenset[int] = frozenset()
+        self._order = PairOrder()
+        # Batches that end while another's record is being written share the next write.
+        self._records = CoalescedWrites(database, record_attempts)
+        # Pairs with alerts given back to wait for an earlier one: when that one is done
+        # here, the claim loop looks for them at once.
+        self._waiting: set[Pair] = set()
 
     def send(self, alerts: list[ClaimedAlert]) -> None:
-        """Send notifications this process just wrote, already claimed for it."""
+        """Send notifications this process just wrote, already claimed for it (each
+        after the older ones of its channel and monitor)."""
         if not alerts or self._task is None or self._session is None:
             return  # not running: the claims expire and the claim loop sends them later
-        self._dispatch(alerts)
+        gate = asyncio.create_task(self._admit(alerts, self._order.known(alerts)))
+        self._track(gate)
+        self._dispatch(alerts, gate)
 
     def start(self) -> None:
         """Start the claim loop."""
@@ -129,7 +162,7 @@ class DeliveryWorker:
         """Stop at once: end the claim loop and cancel the sends queued or in flight.
 
         A cancelled send is not recorded, and its notification stays claimed until the
-        claim expires (``CLAIM_SECONDS`` after it was taken); then this server, restarted,
+        claim expires (``claim_seconds`` after it was taken); then this server, restarted,
         or another one claims and sends it again with the same ``Idempotency-Key`` (the
         receiver may have got the cancelled one).
         """
@@ -141,7 +174,29 @@ class DeliveryWorker:
             await self._session.close()
             self._session = None
 
-    def _dispatch(self, alerts: list[ClaimedAlert]) -> None:
+    def _track(self, task: asyncio.Task[object]) -> None:
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+    async def _admit(self, alerts: list[ClaimedAlert], known: set[int]) -> frozenset[int]:
+        """The handed-over alerts that must wait for an older alert of their pair pending
+        outside this process; the claims of the others made to last ``claim_seconds``."""
+        try:
+            async with self.database.read() as conn:
+                older = await older_pending(conn, [alert.id for alert in alerts])
+            waiting = blocked(alerts, older, known)
+            if self.claim_seconds != CLAIM_SECONDS:  # the outbox claimed for CLAIM_SECONDS
+                until = datetime.now(UTC) + timedelta(seconds=self.claim_seconds)
+                ids = [alert.id for alert in alerts if alert.id not in waiting]
+                await self.database.run_write(extend_claims, ids, until)
+        except Exception:  # given back: the claim loop sends them in order
+            logger.exception("checking the order of alerts failed count=%d", len(alerts))
+            return frozenset(alert.id for alert in alerts)
+        return waiting
+
+    def _dispatch(
+        self, alerts: list[ClaimedAlert], gate: asyncio.Task[frozenset[int]] | None
+    ) -> None:
         """Queue ``alerts`` behind their own channels' earlier ones."""
         send_by = time.monotonic() + self.queue_seconds
         by_channel: dict[int, list[ClaimedAlert]] = {}
@@ -152,9 +207,10 @@ class DeliveryWorker:
             if channel is None:
                 channel = self._channels[channel_id] = _Channel(asyncio.Semaphore(self.per_channel))
             channel.queued += len(queued)
-            task = asyncio.create_task(self._deliver(channel_id, channel, queued, send_by))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            chains = self._order.chains(queued)
+            self._track(
+                asyncio.create_task(self._deliver(channel_id, channel, chains, send_by, gate))
+            )
 
     def _busy_channels(self) -> frozenset[int]:
         """Channels with a full share of sends queued here: the claim loop leaves them."""
@@ -176,15 +232,19 @@ class DeliveryWorker:
             self._passed_over = busy = self._busy_channels()
             try:
                 claimed = await self.database.run_write(
-                    claim_due, datetime.now(UTC), self.batch_size, busy
+                    claim_due, datetime.now(UTC), self.batch_size, busy, self.claim_seconds
                 )
             except Exception:
                 logger.exception("claiming notifications failed")
                 claimed = []
             if claimed:
-                # Queue them and look for more at once: a slow receiver must not hold
-                # back alerts that became due meanwhile.
-                self._dispatch([ClaimedAlert(**row._asdict()) for row in claimed])
+                # An alert still being sent here whose claim ran out was claimed again:
+                # that renewed the claim, and it must not be sent twice.
+                fresh = [alert for alert in claimed if not self._order.holds(alert.id)]
+                if fresh:
+                    self._dispatch(fresh, None)
+                # Look for more at once: a slow receiver must not hold back alerts that
+                # became due meanwhile.
                 continue
             try:
                 await wait_event(self._wake, await self._seconds_to_next(busy))
@@ -201,42 +261,92 @@ class DeliveryWorker:
         return float(min(max(seconds, 0.05), IDLE_POLL_SECONDS))
 
     async def _deliver(
-        self, channel_id: int, channel: _Channel, alerts: list[ClaimedAlert], send_by: float
+        self,
+        channel_id: int,
+        channel: _Channel,
+        chains: list[Chain],
+        send_by: float,
+        gate: asyncio.Task[frozenset[int]] | None,
     ) -> None:
-        """Send one channel's alerts, then record every attempt in one write."""
-        results: list[_Sent | None] = [None] * len(alerts)
-        pending = iter(range(len(alerts)))
+        """Send one channel's chains, then record every attempt in one write."""
+        batch = _Batch([], [])
+        pending = iter(chains)
 
         async def sender() -> None:
-            # A few senders taking turns instead of a task per alert: a burst of 1,000
+            # A few senders taking turns instead of a task per chain: a burst of 1,000
             # alerts would otherwise create 1,000 tasks that mostly wait for a slot.
-            for index in pending:
+            for chain in pending:
                 try:
-                    async with channel.slots:
-                        results[index] = await self._send(alerts[index], send_by)
+                    await self._send_chain(chain, channel, send_by, gate, batch)
                 finally:
-                    channel.queued -= 1
+                    channel.queued -= len(chain.alerts)
 
         try:
-            await asyncio.gather(*(sender() for _ in range(min(len(alerts), self.per_channel))))
+            try:
+                await asyncio.gather(*(sender() for _ in range(min(len(chains), self.per_channel))))
+            finally:
+                if channel.queued == 0:
+                    self._channels.pop(channel_id, None)
+            await self._record(batch)
         finally:
-            if channel.queued == 0:
-                self._channels.pop(channel_id, None)
-        now = datetime.now(UTC)
-        attempts = []
-        for alert, sent in zip(alerts, results, strict=True):
-            assert sent is not None  # every sender ran to its end
-            attempts.append(_attempt(alert, sent, now))
+            self._order.forget(chains)
+        done = {
+            alert.pair
+            for alert, attempt in batch.attempts
+            if attempt.outcome is not AttemptOutcome.RETRY
+        }
+        if (
+            channel_id in self._passed_over
+            or any(attempt.outcome is AttemptOutcome.RETRY for _, attempt in batch.attempts)
+            or done & self._waiting
+            or (done and gate is None)
+        ):
+            # A retry has a due time, the claim loop left this channel, or later alerts
+            # of a pair now done may wait to be claimed (given back here, or written
+            # while the claimed one was pending).
+            self._waiting -= done
+            self._wake.set()
+
+    async def _send_chain(
+        self,
+        chain: Chain,
+        channel: _Channel,
+        send_by: float,
+        gate: asyncio.Task[frozenset[int]] | None,
+        batch: _Batch,
+    ) -> None:
+        """Send a pair's alerts one after the other; give back the rest once one of
+        them is left pending (or was already held back)."""
+        clear = True
         try:
-            await self.database.run_write(record_attempts, attempts, now)
+            if chain.after is not None:
+                clear = await asyncio.shield(chain.after)
+            waiting = await asyncio.shield(gate) if gate is not None else NO_BLOCKED
+            for alert in chain.alerts:
+                if not clear or alert.id in waiting:
+                    clear = False
+                    batch.released.append(Released(alert.id, alert.attempts - 1))
+                    self._waiting.add(chain.pair)
+                    continue
+                async with channel.slots:
+                    sent = await self._send(alert, send_by)
+                attempt = _attempt(alert, sent, datetime.now(UTC))
+                batch.attempts.append((alert, attempt))
+                clear = attempt.outcome is not AttemptOutcome.RETRY
+        finally:
+            if not chain.done.done():
+                chain.done.set_result(clear)
+
+    async def _record(self, batch: _Batch) -> None:
+        attempts = [attempt for _, attempt in batch.attempts]
+        try:
+            await self._records.write(attempts, datetime.now(UTC), batch.released)
         except Exception:  # the claims expire and the alerts are sent again
             logger.exception("recording deliveries failed count=%d", len(attempts))
         if self.on_result is not None:
-            for alert, attempt in zip(alerts, attempts, strict=True):
-                self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
-        retry = any(attempt.outcome is AttemptOutcome.RETRY for attempt in attempts)
-        if retry or channel_id in self._passed_over:
-            self._wake.set()  # a retry has a due time, or the claim loop left this channel
+            for alert, attempt in batch.attempts:
+                if attempt.sent:
+                    self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
 
     async def _send(self, alert: ClaimedAlert, send_by: float) -> _Sent:
         assert self._session is not None
@@ -246,7 +356,7 @@ class DeliveryWorker:
                 waited = DeliveryError(
                     f"not sent: waited {self.queue_seconds:g} s behind this channel's other alerts"
                 )
-                return _Sent(started_at, 0.0, waited, None)
+                return _Sent(started_at, 0.0, waited, None, sent=False)
             try:
                 status = await channel_for(alert.kind, self.channels).send(
                     self._session, alert.settings, alert.payload, alert.idempotency_key
@@ -261,17 +371,19 @@ class DeliveryWorker:
 
 
 def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
-    """The row recording ``sent``, with the outcome it leads to."""
+    """The row recording ``sent``, with the outcome it leads to. A send that did not
+    happen is a retry that does not count among the ``MAX_ATTEMPTS``."""
     error, next_at = sent.error, None
+    real_sends = alert.attempts if sent.sent else alert.attempts - 1
     if error is None:
         outcome = AttemptOutcome.DELIVERED
         logger.info("alert delivered notification=%s attempt=%d", alert.id, alert.attempts)
-    elif error.permanent or alert.attempts >= MAX_ATTEMPTS:
+    elif sent.sent and (error.permanent or real_sends >= MAX_ATTEMPTS):
         outcome = AttemptOutcome.FAILED
         logger.warning("alert failed notification=%s error=%s", alert.id, error)
     else:
         # Never sooner than the receiver asked (Retry-After), nor sooner than the backoff.
-        wait = max(backoff(alert.attempts), timedelta(seconds=error.retry_after or 0))
+        wait = max(backoff(real_sends), timedelta(seconds=error.retry_after or 0))
         outcome, next_at = AttemptOutcome.RETRY, now + wait
         logger.info("alert will be retried notification=%s error=%s", alert.id, error)
     return Attempt(
@@ -284,4 +396,8 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
         http_status=sent.http_status,
         error=cap_error(str(error)) if error is not None else None,
         next_attempt_at=next_at,
+        sent=sent.sent,
     )
+
+
+__all__ = ["BACKOFF_SECONDS", "MAX_ATTEMPTS", "DeliveryWorker", "backoff"]

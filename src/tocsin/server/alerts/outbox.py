@@ -29,11 +29,12 @@ from tocsin.server.domain.notify_decision import Decision, Notice, NoticeKind, S
 from tocsin.server.domain.ping_urls import ping_url
 from tocsin.server.domain.states import CLAIM_SECONDS, MonitorState, NotificationStatus
 from tocsin.server.domain.transitions import Flip
-from tocsin.server.storage.dependency_state import dependents_of, parents_down
+from tocsin.server.storage.claimed import ClaimedAlert as ClaimedAlert
+from tocsin.server.storage.dependency_state import ParentsDown, dependents_of, down_parents_of
 from tocsin.server.storage.flap_state import flap_statuses
 from tocsin.server.storage.holds import MonitorRef, holds_for
 from tocsin.server.storage.hot_rows import NotificationRow
-from tocsin.server.storage.incidents import open_incidents, resolve_incidents
+from tocsin.server.storage.incidents import add_children, open_incidents, resolve_incidents
 from tocsin.server.storage.notifications import AlertChannel, insert_notifications
 from tocsin.server.storage.policy_state import (
     AlertState,
@@ -47,19 +48,6 @@ from tocsin.server.storage.policy_state import (
 from tocsin.server.storage.rows import MonitorRecord
 
 MONITOR_API_PATH = "/api/v1/monitors/"
-
-
-@dataclass(frozen=True)
-class ClaimedAlert:
-    """A notification this process owns and should send now."""
-
-    id: int
-    channel_id: int
-    kind: str
-    settings: dict[str, Any]
-    payload: dict[str, Any]
-    idempotency_key: str
-    attempts: int
 
 
 @dataclass(frozen=True)
@@ -79,6 +67,14 @@ class Event:
 
 
 def _summary(name: str, event: Event, notice: Notice, incident: Mapping[str, Any] | None) -> str:
+    summary = _headline(name, event, notice, incident)
+    children = (incident or {}).get("children")
+    if children:
+        summary += f"; also affected: {', '.join(children)}"
+    return summary
+
+
+def _headline(name: str, event: Event, notice: Notice, incident: Mapping[str, Any] | None) -> str:
     state = event.new_state.value.upper()
     if notice.kind is NoticeKind.REMINDER:
         return f"{name} is still {state} (reminder {notice.number}): {event.cause}"
@@ -106,11 +102,12 @@ def alert_payload(
 
     ``event`` is the flip that raised it (or, for a reminder, an escalation or a released
     hold, the incident's ``Event``); ``notice`` says which alert it is (a plain ``down``
-    or ``up`` when absent); ``incident`` (id, opened_at, resolved_at, duration_seconds)
-    ties it to the monitor's incident. A probed monitor's alert carries ``probe``: the
-    result that flipped it (verdict, status code, response time, the failed assertions
-    and components with their values); its cause already says what broke, e.g.
-    ``status (503) == 200``.
+    or ``up`` when absent); ``incident`` (id, opened_at, resolved_at, duration_seconds,
+    children) ties it to the monitor's incident, and its summary names the children
+    (monitors depending on this one that went down under it: "also affected: a, b").
+    A probed monitor's alert carries ``probe``: the result that flipped it (verdict,
+    status code, response time, the failed assertions and components with their values);
+    its cause already says what broke, e.g. ``status (503) == 200``.
     """
     if isinstance(event, Flip):
         assert event.alert is not None
@@ -158,9 +155,12 @@ def alert_payload(
 
 
 def incident_json(
-    incident: OpenIncident | None, resolved_at: datetime | None
+    incident: OpenIncident | None,
+    resolved_at: datetime | None,
+    children: tuple[str, ...] = (),
 ) -> dict[str, Any] | None:
-    """The ``incident`` part of a payload (``None`` outside an incident)."""
+    """The ``incident`` part of a payload (``None`` outside an incident); ``children``:
+    the monitors listed in it, which went down while it held their alerts."""
     if incident is None:
         return None
     end = resolved_at
@@ -169,6 +169,7 @@ def incident_json(
         "opened_at": incident.opened_at.isoformat(),
         "resolved_at": end.isoformat() if end else None,
         "duration_seconds": (end - incident.opened_at).total_seconds() if end else None,
+        "children": list(children),
     }
 
 
@@ -237,6 +238,7 @@ class OutboxWriter:
         return [
             ClaimedAlert(
                 id=notification_id,
+                monitor_id=row.monitor_id,
                 channel_id=row.channel_id,
                 kind=kind,
                 settings=settings,
@@ -261,22 +263,33 @@ def insert_alerts(
     ``down``, open or resolve its incident, and store what its users were told.
 
     ``probes`` maps a probed monitor's id to what its payload says about the result.
-    Flips that neither go down nor recover cost nothing; the others cost a fixed handful
-    of queries however many monitors flipped at once (plus one insert per incident
-    opened). Returns the notifications, claimed for this process, for its delivery worker.
+    A monitor that goes down while a parent it depends on is down is listed in that
+    parent's open incident. Flips that neither go down nor recover cost nothing; the
+    others cost a fixed handful of driver-level statements however many monitors flipped
+    at once. Returns the notifications, claimed for this process, for its delivery worker.
     """
     alerting = [item for item in flipped if item[1].alert is not None]
     if not alerting:
         return []
-    states = load_states(conn, (monitor.id for monitor, _, _, _ in alerting))
     now = max(at for _, _, _, at in alerting)
-    refs = [MonitorRef(s.monitor_id, s.project_id, s.name) for s in states.values()]
+    states = load_states(conn, (monitor.id for monitor, _, _, _ in alerting), now)
+    # Holds and flips are read only for the monitors they may apply to (often none).
+    refs = [
+        MonitorRef(s.monitor_id, s.project_id, s.name) for s in states.values() if s.may_be_held
+    ]
     held = holds_for(conn, refs, now)
-    blocked = parents_down(conn, states)
-    flapping = flap_statuses(conn, flap_policies(states), now)
+    parents = down_parents_of(conn, states)
+    blocked = parents.names
+    may_flap = {m: s for m, s in states.items() if s.may_flap}
+    flapping = flap_statuses(conn, flap_policies(may_flap), now)
     outbox = OutboxWriter(base_url, project_channels(conn, {s.project_id for s in states.values()}))
     working = {monitor_id: _Working(state, state.incident) for monitor_id, state in states.items()}
-    new_ids = iter(open_incidents(conn, _opening(alerting, working)))
+    opening = _opening(alerting, working)
+    opened = open_incidents(conn, opening)
+    children = _held_children(alerting, states, parents, opening, opened)
+    add_children(conn, children)
+    listed = _listed_children(states, children)
+    new_ids = iter(opened)
     resolved: list[tuple[int, datetime, str]] = []
     for monitor, flip, flip_id, at in alerting:
         item = working[monitor.id]
@@ -300,7 +313,7 @@ def insert_alerts(
             decision,
             Event.of(flip, at),
             flip_id,
-            incident_json(incident, ended_at),
+            incident_json(incident, ended_at, listed.get(incident.id, ()) if incident else ()),
             incident.id if incident else None,
             (probes or {}).get(monitor.id),
         )
@@ -336,6 +349,50 @@ def _release_dependents(
     children = dependents_of(conn, recovered)
     if children:
         wake_now(conn, children, now)
+
+
+def _held_children(
+    alerting: list[tuple[MonitorRecord, Flip, int, datetime]],
+    states: Mapping[int, AlertState],
+    parents: ParentsDown,
+    opening: list[tuple[int, datetime, str]],
+    opened: list[int],
+) -> list[tuple[int, int, datetime]]:
+    """``(incident_id, monitor_id, at)`` for each monitor going down while a parent is
+    down: listed in the parent's open incident, which these flips may have just opened."""
+    if not parents.names:
+        return []
+    by_name = {(s.project_id, s.name): monitor_id for monitor_id, s in states.items()}
+    # The incident a monitor of this batch opened last (its open one after the batch).
+    just_opened = {m: new_id for (m, _, _), new_id in zip(opening, opened, strict=True)}
+    found: list[tuple[int, int, datetime]] = []
+    for monitor, flip, _, at in alerting:
+        if flip.new_state is not MonitorState.DOWN or monitor.id not in parents.names:
+            continue
+        project_id = states[monitor.id].project_id
+        for name in parents.names[monitor.id]:
+            parent_id = by_name.get((project_id, name))
+            incident_id = just_opened.get(parent_id) if parent_id is not None else None
+            if incident_id is None:
+                incident_id = parents.incidents.get((project_id, name))
+            if incident_id is not None:
+                found.append((incident_id, monitor.id, at))
+    return found
+
+
+def _listed_children(
+    states: Mapping[int, AlertState], children: list[tuple[int, int, datetime]]
+) -> dict[int, tuple[str, ...]]:
+    """The children listed in each incident these flips alert about: those of incidents
+    already open as read with the states, then the ones these flips add."""
+    listed = {
+        s.incident.id: list(s.incident.children) for s in states.values() if s.incident is not None
+    }
+    for incident_id, monitor_id, _ in children:
+        names = listed.setdefault(incident_id, [])
+        if states[monitor_id].name not in names:
+            names.append(states[monitor_id].name)
+    return {incident_id: tuple(names) for incident_id, names in listed.items()}
 
 
 def _opening(

@@ -183,7 +183,7 @@ class PolicyWatch:
                 decision,
                 Event(record.status.state, cause, now),
                 None,
-                incident_json(incident, None),
+                incident_json(incident, None, incident.children if incident else ()),
                 incident.id if incident else None,
             )
             sent += [(monitor_id, notice) for notice in decision.notices]

@@ -9,20 +9,25 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tocsin.server.domain.states import MonitorState
 from tocsin.server.storage.hot_rows import DeadlineStateRow
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.tables import monitors
 
 
-async def deadlines_until(conn: AsyncConnection, until: datetime) -> list[tuple[int, datetime]]:
-    """``(monitor id, next deadline)`` of every monitor due by ``until`` (from the index)."""
+async def deadlines_until(
+    conn: AsyncConnection, until: datetime
+) -> list[tuple[int, datetime, bool]]:
+    """``(monitor id, next deadline, in grace)`` of every monitor due by ``until`` (from
+    the index); a monitor in grace goes down at its deadline."""
     rows = await conn.execute(
-        select(monitors.c.id, monitors.c.next_deadline).where(
+        select(monitors.c.id, monitors.c.next_deadline, monitors.c.state).where(
             monitors.c.next_deadline.is_not(None), monitors.c.next_deadline <= until
         )
     )
-    return [(monitor_id, deadline) for monitor_id, deadline in rows.all()]
+    grace = MonitorState.GRACE.value
+    return [(monitor_id, deadline, state == grace) for monitor_id, deadline, state in rows.all()]
 
 
 def monitors_to_decide(conn: Connection, ids: Sequence[int]) -> list[MonitorRecord]:

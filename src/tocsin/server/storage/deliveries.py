@@ -1,5 +1,11 @@
 """The delivery worker's SQL: claiming due notifications, recording attempts, listing them.
 
+Alerts of one channel and monitor (a *pair*) leave in the order they were written (by
+id): a notification is claimed only while no older one of its pair is pending, and
+``older_pending`` tells the worker which alerts handed to it straight from a flip must
+wait behind an older one still pending. The partial index
+``ix_notifications_pending_pair`` answers both.
+
 Recording is on the alert-latency hot path: every batch of sends ends with one call of
 ``record_attempts``, which updates the notifications, inserts one ``delivery_attempts``
 row per attempt and prunes old attempts. On PostgreSQL that is a single statement (data-
@@ -17,6 +23,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BigInteger,
+    ColumnClause,
     Integer,
     SmallInteger,
     String,
@@ -24,8 +31,10 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
+    exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
     type_coerce,
@@ -35,6 +44,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.domain.states import CLAIM_SECONDS, NotificationStatus
+from tocsin.server.storage.claimed import ClaimedAlert
 from tocsin.server.storage.tables import channels, delivery_attempts, notifications
 from tocsin.server.storage.types import UTCDateTime
 
@@ -59,21 +69,13 @@ _NOTIFICATION_STATUS = {
 }
 
 
-class DueNotification(NamedTuple):
-    """A notification claimed for sending, with its channel."""
-
-    id: int
-    channel_id: int
-    kind: str
-    settings: dict[str, Any]
-    payload: dict[str, Any]
-    idempotency_key: str
-    attempts: int
-
-
 class Attempt(NamedTuple):
     """One finished attempt, as ``record_attempts`` writes it; the field order is the
-    column order of the PostgreSQL statement."""
+    column order of the PostgreSQL statement.
+
+    ``sent`` is false for a note that the alert was not sent (it waited too long for its
+    turn): the row is kept with the number the next real send will carry, and the
+    notification's count of attempts goes back to the real sends."""
 
     notification_id: int
     channel_id: int
@@ -85,6 +87,15 @@ class Attempt(NamedTuple):
     error: str | None
     # When to try again (``retry`` only).
     next_attempt_at: datetime | None
+    sent: bool = True
+
+
+class Released(NamedTuple):
+    """A claimed notification given back unsent (an older alert of its pair is pending):
+    unclaimed, its count of attempts back to the real sends."""
+
+    notification_id: int
+    attempts: int
 
 
 @dataclass(frozen=True)
@@ -121,11 +132,28 @@ def cap_error(text: str) -> str:
     return text if len(text) <= ERROR_MAX else text[: ERROR_MAX - 1] + "…"
 
 
+# A literal, not a bound parameter: only then can SQLite (and PostgreSQL's generic plans)
+# see that the condition implies the partial index's.
+_PENDING: ColumnClause[Any] = literal_column(f"'{NotificationStatus.PENDING.value}'")
+
+
+def _older_pending() -> Any:
+    """Whether an older notification of the same channel and monitor is still pending."""
+    older = notifications.alias("older")
+    return exists().where(
+        older.c.channel_id == notifications.c.channel_id,
+        older.c.monitor_id == notifications.c.monitor_id,
+        older.c.status == _PENDING,
+        older.c.id < notifications.c.id,
+    )
+
+
 def _due(now: datetime, busy_channels: Collection[int]) -> Any:
     condition = and_(
-        notifications.c.status == NotificationStatus.PENDING.value,
+        notifications.c.status == _PENDING,
         notifications.c.next_attempt_at <= now,
         or_(notifications.c.claimed_until.is_(None), notifications.c.claimed_until < now),
+        ~_older_pending(),
     )
     if busy_channels:
         condition = and_(condition, notifications.c.channel_id.not_in(sorted(busy_channels)))
@@ -133,17 +161,26 @@ def _due(now: datetime, busy_channels: Collection[int]) -> Any:
 
 
 def claim_due(
-    conn: Connection, now: datetime, limit: int, busy_channels: Collection[int] = ()
-) -> list[DueNotification]:
-    """Claim up to ``limit`` due notifications (not of ``busy_channels``) for this process.
+    conn: Connection,
+    now: datetime,
+    limit: int,
+    busy_channels: Collection[int] = (),
+    claim_seconds: float = CLAIM_SECONDS,
+) -> list[ClaimedAlert]:
+    """Claim up to ``limit`` due notifications (not of ``busy_channels``) for this process,
+    for ``claim_seconds``.
 
-    The claim is a compare-and-set on ``claimed_until`` (rows locked with ``SKIP LOCKED``
-    on PostgreSQL), so two processes never claim the same attempt; it counts the attempt.
+    Only the oldest pending notification of each channel and monitor is ever due, so a
+    later alert never leaves before an earlier one of the same pair is delivered or given
+    up. The claim is a compare-and-set on ``claimed_until`` (rows locked with ``SKIP
+    LOCKED`` on PostgreSQL), so two processes never claim the same attempt; it counts the
+    attempt.
     """
     due = _due(now, busy_channels)
     query = (
         select(
             notifications.c.id,
+            notifications.c.monitor_id,
             notifications.c.channel_id,
             channels.c.kind,
             channels.c.settings,
@@ -165,31 +202,79 @@ def claim_due(
         update(notifications)
         .where(notifications.c.id.in_([row.id for row in rows]), due)
         .values(
-            claimed_until=now + timedelta(seconds=CLAIM_SECONDS),
+            claimed_until=now + timedelta(seconds=claim_seconds),
             attempts=notifications.c.attempts + 1,
         )
     )
     return [
-        DueNotification(
-            row.id,
-            row.channel_id,
-            row.kind,
-            dict(row.settings),
-            dict(row.payload),
-            row.idempotency_key,
-            row.attempts + 1,
+        ClaimedAlert(
+            id=row.id,
+            monitor_id=row.monitor_id,
+            channel_id=row.channel_id,
+            kind=row.kind,
+            settings=dict(row.settings),
+            payload=dict(row.payload),
+            idempotency_key=row.idempotency_key,
+            attempts=row.attempts + 1,
         )
         for row in rows
     ]
 
 
+async def older_pending(conn: AsyncConnection, ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``(id, older_id)`` for each of the notifications ``ids`` and each older pending
+    notification of the same channel and monitor (usually none)."""
+    older = notifications.alias("older")
+    found: list[tuple[int, int]] = []
+    for start in range(0, len(ids), _CHUNK):
+        query = (
+            select(notifications.c.id, older.c.id)
+            .select_from(notifications)
+            .join(
+                older,
+                and_(
+                    older.c.channel_id == notifications.c.channel_id,
+                    older.c.monitor_id == notifications.c.monitor_id,
+                    older.c.status == _PENDING,
+                    older.c.id < notifications.c.id,
+                ),
+            )
+            .where(notifications.c.id.in_(ids[start : start + _CHUNK]))
+        )
+        found.extend((row[0], row[1]) for row in (await conn.execute(query)).all())
+    return found
+
+
+def extend_claims(conn: Connection, ids: Sequence[int], until: datetime) -> None:
+    """Make the claims on the pending notifications ``ids`` last until ``until``."""
+    for start in range(0, len(ids), _CHUNK):
+        conn.execute(
+            update(notifications)
+            .where(
+                notifications.c.id.in_(ids[start : start + _CHUNK]),
+                notifications.c.status == NotificationStatus.PENDING.value,
+            )
+            .values(claimed_until=until)
+        )
+
+
+def release(conn: Connection, released: Sequence[Released]) -> None:
+    """Give claimed notifications back unsent (see ``Released``)."""
+    if released:
+        conn.execute(
+            _RELEASE, [{"r_id": r.notification_id, "r_attempts": r.attempts} for r in released]
+        )
+
+
 async def next_attempt_at(
     conn: AsyncConnection, busy_channels: Collection[int] = ()
 ) -> datetime | None:
-    """When the earliest unclaimed pending notification (not of ``busy_channels``) is due."""
+    """When the earliest unclaimed pending notification that is the oldest of its channel
+    and monitor (not of ``busy_channels``) is due."""
     condition = and_(
-        notifications.c.status == NotificationStatus.PENDING.value,
+        notifications.c.status == _PENDING,
         notifications.c.claimed_until.is_(None),
+        ~_older_pending(),
     )
     if busy_channels:
         condition = and_(condition, notifications.c.channel_id.not_in(sorted(busy_channels)))
@@ -199,11 +284,19 @@ async def next_attempt_at(
     return result
 
 
-def record_attempts(conn: Connection, attempts: Sequence[Attempt], now: datetime) -> None:
-    """Store finished attempts and their notifications' new state; prune old attempts.
+def record_attempts(
+    conn: Connection,
+    attempts: Sequence[Attempt],
+    now: datetime,
+    released: Sequence[Released] = (),
+) -> None:
+    """Store finished attempts and their notifications' new state, give back ``released``
+    notifications; prune old attempts.
 
-    ``now`` is when the batch finished: a delivered notification's ``delivered_at``.
+    ``now`` is when the batch finished: a delivered notification's ``delivered_at``. A
+    notification's count of attempts is set to the real sends (a claim counted one).
     """
+    release(conn, released)
     if not attempts:
         return
     prune_before = now - ATTEMPT_RETENTION
@@ -229,6 +322,7 @@ def _record_sqlite(
                 "n_delivered_at": now if attempt.outcome is AttemptOutcome.DELIVERED else None,
                 "n_next": attempt.next_attempt_at,
                 "n_error": attempt.error,
+                "n_attempts": attempt.attempt if attempt.sent else attempt.attempt - 1,
             }
             for attempt in attempts
         ],
@@ -300,8 +394,19 @@ _SQLITE_UPDATE = (
         next_attempt_at=func.coalesce(bindparam("n_next"), notifications.c.next_attempt_at),
         last_error=bindparam("n_error"),
         claimed_until=None,
+        attempts=bindparam("n_attempts"),
     )
 )
+_RELEASE = (
+    update(notifications)
+    .where(
+        notifications.c.id == bindparam("r_id"),
+        notifications.c.status == NotificationStatus.PENDING.value,
+    )
+    .values(claimed_until=None, attempts=bindparam("r_attempts"))
+)
+# Ids per statement in the hand-off's queries (well under SQLite's variable limit).
+_CHUNK = 500
 
 
 def _pg_record_statement() -> str:
@@ -312,6 +417,7 @@ def _pg_record_statement() -> str:
     types = (
         *(_PG_ARRAY_TYPES[delivery_attempts.c[name].type.__class__] for name in _ATTEMPT_COLUMNS),
         "timestamptz",  # next_attempt_at
+        "bool",  # sent
         "varchar",  # the notification's new status
     )
     arrays = ", ".join(f"${i}::{pg_type}[]" for i, pg_type in enumerate(types, start=1))
@@ -323,7 +429,8 @@ def _pg_record_statement() -> str:
         "updated AS (UPDATE notifications AS n SET status = done.status, "
         f"delivered_at = CASE WHEN done.outcome = 'delivered' THEN ${now}::timestamptz END, "
         "next_attempt_at = coalesce(done.next_attempt_at, n.next_attempt_at), "
-        "last_error = done.error, claimed_until = NULL "
+        "last_error = done.error, claimed_until = NULL, "
+        "attempts = CASE WHEN done.sent THEN done.attempt ELSE done.attempt - 1 END "
         "FROM done WHERE n.id = done.notification_id), "
         f"pruned AS (DELETE FROM delivery_attempts WHERE started_at < ${prune_before}) "
         f"INSERT INTO delivery_attempts ({columns}) SELECT {columns} FROM done"
@@ -337,9 +444,12 @@ __all__ = [
     "Attempt",
     "AttemptOutcome",
     "AttemptRecord",
-    "DueNotification",
+    "Released",
     "claim_due",
+    "extend_claims",
     "list_attempts",
     "next_attempt_at",
+    "older_pending",
     "record_attempts",
+    "release",
 ]

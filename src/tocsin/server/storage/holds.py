@@ -1,6 +1,7 @@
 """Silences and maintenance windows: what holds a monitor's alerts.
 
-``holds_for`` is for the alert path (synchronous, in the flip's transaction, one query);
+``holds_for`` is for the alert path (synchronous, in the flip's transaction, one
+driver-level query of ``policy_sql``);
 the rest is for the API and ``tocsin apply`` (async).
 """
 
@@ -20,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tocsin.errors import NotFoundError
 from tocsin.server.domain.maintenance import Hold, MaintenanceWindow, Silence, current_hold
 from tocsin.server.domain.states import ManagedBy
+from tocsin.server.storage.policy_sql import policy_sql
 from tocsin.server.storage.tables import holds, monitors
 
 
@@ -58,29 +60,22 @@ def holds_for(conn: Connection, refs: Sequence[MonitorRef], now: datetime) -> di
     """The hold in force at ``now`` for each monitor that has one."""
     if not refs:
         return {}
-    ids = [ref.id for ref in refs]
-    query = select(
-        holds.c.kind,
-        holds.c.monitor_id,
-        holds.c.window,
-        holds.c.starts_at,
-        holds.c.ends_at,
-        holds.c.project_id,
-    ).where(
-        holds.c.project_id.in_({ref.project_id for ref in refs}),
-        or_(holds.c.ends_at.is_(None), holds.c.ends_at > now),
-        or_(holds.c.kind == HoldKind.MAINTENANCE.value, holds.c.monitor_id.in_(ids)),
-    )
-    rows = conn.execute(query).all()
+    project_ids = {ref.project_id for ref in refs}
+    rows = policy_sql(conn).holds(conn, project_ids, [ref.id for ref in refs], now)
     if not rows:
         return {}
     windows: dict[int, list[MaintenanceWindow]] = {}
     silences: dict[int, list[Silence]] = {}
-    for kind, monitor_id, window, starts_at, ends_at, project_id in rows:
-        if kind == HoldKind.SILENCE.value:
-            silences.setdefault(monitor_id, []).append(Silence("", starts_at, ends_at))
+    for row in rows:
+        if row.kind == HoldKind.SILENCE.value:
+            # A silence always has its monitor and both ends (``create_silence``).
+            assert row.monitor_id is not None and row.starts_at and row.ends_at
+            silence = Silence("", row.starts_at, row.ends_at)
+            silences.setdefault(row.monitor_id, []).append(silence)
         else:
-            windows.setdefault(project_id, []).append(MaintenanceWindow.from_json(window))
+            assert row.window is not None
+            window = MaintenanceWindow.from_json(row.window)
+            windows.setdefault(row.project_id, []).append(window)
     found: dict[int, Hold] = {}
     for ref in refs:
         mine = [w for w in windows.get(ref.project_id, ()) if w.applies_to(ref.name)]

@@ -1,5 +1,6 @@
 """Per monitor: its alert policy, what its users were last told and its open incident, for
-the alert path (synchronous, inside the engines' write transactions).
+the alert path (synchronous, inside the engines' write transactions, through the
+driver-level statements of ``policy_sql``).
 
 ``alert_states`` rows exist only for monitors that have flipped into or out of ``down``,
 so the default case costs nothing until a monitor alerts.
@@ -7,41 +8,41 @@ so the default case costs nothing until a monitor alerts.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin.server.domain.alert_policy import AlertPolicy
+from tocsin.server.domain.flapping import MAX_WITHIN
 from tocsin.server.domain.notify_decision import NoticeLog
 from tocsin.server.storage.notifications import AlertChannel
-from tocsin.server.storage.tables import (
-    alert_states,
-    channels,
-    incidents,
-    monitor_channels,
-    monitors,
-)
+from tocsin.server.storage.policy_sql import RECENT_FLIPS_COUNTED, StateWrite, policy_sql
+from tocsin.server.storage.tables import alert_states
 
 _DEFAULT_POLICY = AlertPolicy()
 
 
 @dataclass(frozen=True)
 class OpenIncident:
-    """The incident a monitor is in: since when, and what broke."""
+    """The incident a monitor is in: since when, what broke, and the monitors depending on
+    this one that went down while it was down (listed in it, in the order they did)."""
 
     id: int
     opened_at: datetime
     cause: str
+    children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class AlertState:
-    """What the alert path needs to know about one monitor."""
+    """What the alert path needs to know about one monitor; ``may_be_held``: a silence or
+    maintenance window that may hold it is not over yet, ``may_flap``: it changed state
+    often enough lately that it may be flapping (both as of the ``now`` it was read at;
+    when false, ``holds_for`` and ``flap_statuses`` have nothing to say about it)."""
 
     monitor_id: int
     project_id: int
@@ -49,6 +50,8 @@ class AlertState:
     policy: AlertPolicy
     log: NoticeLog
     incident: OpenIncident | None
+    may_be_held: bool = True
+    may_flap: bool = True
 
 
 @dataclass(frozen=True)
@@ -61,43 +64,39 @@ class StateUpdate:
     wake_at: datetime | None
 
 
-def load_states(conn: Connection, monitor_ids: Iterable[int]) -> dict[int, AlertState]:
-    """The alert state of each monitor (one query, plus one for the channel names)."""
+def load_states(
+    conn: Connection, monitor_ids: Iterable[int], now: datetime | None = None
+) -> dict[int, AlertState]:
+    """The alert state of each monitor, with its channels and its open incident's children
+    (one query); ``may_be_held`` and ``may_flap`` as of ``now``, both true without it."""
     ids = sorted(set(monitor_ids))
     if not ids:
         return {}
-    query = (
-        select(
-            monitors.c.id,
-            monitors.c.project_id,
-            monitors.c.name,
-            monitors.c.alert_policy,
-            alert_states.c.log,
-            incidents.c.id,
-            incidents.c.opened_at,
-            incidents.c.cause,
-        )
-        .select_from(
-            monitors.outerjoin(alert_states, alert_states.c.monitor_id == monitors.c.id).outerjoin(
-                incidents,
-                (incidents.c.id == alert_states.c.incident_id) & incidents.c.resolved_at.is_(None),
-            )
-        )
-        .where(monitors.c.id.in_(ids))
-    )
-    names = _channel_names(conn, ids)
+    at = now or datetime.now(UTC)
     found: dict[int, AlertState] = {}
-    for row in conn.execute(query).all():
-        monitor_id, project_id, name, policy, log, incident_id, opened_at, cause = row
-        base = AlertPolicy.from_json(policy) if policy else _DEFAULT_POLICY
-        incident = OpenIncident(incident_id, opened_at, cause) if incident_id else None
-        found[monitor_id] = AlertState(
-            monitor_id,
-            project_id,
-            name,
-            replace(base, channels=names.get(monitor_id, ())),
-            NoticeLog.from_json(log) if log else NoticeLog(),
+    policies: dict[tuple[str | None, tuple[str, ...]], AlertPolicy] = {}
+    for row in policy_sql(conn).states(conn, ids, at, at - 2 * MAX_WITHIN):
+        key = (row.policy_json, row.channels)
+        policy = policies.get(key)
+        if policy is None:
+            stored = json.loads(row.policy_json) if row.policy_json else None
+            base = AlertPolicy.from_json(stored) if stored else _DEFAULT_POLICY
+            policy = policies[key] = replace(base, channels=row.channels)
+        incident = None
+        if row.incident_id is not None:
+            assert row.opened_at is not None
+            incident = OpenIncident(row.incident_id, row.opened_at, row.cause or "", row.children)
+        flapping = policy.flapping
+        found[row.monitor_id] = AlertState(
+            row.monitor_id,
+            row.project_id,
+            row.name,
+            policy,
+            NoticeLog.from_json(row.log) if row.log else NoticeLog(),
             incident,
+            may_be_held=now is None or row.may_be_held,
+            may_flap=flapping is not None
+            and (now is None or row.recent_flips >= min(flapping.changes, RECENT_FLIPS_COUNTED)),
         )
     return found
 
@@ -106,39 +105,20 @@ def project_channels(
     conn: Connection, project_ids: Iterable[int]
 ) -> dict[tuple[int, str], AlertChannel]:
     """Every channel of these projects by ``(project_id, name)``."""
-    query = select(
-        channels.c.project_id, channels.c.name, channels.c.id, channels.c.kind, channels.c.settings
-    ).where(channels.c.project_id.in_(sorted(set(project_ids))))
+    ids = sorted(set(project_ids))
+    if not ids:
+        return {}
     return {
-        (project_id, name): AlertChannel(channel_id, kind, dict(settings))
-        for project_id, name, channel_id, kind, settings in conn.execute(query).all()
+        (row.project_id, row.name): AlertChannel(row.id, row.kind, dict(row.settings))
+        for row in policy_sql(conn).channels(conn, ids)
     }
 
 
 def save_states(conn: Connection, updates: Sequence[StateUpdate]) -> None:
-    """Store each monitor's log, incident and wake-up (insert or replace)."""
-    if not updates:
-        return
-    values = [
-        {
-            "monitor_id": u.monitor_id,
-            "log": u.log.to_json(),
-            "incident_id": u.incident_id,
-            "wake_at": u.wake_at,
-        }
-        for u in updates
-    ]
-    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(alert_states)
-    statement = statement.on_conflict_do_update(
-        index_elements=[alert_states.c.monitor_id],
-        set_={
-            "log": statement.excluded.log,
-            "incident_id": statement.excluded.incident_id,
-            "wake_at": statement.excluded.wake_at,
-        },
+    """Store each monitor's log, incident and wake-up (insert or replace; one statement)."""
+    policy_sql(conn).save_states(
+        conn, [StateWrite(u.monitor_id, u.log.to_json(), u.incident_id, u.wake_at) for u in updates]
     )
-    conn.execute(statement, values)
 
 
 def due_wakeups(conn: Connection, until: datetime) -> list[tuple[int, datetime]]:
@@ -155,19 +135,4 @@ def wake_now(conn: Connection, monitor_ids: Iterable[int], now: datetime) -> lis
     ids = sorted(set(monitor_ids))
     if not ids:
         return []
-    conn.execute(update(alert_states).where(alert_states.c.monitor_id.in_(ids)).values(wake_at=now))
-    query = select(alert_states.c.monitor_id).where(alert_states.c.monitor_id.in_(ids))
-    return [row[0] for row in conn.execute(query).all()]
-
-
-def _channel_names(conn: Connection, monitor_ids: list[int]) -> dict[int, tuple[str, ...]]:
-    query = (
-        select(monitor_channels.c.monitor_id, channels.c.name)
-        .join(channels, channels.c.id == monitor_channels.c.channel_id)
-        .where(monitor_channels.c.monitor_id.in_(monitor_ids))
-        .order_by(channels.c.id)
-    )
-    names: dict[int, list[str]] = {}
-    for monitor_id, name in conn.execute(query).all():
-        names.setdefault(monitor_id, []).append(name)
-    return {monitor_id: tuple(found) for monitor_id, found in names.items()}
+    return policy_sql(conn).wake_now(conn, ids, now)

@@ -170,6 +170,17 @@ notifications = Table(
     Column("incident_id", ForeignKey("incidents.id", ondelete="SET NULL"), nullable=True),
     Index("ix_notifications_incident_id", "incident_id"),
 )
+# Alerts of one channel and monitor leave in id order: claiming one asks whether an older
+# one of the pair is still pending. Only pending rows are indexed, so it stays small.
+_PENDING = notifications.c.status == "pending"
+Index(
+    "ix_notifications_pending_pair",
+    notifications.c.channel_id,
+    notifications.c.monitor_id,
+    notifications.c.id,
+    postgresql_where=_PENDING,
+    sqlite_where=_PENDING,
+)
 
 # One row per delivery attempt of a notification, written with the attempt's outcome.
 # Rows older than the retention (30 days) are deleted as new attempts are recorded.
@@ -339,6 +350,17 @@ incidents = Table(
     Column("cause", Text, nullable=False),
     Column("resolve_cause", Text, nullable=True),
     Index("ix_incidents_monitor_id_opened_at", "monitor_id", "opened_at"),
+)
+
+# The monitors that went down while their alerts were held by a parent (``depends_on``)
+# in that parent's incident: listed in it instead of paging on their own.
+incident_children = Table(
+    "incident_children",
+    metadata,
+    Column("incident_id", ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True),
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column("added_at", UTCDateTime, nullable=False),
+    Index("ix_incident_children_monitor_id", "monitor_id"),
 )
 
 # Per monitor: what its users were last told (notify_decision.NoticeLog), its open incident

@@ -96,6 +96,10 @@ def message_of(payload: Mapping[str, Any]) -> Message:
     tags = monitor.get("tags")
     if isinstance(tags, list) and tags:
         lines.append(("Tags", ", ".join(str(tag) for tag in tags)))
+    # Monitors depending on this one that went down while it was down: held, not paged.
+    children = _mapping(payload.get("incident")).get("children")
+    if isinstance(children, list) and children:
+        lines.append(("Also affected", ", ".join(str(child) for child in children)))
     cause = _text(flip.get("cause"))
     return Message(
         title=f"{name} is {state.upper()}",

@@ -32,6 +32,10 @@ class IncidentOut(BaseModel):
     cause: str = Field(description="what failed, as the down alert said")
     resolve_cause: str | None = Field(description="what ended it")
     alerts: int = Field(description="notifications queued about it, one per channel")
+    children: list[str] = Field(
+        description="monitors depending on this one (depends_on) that went down while it "
+        "was down: listed here instead of paging on their own, in the order they went down"
+    )
 
     @classmethod
     def of(cls, record: IncidentRecord, now: datetime) -> IncidentOut:
@@ -46,6 +50,7 @@ class IncidentOut(BaseModel):
             cause=record.cause,
             resolve_cause=record.resolve_cause,
             alerts=record.alerts,
+            children=list(record.children),
         )
 
 
