@@ -54,7 +54,7 @@ async def test_a_monitor_badge_shows_its_state_as_svg_and_shields_json(
     assert len(key) >= 32
     assert svg.status_code == 200
     assert svg.headers["content-type"] == "image/svg+xml"
-    assert svg.headers["cache-control"] == "public, max-age=30"
+    assert svg.headers["cache-control"] == "public, max-age=30, stale-while-revalidate=30"
     assert svg.text.startswith("<svg") and "<title>api: up</title>" in svg.text
     assert 'fill="#4c1"' in svg.text
     assert endpoint.json() == {

@@ -16,6 +16,7 @@ from tocsin.server.domain.transitions import Flip
 from tocsin.server.storage.flips import insert_flips
 from tocsin.server.storage.probe_writes import ProbeResultRow, insert_probe_results
 from tocsin.server.storage.users import Role
+from tocsin.server.web.api.paging import encode_cursor
 
 _LINK = r'hx-get="(/ui/monitors/[^"]+/{section}(?:\?{section}=[A-Za-z0-9_-]+)?)"[^>]*>{label}<'
 
@@ -156,3 +157,20 @@ async def test_a_broken_cursor_is_refused(server: LiveServer) -> None:
         other_list = await client.get(f"/ui/monitors/{monitor.uuid}/flips?flips={cursor}")
     assert garbage.status_code == 400 and "broken" in garbage.text
     assert other_list.status_code == 400
+
+
+async def test_a_forged_cursor_past_what_the_database_takes_is_refused(
+    server: LiveServer,
+) -> None:
+    await server.create_monitor(name="site", kind="http", url="http://127.0.0.1:9/")
+    monitor = await server.monitor("site")
+    forged = {
+        "results": encode_cursor("results.older", "0001-01-01T00:00:00+05:00/3"),
+        "flips": encode_cursor("flips.older", f"2026-01-01T00:00:00+00:00/{2**64}"),
+        "pings": encode_cursor("pings.older", 2**64),
+    }
+    async with logged_in(server) as client:
+        for section, cursor in forged.items():
+            page = await client.get(f"/ui/monitors/{monitor.uuid}/{section}?{section}={cursor}")
+            assert page.status_code == 400, section
+            assert "broken" in page.text

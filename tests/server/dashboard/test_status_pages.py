@@ -84,7 +84,7 @@ async def test_the_page_shows_each_picked_item_with_state_and_90_daily_bars_logg
     async with client_for(server) as visitor:  # no session at all
         page = await visitor.get("/status/acme")
     assert page.status_code == 200
-    assert page.headers["cache-control"] == "public, max-age=30"
+    assert page.headers["cache-control"] == "public, max-age=30, stale-while-revalidate=30"
     html = page.text
     assert "<h1>Acme status</h1>" in html
     names = re.findall(r"<h3>([^<]+)</h3>", html)
@@ -129,7 +129,7 @@ async def test_a_client_with_the_current_copy_gets_304(server: LiveServer) -> No
     assert again.status_code == 304
     assert again.content == b""
     assert again.headers["etag"] == etag
-    assert again.headers["cache-control"] == "public, max-age=30"
+    assert again.headers["cache-control"] == "public, max-age=30, stale-while-revalidate=30"
     assert stale.status_code == 200 and stale.headers["etag"] == etag
 
 

@@ -96,7 +96,7 @@ def badge_svg(label: str, message: str, colour: str) -> str:
     )
 
 
-@router.get("/badge/{key}.svg")
+@router.api_route("/badge/{key}.svg", methods=["GET", "HEAD"])
 async def badge_image(request: Request, key: str) -> Response:
     """The badge as an image: ``<label> | up`` (or degraded, down, paused, unknown)."""
     badge = await _badge_or_404(request, key)
@@ -106,7 +106,7 @@ async def badge_image(request: Request, key: str) -> Response:
     return cacheable(request, response)
 
 
-@router.get("/badge/{key}.json")
+@router.api_route("/badge/{key}.json", methods=["GET", "HEAD"])
 async def badge_endpoint(request: Request, key: str) -> Response:
     """The badge for shields.io's endpoint badges (``https://img.shields.io/endpoint?url=``)."""
     badge = await _badge_or_404(request, key)

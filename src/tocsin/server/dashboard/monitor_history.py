@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from tocsin.errors import ValidationError
 from tocsin.server.dashboard.auth import PageError
 from tocsin.server.storage.history_pages import TimeKey, flips_page, pings_page, results_page
-from tocsin.server.web.api.paging import decode_cursor, encode_cursor
+from tocsin.server.web.api.paging import MAX_ID, decode_cursor, encode_cursor, parse_time_key
 
 PAGE_SIZE = 20
 ItemT = TypeVar("ItemT")
@@ -85,13 +84,14 @@ def decode(section: Section, text: str | None) -> Cursor | None:
             key = decode_cursor(f"{section.value}.{way.value}", text, key_type)
         except ValidationError:
             continue
-        if section is Section.PINGS:
-            return Cursor(way, key)
-        at, _, row_id = str(key).rpartition("/")
-        try:
-            return Cursor(way, (datetime.fromisoformat(at).astimezone(UTC), int(row_id)))
-        except ValueError:
+        if isinstance(key, int):
+            if 0 <= key <= MAX_ID:
+                return Cursor(way, key)
             break
+        found = parse_time_key(key) if isinstance(key, str) else None
+        if found is None:
+            break
+        return Cursor(way, found)
     raise PageError(
         400, "Bad link", f"That link to a page of {section.value} is broken: open the newest page."
     )

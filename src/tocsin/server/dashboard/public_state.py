@@ -4,10 +4,12 @@ results or errors, so nothing internal can reach a public page through it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+
+from markupsafe import Markup
 
 from tocsin.health.model import Status
 from tocsin.server.domain.states import MonitorState
@@ -119,6 +121,14 @@ def format_percent(fraction: float) -> str:
     return f"{percent:.2f}%".replace("100.00%", "100%")
 
 
+def public_percent(fraction: float | None) -> float | None:
+    """``0.999996`` as ``99.999`` (percent, 3 decimals); never rounds below 100 up to 100."""
+    if fraction is None:
+        return None
+    percent = round(100.0 * fraction, 3)
+    return min(percent, 99.999) if fraction < 1.0 else percent
+
+
 def window_days(now: datetime) -> list[date]:
     """The ``DAYS`` UTC days ending today, oldest first."""
     today = now.astimezone(UTC).date()
@@ -130,22 +140,70 @@ def window_start(now: datetime) -> datetime:
     return datetime.combine(window_days(now)[0], time(), UTC)
 
 
-def bars_from_tallies(days: Sequence[date], tallies: dict[date, Tally]) -> list[DayBar]:
-    """Bars of a probed monitor or component from its daily check counts."""
+@dataclass(frozen=True, slots=True)
+class Share:
+    """How much was counted (checks, or seconds a heartbeat was watched) and how much of it
+    was bad (failed checks, seconds down)."""
+
+    total: float = 0.0
+    bad: float = 0.0
+
+    def __add__(self, other: Share) -> Share:
+        return Share(self.total + other.total, self.bad + other.bad)
+
+    @property
+    def uptime(self) -> float | None:
+        """The good fraction; ``None`` when nothing was counted."""
+        return None if self.total <= 0 else 1.0 - self.bad / self.total
+
+
+def share_of(tally: Tally) -> Share:
+    """Checks and failures as a ``Share``."""
+    return Share(tally.count, tally.failures)
+
+
+# The uptime windows shown publicly: the last 24 hours, and the last 7, 30 and 90 UTC days
+# (today included), as the bars count them.
+WINDOW_DAYS = {"7d": 7, "30d": 30, "90d": DAYS}
+WINDOWS = ("24h", *WINDOW_DAYS)
+
+
+def item_figures(
+    days: Sequence[date], by_day: Mapping[date, Share], last_24h: Share
+) -> tuple[list[DayBar], dict[str, float | None]]:
+    """An item's bars over ``days`` and its uptime per window (``WINDOWS``)."""
     bars = []
     for day in days:
-        tally = tallies.get(day)
-        if tally is None or tally.count == 0:
-            bars.append(DayBar(day, None))
-        else:
-            bars.append(DayBar(day, 1.0 - tally.failures / tally.count))
-    return bars
+        share = by_day.get(day)
+        bars.append(DayBar(day, None if share is None else share.uptime))
+    ends = {count: name for name, count in WINDOW_DAYS.items()}
+    windows: dict[str, float | None] = dict.fromkeys(WINDOWS)
+    windows["24h"] = last_24h.uptime
+    total = bad = 0.0
+    for back, day in enumerate(reversed(days), start=1):  # newest first
+        share = by_day.get(day)
+        if share is not None:
+            total, bad = total + share.total, bad + share.bad
+        if back in ends:
+            windows[ends[back]] = None if total <= 0 else 1.0 - bad / total
+    return bars, windows
 
 
-def total_from_tallies(tallies: dict[date, Tally]) -> float | None:
-    """The uptime over every day counted."""
-    total = sum(tallies.values(), Tally())
-    return None if total.count == 0 else 1.0 - total.failures / total.count
+def bars_markup(bars: Sequence[DayBar]) -> Markup:
+    """The bars as HTML list items, built without the template engine (90 bars per item;
+    dates and percentages need no escaping)."""
+    parts = []
+    for bar in bars:
+        uptime = bar.uptime
+        if uptime is None:
+            parts.append(f'<li class="bar bar-none" title="{bar.day}: no data"></li>')
+        elif uptime >= 1.0:
+            parts.append(f'<li class="bar bar-up" title="{bar.day}: 100% up"></li>')
+        else:  # as format_percent, inline: 2,250 bars on a page of 25 items
+            level = "minor" if uptime >= 0.99 else "major"
+            text = f"{min(100.0 * uptime, 99.99):.2f}%"
+            parts.append(f'<li class="bar bar-{level}" title="{bar.day}: {text} up"></li>')
+    return Markup("".join(parts))  # noqa: S704 (ISO dates and numbers only, no user text)
 
 
 @dataclass(frozen=True)
@@ -176,6 +234,50 @@ def _spans(
     return spans
 
 
+def heartbeat_spans(
+    created_at: datetime,
+    current: MonitorState,
+    flips: Sequence[tuple[datetime, str, str]],
+    start: datetime,
+    until: datetime,
+) -> list[tuple[datetime, datetime, bool]]:
+    """The watched time of a heartbeat monitor created at ``created_at``, in state
+    ``current`` after its ``flips`` ``(at, old, new)`` since ``start`` (oldest first), from
+    ``start`` to ``until``: ``(from, to, down)`` spans (time ``new`` or ``paused`` left out)."""
+    return [
+        (span.start, span.end, span.state == MonitorState.DOWN.value)
+        for span in _spans(created_at, current, flips, start, until)
+        if span.state not in _UNWATCHED
+    ]
+
+
+def shares_by_day(spans: Iterable[tuple[datetime, datetime, bool]]) -> dict[date, Share]:
+    """Seconds watched and down per UTC day of ``spans`` (from ``heartbeat_spans``)."""
+    watched: dict[date, float] = {}
+    down: dict[date, float] = {}
+    for start, end, is_down in spans:
+        moment = start
+        while moment < end:
+            day = moment.date()
+            stop = min(end, datetime.combine(day, time(), UTC) + _DAY)
+            seconds = (stop - moment).total_seconds()
+            watched[day] = watched.get(day, 0.0) + seconds
+            if is_down:
+                down[day] = down.get(day, 0.0) + seconds
+            moment = stop
+    return {day: Share(seconds, down.get(day, 0.0)) for day, seconds in watched.items()}
+
+
+def share_since(spans: Iterable[tuple[datetime, datetime, bool]], since: datetime) -> Share:
+    """Seconds watched and down in ``spans`` from ``since`` on."""
+    total = Share()
+    for start, end, is_down in spans:
+        if end > since:
+            seconds = (end - max(start, since)).total_seconds()
+            total += Share(seconds, seconds if is_down else 0.0)
+    return total
+
+
 def heartbeat_uptime(
     created_at: datetime,
     current: MonitorState,
@@ -187,24 +289,6 @@ def heartbeat_uptime(
     from its flips ``(at, old, new)`` in the window (time down over time watched), and the
     uptime over the whole window."""
     start = datetime.combine(days[0], time(), UTC)
-    watched = dict.fromkeys(days, 0.0)
-    down = dict.fromkeys(days, 0.0)
-    for span in _spans(created_at, current, flips, start, now):
-        if span.state in _UNWATCHED:
-            continue
-        moment = span.start
-        while moment < span.end:
-            day = moment.date()
-            end = min(span.end, datetime.combine(day, time(), UTC) + _DAY)
-            seconds = (end - moment).total_seconds()
-            if day in watched:
-                watched[day] += seconds
-                if span.state == MonitorState.DOWN.value:
-                    down[day] += seconds
-            moment = end
-    bars = [
-        DayBar(day, 1.0 - down[day] / watched[day] if watched[day] > 0 else None) for day in days
-    ]
-    total_watched = sum(watched.values())
-    total = 1.0 - sum(down.values()) / total_watched if total_watched > 0 else None
-    return bars, total
+    by_day = shares_by_day(heartbeat_spans(created_at, current, flips, start, now))
+    bars = [DayBar(day, by_day[day].uptime if day in by_day else None) for day in days]
+    return bars, sum((by_day[day] for day in days if day in by_day), Share()).uptime

@@ -18,8 +18,12 @@ from starlette.staticfiles import StaticFiles
 
 from tocsin.errors import ConflictError, ValidationError
 from tocsin.server.dashboard import (
+    api_key_pages,
     badges,
+    channel_pages,
     home,
+    incident_pages,
+    maintenance_pages,
     monitor_detail,
     monitor_forms,
     status_pages,
@@ -227,6 +231,10 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(user_pages.router)
     app.include_router(status_pages.router)
     app.include_router(badges.router)
+    app.include_router(incident_pages.router)
+    app.include_router(maintenance_pages.router)
+    app.include_router(channel_pages.router)
+    app.include_router(api_key_pages.router)
     app.mount(
         STATIC_PREFIX,
         StaticFiles(packages=[("tocsin.server.dashboard", "static")]),

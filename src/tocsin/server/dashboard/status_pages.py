@@ -1,5 +1,5 @@
-"""Public status pages at ``/status/<slug>`` (no login), and the admin pages that make them
-(``/ui/status-pages``). See docs/status-pages.md."""
+"""The admin pages that make public status pages (``/ui/status-pages``); the public answers
+themselves are ``status_public``'s, mounted here. See docs/status-pages.md."""
 
 from __future__ import annotations
 
@@ -14,9 +14,8 @@ from tocsin.errors import ConflictError, NotFoundError, ValidationError
 from tocsin.server.dashboard.auth import Admin, CurrentUser, PageError, Viewer
 from tocsin.server.dashboard.forms import read_form
 from tocsin.server.dashboard.pages import render, see_other
-from tocsin.server.dashboard.past_days import PastDays
-from tocsin.server.dashboard.public_cache import cacheable
-from tocsin.server.dashboard.status_view import page_view
+from tocsin.server.dashboard.public_cache import forget_public_pages
+from tocsin.server.dashboard.status_public import router as public_router
 from tocsin.server.domain.states import MonitorKind
 from tocsin.server.storage.monitors import get_monitor, list_monitors
 from tocsin.server.storage.probe_reads import list_component_states
@@ -33,38 +32,10 @@ from tocsin.server.storage.status_pages import (
 from tocsin.server.web.api.auth import server_state
 
 router = APIRouter(include_in_schema=False)
+router.include_router(public_router)
 ADMIN_PATH = "/ui/status-pages"
 _NOT_FOUND = PageError(404, "Not found", "There is no page at this address.")
 _PICK_LIMIT = 1000  # monitor names offered in the "add" form's list
-
-
-@router.get("/status/{slug}")
-async def public_status_page(request: Request, slug: str) -> Response:
-    """A status page, for anyone: no session is read, so every visitor gets the same bytes.
-
-    Computed as of the current minute, so the page (and its ETag) stays the same for a
-    minute unless something changes, even while a heartbeat's downtime today grows."""
-    now = datetime.now(UTC).replace(second=0, microsecond=0)
-    async with server_state(request).database.read() as conn:
-        page = await find_status_page(conn, slug)
-        if page is None:
-            raise _NOT_FOUND
-        view = await page_view(conn, page, now, _past_days(request))
-    response = render(
-        request,
-        "status_public.html",
-        view=view,
-        updated=now.strftime("%Y-%m-%d %H:%M UTC"),
-    )
-    return cacheable(request, response)
-
-
-def _past_days(request: Request) -> PastDays:
-    """The app's cache of finished days (one per app, so per server process)."""
-    past: PastDays | None = getattr(request.app.state, "status_past_days", None)
-    if past is None:
-        past = request.app.state.status_past_days = PastDays()
-    return past
 
 
 async def _page_or_404(request: Request, slug: str) -> StatusPageRecord:
@@ -160,6 +131,7 @@ async def status_page_update(request: Request, slug: str, current: Admin) -> Res
     except ConflictError:
         errors = {"slug": "is taken by another page"}
         return await _edit_page(request, current, page, status=409, errors=errors, form=form)
+    forget_public_pages(request.app)
     return see_other(f"{ADMIN_PATH}/{new_slug.strip().lower()}")
 
 
@@ -189,6 +161,7 @@ async def status_item_add(request: Request, slug: str, current: Admin) -> Respon
         errors.update(exc.fields)
     if errors:
         return await _edit_page(request, current, page, status=422, errors=errors, form=form)
+    forget_public_pages(request.app)
     return see_other(f"{ADMIN_PATH}/{page.slug}")
 
 
@@ -203,6 +176,7 @@ async def status_item_remove(
             await remove_status_item(conn, page.id, position, _now())
     except NotFoundError as exc:
         raise _NOT_FOUND from exc
+    forget_public_pages(request.app)
     return see_other(f"{ADMIN_PATH}/{page.slug}")
 
 
@@ -212,6 +186,7 @@ async def status_page_delete(request: Request, slug: str, current: Admin) -> Res
     page = await _page_or_404(request, slug)
     async with server_state(request).database.write() as conn:
         await delete_status_page(conn, page.id)
+    forget_public_pages(request.app)
     return see_other(ADMIN_PATH)
 
 

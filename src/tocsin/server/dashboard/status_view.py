@@ -9,27 +9,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.server.dashboard.past_days import PastDays
+from tocsin.server.dashboard.past_days import Figures, PastDays
 from tocsin.server.dashboard.public_state import (
     DayBar,
     PublicState,
-    bars_from_tallies,
+    bars_markup,
     combined_state,
     component_state,
     format_percent,
-    heartbeat_uptime,
+    item_figures,
     monitor_state,
     overall_summary,
-    total_from_tallies,
     window_days,
     window_start,
 )
 from tocsin.server.domain.states import MonitorKind
 from tocsin.server.storage.probe_reads import list_component_states
 from tocsin.server.storage.status_pages import StatusPageRecord, monitors_by_id
-from tocsin.server.storage.uptime_days import flips_since, open_incident_times
+from tocsin.server.storage.uptime_days import open_incident_times
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,18 @@ class ItemView:
     name: str
     state: PublicState
     bars: list[DayBar]
-    uptime: str  # "99.95%" over the window, or "no data"
+    windows: dict[str, float | None]  # uptime fraction per window (``WINDOWS``); None: no data
+
+    @property
+    def uptime(self) -> str:
+        """The uptime over the 90 days as text: ``99.95%``, or ``no data``."""
+        total = self.windows["90d"]
+        return "no data" if total is None else format_percent(total)
+
+    @property
+    def bars_html(self) -> Markup:
+        """The bars as HTML list items."""
+        return bars_markup(self.bars)
 
 
 @dataclass(frozen=True)
@@ -52,13 +63,14 @@ class IncidentView:
 
 @dataclass(frozen=True)
 class PageView:
-    """Everything the public page shows."""
+    """Everything the public page shows, as of ``at``."""
 
     title: str
     summary: str
     state: PublicState
     items: list[ItemView]
     incidents: list[IncidentView]
+    at: datetime
 
 
 async def page_view(
@@ -69,11 +81,19 @@ async def page_view(
     monitor_ids = {item.monitor_id for item in page.items}
     found = await monitors_by_id(conn, monitor_ids)
     probed = {i for i, m in found.items() if m.kind is not MonitorKind.HEARTBEAT}
-    components = await list_component_states(conn, [i for i in probed if found[i].kind == "app"])
+    apps = [i for i in probed if found[i].kind is MonitorKind.APP]
+    components = await list_component_states(conn, apps) if apps else {}
     start = window_start(now)
-    probed_keys = [(i.monitor_id, i.component_key) for i in page.items if i.monitor_id in probed]
-    tallies = await past.tallies(conn, probed_keys, start, now)
-    flips = await flips_since(conn, monitor_ids - probed, start)
+    probed_keys = list(
+        dict.fromkeys((i.monitor_id, i.component_key) for i in page.items if i.monitor_id in probed)
+    )
+    figures: dict[tuple[int, str], Figures] = {}
+    if probed_keys:
+        figures.update(await past.probed(conn, probed_keys, start, now))
+    beats = [m for i, m in found.items() if i not in probed]
+    if beats:
+        for monitor_id, beat in (await past.heartbeats(conn, beats, start, now)).items():
+            figures[(monitor_id, "")] = beat
     incidents = await open_incident_times(conn, monitor_ids)
     days = window_days(now)
     items: list[ItemView] = []
@@ -84,16 +104,10 @@ async def page_view(
             state = component_state(monitor, reading)
         else:
             state = monitor_state(monitor)
-        if monitor.id in probed:
-            counted = tallies.get((monitor.id, item.component_key), {})
-            bars, total = bars_from_tallies(days, counted), total_from_tallies(counted)
-        else:
-            history = flips.get(monitor.id, [])
-            bars, total = heartbeat_uptime(
-                monitor.created_at, monitor.status.state, history, days, now
-            )
-        uptime = "no data" if total is None else format_percent(total)
-        items.append(ItemView(item.display_name, state, bars, uptime))
+        key = (monitor.id, item.component_key if monitor.id in probed else "")
+        counted = figures[key]
+        bars, windows = item_figures(days, counted.by_day, counted.last_24h)
+        items.append(ItemView(item.display_name, state, bars, windows))
     touched: dict[int, list[str]] = {}
     for item in page.items:
         if item.monitor_id in incidents:
@@ -112,4 +126,5 @@ async def page_view(
         combined_state(states),
         items,
         open_incidents,
+        now,
     )

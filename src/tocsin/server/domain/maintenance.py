@@ -20,6 +20,7 @@ from cronsim import CronSim, CronSimError
 
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
+from tocsin.server.domain.fields import NAME_MAX
 from tocsin.server.domain.schedule import load_timezone, normalize_cron
 from tocsin.server.domain.spec import _names
 
@@ -198,6 +199,8 @@ def maintenance_window(data: Mapping[str, Any]) -> MaintenanceWindow:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         errors["name"] = "is required: a non-empty string"
+    elif len(name.strip()) > NAME_MAX:
+        errors["name"] = f"must be at most {NAME_MAX} characters"
     monitors = _names(data, "monitors", errors)
     if not monitors and "monitors" not in errors:
         errors["monitors"] = 'is required: the monitors it holds, or ["*"] for all of them'

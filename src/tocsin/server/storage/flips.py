@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.domain.transitions import Flip
+from tocsin.server.storage.history_pages import TimeKey, flips_page
 from tocsin.server.storage.hot_rows import FlipRow
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.rows import FlipRecord
-from tocsin.server.storage.tables import flips
 
 
 async def record_flip(conn: AsyncConnection, monitor_id: int, flip: Flip, now: datetime) -> int:
@@ -34,14 +33,9 @@ def insert_flips(conn: Connection, items: list[tuple[int, Flip, datetime]]) -> l
 
 
 async def list_flips(
-    conn: AsyncConnection, monitor_id: int, limit: int = 100, before: int | None = None
+    conn: AsyncConnection, monitor_id: int, limit: int = 100, before: TimeKey | None = None
 ) -> list[FlipRecord]:
-    """The newest ``limit`` flips of a monitor older than flip id ``before``, newest first."""
-    query = select(
-        flips.c.id, flips.c.created_at, flips.c.old_state, flips.c.new_state, flips.c.cause
-    )
-    query = query.where(flips.c.monitor_id == monitor_id)
-    if before is not None:
-        query = query.where(flips.c.id < before)
-    rows = await conn.execute(query.order_by(flips.c.id.desc()).limit(limit))
-    return [FlipRecord(*row) for row in rows.all()]
+    """The newest ``limit`` flips of a monitor made before ``before`` (a flip's
+    ``(created_at, id)``), newest first: ``history_pages.flips_page``, one range of the
+    monitor's ``(monitor_id, created_at)`` index."""
+    return await flips_page(conn, monitor_id, limit, before=before)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tocsin.server.storage.history_pages import pings_page
 from tocsin.server.storage.rows import PingRecord
 from tocsin.server.storage.tables import monitors, pings
 
@@ -12,12 +13,9 @@ from tocsin.server.storage.tables import monitors, pings
 async def list_pings(
     conn: AsyncConnection, monitor_id: int, limit: int = 100, before: int | None = None
 ) -> list[PingRecord]:
-    """The newest ``limit`` pings of a monitor numbered below ``before``, newest first."""
-    query = select(pings).where(pings.c.monitor_id == monitor_id)
-    if before is not None:
-        query = query.where(pings.c.n < before)
-    rows = await conn.execute(query.order_by(pings.c.n.desc()).limit(limit))
-    return [PingRecord.from_row(row) for row in rows.mappings().all()]
+    """The newest ``limit`` pings of a monitor numbered below ``before``, newest first:
+    ``history_pages.pings_page``, one range of the ``(monitor_id, n)`` index."""
+    return await pings_page(conn, monitor_id, limit, before=before)
 
 
 async def prune_pings(conn: AsyncConnection, keep: int) -> int:

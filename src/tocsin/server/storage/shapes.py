@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
@@ -642,3 +642,75 @@ class ProjectOut(BaseModel):
             ping_key=project.ping_key,
             slug_ping_url=slug_ping_url(base_url, project.ping_key, "{slug}"),
         )
+
+
+PublicStateText = Literal["up", "degraded", "down", "paused", "unknown"]
+
+
+class PublicUptimeOut(BaseModel):
+    """An item's uptime in percent per window; null where nothing was counted (a figure
+    below 100 is never rounded up to 100)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True)
+
+    last_24h: float | None = Field(alias="24h", description="the last 24 hours")
+    last_7d: float | None = Field(alias="7d", description="the last 7 UTC days, today included")
+    last_30d: float | None = Field(alias="30d", description="the last 30 UTC days")
+    last_90d: float | None = Field(alias="90d", description="the last 90 UTC days (the bars)")
+
+
+class PublicItemOut(BaseModel):
+    """One line of a public status page."""
+
+    model_config = _OUT
+
+    name: str = Field(description="the name the page gives it (never the monitor's own)")
+    state: PublicStateText
+    uptime: PublicUptimeOut
+
+
+class PublicIncidentOut(BaseModel):
+    """An open incident on a public status page: which items, since when; never its cause."""
+
+    model_config = _OUT
+
+    items: list[str] = Field(description="the public names of the items it touches")
+    since: Timestamp
+
+
+class StatusPagePublicOut(BaseModel):
+    """``GET /status/{slug}.json``: what a status page shows, for anyone (no key)."""
+
+    model_config = _OUT
+
+    title: str
+    status: PublicStateText = Field(description="all items together (paused ones aside)")
+    summary: str = Field(description='the sentence atop the page, e.g. "Partial outage"')
+    updated_at: Timestamp = Field(description="the minute the page was computed as of")
+    items: list[PublicItemOut]
+    incidents: list[PublicIncidentOut] = Field(description="open incidents, newest first")
+
+
+class StatusItemOut(BaseModel):
+    """What a status page shows on one line: a monitor, or one component of an app monitor."""
+
+    model_config = _OUT
+
+    position: int = Field(description="1 for the first line")
+    monitor: str = Field(description="the monitor's name (not shown publicly)")
+    monitor_uuid: str
+    component: str | None = Field(description="the component's key; null: the whole monitor")
+    name: str = Field(description="the public name the page shows")
+
+
+class StatusPageOut(BaseModel):
+    """A status page, as its admins see it."""
+
+    model_config = _OUT
+
+    slug: str = Field(description="its address: /status/{slug}")
+    title: str
+    url: str = Field(description="the public page")
+    json_url: str = Field(description="the public page as JSON")
+    updated_at: Timestamp = Field(description="when the page or its items last changed")
+    items: list[StatusItemOut]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select, update
@@ -18,6 +18,7 @@ from tocsin.server.storage.tables import monitors, status_page_items, status_pag
 _SLUG = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?")
 TITLE_MAX = 200
 DISPLAY_NAME_MAX = 100
+ITEMS_MAX = 100  # lines per page
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,16 @@ class StatusItem:
     position: int
     monitor_id: int
     monitor_name: str  # for the admin page only: never shown on the public page
+    component_key: str
+    display_name: str
+    monitor_uuid: str = ""
+
+
+@dataclass(frozen=True)
+class NewItem:
+    """A line to show: a monitor (``component_key`` ``""``) or one component of it."""
+
+    monitor_id: int
     component_key: str
     display_name: str
 
@@ -42,16 +53,36 @@ class StatusPageRecord:
     items: tuple[StatusItem, ...] = ()
 
 
+def slug_problem(slug: str) -> str | None:
+    """What is wrong with ``slug`` (after trimming and lowercasing), or ``None``."""
+    if not _SLUG.fullmatch(slug.strip().lower()):
+        return "must be 1-100 lowercase letters, digits and inner hyphens"
+    return None
+
+
+def title_problem(title: str) -> str | None:
+    """What is wrong with ``title`` (after trimming), or ``None``."""
+    if not 1 <= len(title.strip()) <= TITLE_MAX:
+        return f"must be 1-{TITLE_MAX} characters"
+    return None
+
+
+def display_name_problem(display_name: str) -> str | None:
+    """What is wrong with an item's public name (after trimming), or ``None``."""
+    if not 1 <= len(display_name.strip()) <= DISPLAY_NAME_MAX:
+        return f"must be 1-{DISPLAY_NAME_MAX} characters"
+    return None
+
+
 def _checked(slug: str, title: str) -> tuple[str, str]:
-    slug, title = slug.strip().lower(), title.strip()
-    problems: dict[str, str] = {}
-    if not _SLUG.fullmatch(slug):
-        problems["slug"] = "must be 1-100 lowercase letters, digits and inner hyphens"
-    if not 1 <= len(title) <= TITLE_MAX:
-        problems["title"] = f"must be 1-{TITLE_MAX} characters"
+    problems = {
+        field: problem
+        for field, problem in (("slug", slug_problem(slug)), ("title", title_problem(title)))
+        if problem is not None
+    }
     if problems:
         raise ValidationError("invalid status page", problems)
-    return slug, title
+    return slug.strip().lower(), title.strip()
 
 
 async def create_status_page(
@@ -91,39 +122,123 @@ async def delete_status_page(conn: AsyncConnection, page_id: int) -> None:
     await conn.execute(delete(status_pages).where(status_pages.c.id == page_id))
 
 
-async def list_status_pages(conn: AsyncConnection, project_id: int) -> list[StatusPageRecord]:
-    """The project's pages by slug, without their items."""
+async def list_status_pages(
+    conn: AsyncConnection,
+    project_id: int,
+    *,
+    after: str | None = None,
+    limit: int | None = None,
+    with_items: bool = False,
+) -> list[StatusPageRecord]:
+    """The project's pages by slug: the first ``limit`` (all if ``None``) whose slugs sort
+    after ``after`` (a keyset cursor), with their items if ``with_items``."""
     query = (
         select(status_pages.c.id, status_pages.c.slug, status_pages.c.title)
         .add_columns(status_pages.c.updated_at)
         .where(status_pages.c.project_id == project_id)
         .order_by(status_pages.c.slug)
     )
-    return [StatusPageRecord(*row) for row in (await conn.execute(query)).all()]
+    if after is not None:
+        query = query.where(status_pages.c.slug > after)
+    if limit is not None:
+        query = query.limit(limit)
+    pages = [StatusPageRecord(*row) for row in (await conn.execute(query)).all()]
+    if not with_items or not pages:
+        return pages
+    items = await _items_of(conn, [page.id for page in pages])
+    return [replace(page, items=tuple(items.get(page.id, []))) for page in pages]
 
 
-async def find_status_page(conn: AsyncConnection, slug: str) -> StatusPageRecord | None:
-    """The page at ``/status/<slug>`` with its items, or ``None``."""
-    query = select(
-        status_pages.c.id, status_pages.c.slug, status_pages.c.title, status_pages.c.updated_at
-    ).where(status_pages.c.slug == slug.lower())
-    row = (await conn.execute(query)).first()
-    if row is None:
-        return None
-    items_query = (
+_ITEM_COLUMNS = (
+    status_page_items.c.position,
+    status_page_items.c.monitor_id,
+    monitors.c.name,
+    status_page_items.c.component_key,
+    status_page_items.c.display_name,
+    monitors.c.uuid,
+)
+
+
+async def find_status_page(
+    conn: AsyncConnection, slug: str, project_id: int | None = None
+) -> StatusPageRecord | None:
+    """The page at ``/status/<slug>`` (of ``project_id``, if given) with its items, or
+    ``None`` (one query: the page's row repeats on each of its items' rows)."""
+    query = (
         select(
-            status_page_items.c.position,
-            status_page_items.c.monitor_id,
-            monitors.c.name,
-            status_page_items.c.component_key,
-            status_page_items.c.display_name,
+            status_pages.c.id,
+            status_pages.c.slug,
+            status_pages.c.title,
+            status_pages.c.updated_at,
+            *_ITEM_COLUMNS,
         )
-        .join(monitors, monitors.c.id == status_page_items.c.monitor_id)
-        .where(status_page_items.c.page_id == row.id)
+        .select_from(
+            status_pages.outerjoin(
+                status_page_items, status_page_items.c.page_id == status_pages.c.id
+            ).outerjoin(monitors, monitors.c.id == status_page_items.c.monitor_id)
+        )
+        .where(status_pages.c.slug == slug.lower())
         .order_by(status_page_items.c.position)
     )
-    items = tuple(StatusItem(*item) for item in (await conn.execute(items_query)).all())
-    return StatusPageRecord(row.id, row.slug, row.title, row.updated_at, items)
+    if project_id is not None:
+        query = query.where(status_pages.c.project_id == project_id)
+    rows = (await conn.execute(query)).all()
+    if not rows:
+        return None
+    page_id, found_slug, title, updated_at = rows[0][:4]
+    items = tuple(
+        StatusItem(
+            row.position, row.monitor_id, row.name, row.component_key, row.display_name, row.uuid
+        )
+        for row in rows
+        if row.position is not None and row.name is not None  # a page without items: one row
+    )
+    return StatusPageRecord(page_id, found_slug, title, updated_at, items)
+
+
+async def _items_of(conn: AsyncConnection, page_ids: list[int]) -> dict[int, list[StatusItem]]:
+    """The items of each page of ``page_ids``, in order."""
+    query = (
+        select(status_page_items.c.page_id, *_ITEM_COLUMNS)
+        .join(monitors, monitors.c.id == status_page_items.c.monitor_id)
+        .where(status_page_items.c.page_id.in_(page_ids))
+        .order_by(status_page_items.c.page_id, status_page_items.c.position)
+    )
+    found: dict[int, list[StatusItem]] = {page_id: [] for page_id in page_ids}
+    for page_id, *item in (await conn.execute(query)).all():
+        found[page_id].append(StatusItem(*item))
+    return found
+
+
+def _checked_name(display_name: str) -> str:
+    problem = display_name_problem(display_name)
+    if problem is not None:
+        raise ValidationError("invalid item", {"display_name": problem})
+    return display_name.strip()
+
+
+async def replace_status_items(
+    conn: AsyncConnection, page_id: int, items: Sequence[NewItem], now: datetime
+) -> None:
+    """Make ``items`` the page's lines, in order (names already checked by the caller)."""
+    if len(items) > ITEMS_MAX:
+        raise ValidationError("invalid items", {"items": f"at most {ITEMS_MAX} per page"})
+    await conn.execute(delete(status_page_items).where(status_page_items.c.page_id == page_id))
+    if items:
+        await conn.execute(
+            insert(status_page_items),
+            [
+                {
+                    "page_id": page_id,
+                    "position": position,
+                    "monitor_id": item.monitor_id,
+                    "component_key": item.component_key.strip(),
+                    "display_name": _checked_name(item.display_name),
+                }
+                for position, item in enumerate(items, start=1)
+            ],
+        )
+    await _touch(conn, page_id, now)
 
 
 async def add_status_item(
@@ -135,15 +250,16 @@ async def add_status_item(
     now: datetime,
 ) -> None:
     """Show a monitor (or one of its components) last on the page, as ``display_name``."""
-    display_name = display_name.strip()
-    if not 1 <= len(display_name) <= DISPLAY_NAME_MAX:
+    display_name = _checked_name(display_name)
+    last = select(
+        func.max(status_page_items.c.position), func.count(status_page_items.c.position)
+    ).where(status_page_items.c.page_id == page_id)
+    highest, count = (await conn.execute(last)).one()
+    if int(count or 0) >= ITEMS_MAX:
         raise ValidationError(
-            "invalid item", {"display_name": f"must be 1-{DISPLAY_NAME_MAX} characters"}
+            "invalid item", {"display_name": f"a page shows at most {ITEMS_MAX} items"}
         )
-    last = select(func.max(status_page_items.c.position)).where(
-        status_page_items.c.page_id == page_id
-    )
-    position = int((await conn.execute(last)).scalar() or 0) + 1
+    position = int(highest or 0) + 1
     await conn.execute(
         insert(status_page_items).values(
             page_id=page_id,

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.storage.probe_rows import Tally
@@ -59,6 +59,48 @@ async def daily_tallies(
             tally = Tally(int(count or 0), int(failures or 0), int(warnings or 0))
             found[(monitor_id, key)][date.fromisoformat(text)] = tally
     return found
+
+
+async def recent_tallies(
+    conn: AsyncConnection, keys: Iterable[tuple[int, str]], since: datetime, hours_from: datetime
+) -> tuple[dict[tuple[int, str], dict[date, Tally]], dict[tuple[int, str], Tally]]:
+    """Like ``daily_tallies`` from ``since`` (no end), and in the same query each key's
+    tally of the hours from ``hours_from`` on (the last 24 hours), which must not be
+    before ``since``."""
+    wanted = set(keys)
+    days: dict[tuple[int, str], dict[date, Tally]] = defaultdict(dict)
+    hours: dict[tuple[int, str], Tally] = defaultdict(Tally)
+    if not wanted:
+        return days, hours
+    day = _day_of(conn.dialect.name).label("day")
+    late = result_hours.c.hour >= hours_from
+    query = (
+        select(
+            result_hours.c.monitor_id,
+            result_hours.c.component_key,
+            day,
+            func.sum(result_hours.c.count),
+            func.sum(result_hours.c.failures),
+            func.sum(result_hours.c.warnings),
+            func.sum(case((late, result_hours.c.count), else_=0)),
+            func.sum(case((late, result_hours.c.failures), else_=0)),
+            func.sum(case((late, result_hours.c.warnings), else_=0)),
+        )
+        .where(
+            result_hours.c.monitor_id.in_({monitor_id for monitor_id, _ in wanted}),
+            result_hours.c.component_key.in_({key for _, key in wanted}),
+            result_hours.c.hour >= since,
+        )
+        .group_by(result_hours.c.monitor_id, result_hours.c.component_key, day)
+    )
+    for monitor_id, key, text, *sums in await conn.execute(query):
+        if (monitor_id, key) in wanted:
+            count, failures, warnings, late_count, late_failures, late_warnings = (
+                int(n or 0) for n in sums
+            )
+            days[(monitor_id, key)][date.fromisoformat(text)] = Tally(count, failures, warnings)
+            hours[(monitor_id, key)] += Tally(late_count, late_failures, late_warnings)
+    return days, hours
 
 
 async def flips_since(

@@ -41,6 +41,7 @@ from tocsin.server.storage.channels import create_channel
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.monitors import create_monitor
 from tocsin.server.storage.projects import default_project
+from tocsin.server.storage.status_pages import create_status_page, find_status_page
 from tocsin.server.web.state import ServerState
 from tocsin.settings import Settings
 
@@ -53,6 +54,7 @@ _MONITOR_PATCH = ("PATCH /api/v1/monitors/{key}",)
 _CHANNELS = ("POST /api/v1/channels", "PATCH /api/v1/channels/{key}")
 _CHANNEL_PATCH = ("PATCH /api/v1/channels/{key}",)
 _WINDOW = ("PUT /api/v1/maintenance/{name}",)
+_STATUS_PAGES = ("POST /api/v1/status-pages", "PATCH /api/v1/status-pages/{slug}")
 # The rules a JSON schema cannot state: the only reasons a request the document allows may
 # be refused, as (operations, field, problem), field and problem being regexes (fullmatch
 # and search). Operations are "METHOD path" patterns, as fnmatch reads them.
@@ -83,6 +85,9 @@ UNSTATED_RULES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (_WINDOW, "cron", "is not a valid cron expression|never fires"),
     (_WINDOW, "timezone", "is not a known time zone"),
     (_WINDOW, "start|end|duration", "give either|is required|must be after start|a date"),
+    # A status page's items name monitors that must exist, and components they reported.
+    (_STATUS_PAGES, r"items\[\d+\]\.monitor", "^no monitor named"),
+    (_STATUS_PAGES, r"items\[\d+\]\.component", "has reported no component"),
 )
 
 
@@ -189,6 +194,8 @@ async def _seed(database_url: str) -> None:
                 await create_channel(conn, project.id, channel, now)
             with contextlib.suppress(ConflictError):
                 await create_monitor(conn, project.id, monitor, now)
+            if await find_status_page(conn, "seeded") is None:
+                await create_status_page(conn, project.id, "seeded", "Seeded", now)
     finally:
         await database.dispose()
 
@@ -259,16 +266,17 @@ def test_api_conforms_to_its_openapi_document(api_app: tuple[FastAPI, str, str])
     valid, invalid = EXAMPLES["sqlite" if database_url.startswith("sqlite") else "postgresql"]
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations() if isinstance(result, Ok)]
-    assert len(operations) == 29
+    assert len(operations) == 34
     for operation in operations:
         _run(operation, schemathesis.GenerationMode.NEGATIVE, key, invalid)
         _run(operation, schemathesis.GenerationMode.POSITIVE, key, valid)
-        if "{key}" in operation.path:
-            asyncio.run(_seed(database_url))
-            _run(
-                operation,
-                schemathesis.GenerationMode.POSITIVE,
-                key,
-                valid,
-                path_parameters={"key": "seeded"},
-            )
+        for name in ("key", "slug"):
+            if "{" + name + "}" in operation.path:
+                asyncio.run(_seed(database_url))
+                _run(
+                    operation,
+                    schemathesis.GenerationMode.POSITIVE,
+                    key,
+                    valid,
+                    path_parameters={name: "seeded"},
+                )

@@ -21,6 +21,7 @@ from tocsin.server.web.api.monitors import router as monitors_router
 from tocsin.server.web.api.project import router as project_router
 from tocsin.server.web.api.results import router as results_router
 from tocsin.server.web.api.schemas import AUTH_RESPONSES
+from tocsin.server.web.api.status_pages import router as status_pages_router
 
 __all__ = ["API_PREFIX", "api_router", "install_error_handlers"]
 
@@ -44,5 +45,6 @@ def api_router() -> APIRouter:
     router.include_router(holds_router)
     router.include_router(maintenance_router)
     router.include_router(project_router)
+    router.include_router(status_pages_router)
     router.include_router(info_router)  # the one route that needs no key
     return router

@@ -16,6 +16,7 @@ from pydantic import BaseModel, Field, WithJsonSchema
 from pydantic.config import JsonDict
 
 from tocsin.errors import NotFoundError
+from tocsin.server.domain.fields import NAME_MAX
 from tocsin.server.domain.maintenance import MaintenanceWindow, maintenance_window
 from tocsin.server.domain.states import ManagedBy
 from tocsin.server.storage.holds import (
@@ -58,7 +59,12 @@ _MOMENT: JsonDict = {
 }
 Moment = Annotated[Any, WithJsonSchema(_MOMENT)]
 WindowName = Annotated[
-    str, Path(description="the window's name", pattern="^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$")
+    str,
+    Path(
+        description="the window's name",
+        pattern="^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+        max_length=NAME_MAX,
+    ),
 ]
 
 

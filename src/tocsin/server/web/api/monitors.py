@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from tocsin.server.domain.alert_policy import POLICY_FIELDS
 from tocsin.server.domain.spec import ProbeSpec, monitor_spec
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
-from tocsin.server.storage.flips import list_flips
+from tocsin.server.storage.history_pages import flips_page, pings_page
 from tocsin.server.storage.monitors import (
     create_monitor,
     delete_monitor,
@@ -20,11 +20,19 @@ from tocsin.server.storage.monitors import (
     resume_monitor,
     update_monitor,
 )
-from tocsin.server.storage.pings import list_pings
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.shapes import FlipOut, MonitorOut, PingOut, monitors_out
 from tocsin.server.web.api.auth import AuthenticatedRoute, may_see_secrets, server_state
-from tocsin.server.web.api.paging import DEFAULT_LIMIT, Cursor, Limit, cut, decode_cursor, next_url
+from tocsin.server.web.api.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    cut,
+    decode_cursor,
+    decode_time_cursor,
+    next_url,
+    time_key,
+)
 from tocsin.server.web.api.schemas import (
     CONFLICT,
     INVALID,
@@ -247,7 +255,7 @@ async def pings(
     state = server_state(request)
     async with state.database.read() as conn:
         monitor = await get_monitor(conn, state.project.id, _key(key))
-        found = await list_pings(conn, monitor.id, limit + 1, before)
+        found = await pings_page(conn, monitor.id, limit + 1, before=before)
     page = cut("pings", found, limit, lambda ping: ping.n)
     return PingPage(
         pings=[PingOut.of(ping) for ping in page.items],
@@ -264,12 +272,12 @@ async def flips(
     cursor: Cursor = None,
 ) -> FlipPage:
     """The monitor's state changes with their causes, newest first, a page at a time."""
-    before = decode_cursor("flips", cursor, int)
+    before = decode_time_cursor("flips", cursor)
     state = server_state(request)
     async with state.database.read() as conn:
         monitor = await get_monitor(conn, state.project.id, _key(key))
-        found = await list_flips(conn, monitor.id, limit + 1, before)
-    page = cut("flips", found, limit, lambda flip: flip.id)
+        found = await flips_page(conn, monitor.id, limit + 1, before=before)
+    page = cut("flips", found, limit, lambda flip: time_key(flip.created_at, flip.id))
     return FlipPage(
         flips=[FlipOut.of(flip) for flip in page.items],
         next=next_url(request, response, page.next_cursor),

@@ -2,9 +2,9 @@
 
 A page answers ``{"<items>": [...], "next": "<URL of the next page>" | null}`` and, when
 there is a next page, ``Link: <URL>; rel="next"``. A cursor holds the sort key of the
-last item shown (a name, a ping number, a flip id) and the list it belongs to, so pages
-stay whole while items are added or deleted, and a cursor of one list is refused by
-another.
+last item shown (a name, a ping number, or a time and id: see ``time_key``) and the list
+it belongs to, so pages stay whole while items are added or deleted, and a cursor of one
+list is refused by another.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ import binascii
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Generic, TypeVar
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query, Request, Response
 
 from tocsin.errors import ValidationError
+from tocsin.server.storage.history_pages import TimeKey
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -39,6 +41,12 @@ KeyT = TypeVar("KeyT", str, int)
 ItemT = TypeVar("ItemT")
 
 _BAD_CURSOR = "is not a cursor of this list: take it from the previous page's next URL"
+# Flip cursors held a flip id until flips were paged by time (on their monitor's index).
+_OLD_CURSOR = (
+    "is not a cursor of this list: it may come from an older version of tocsin;"
+    " start again from the first page"
+)
+MAX_ID = 2**63 - 1  # the largest id either database stores
 
 
 def encode_cursor(listing: str, key: str | int) -> str:
@@ -47,24 +55,68 @@ def encode_cursor(listing: str, key: str | int) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(listing: str, cursor: str | None, key_type: type[KeyT]) -> KeyT | None:
-    """The sort key inside ``cursor``; ``ValidationError`` (422) if it is not one of ours."""
-    if cursor is None:
-        return None
+def _refused(message: str = _BAD_CURSOR) -> ValidationError:
+    return ValidationError("invalid request", {"cursor": message})
+
+
+def _raw_key(listing: str, cursor: str) -> Any:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         data = json.loads(raw)
     except (ValueError, binascii.Error):
         data = None
-    if (
-        not isinstance(data, list)
-        or len(data) != 2
-        or data[0] != listing
-        or type(data[1]) is not key_type
-    ):
-        raise ValidationError("invalid request", {"cursor": _BAD_CURSOR})
-    key: KeyT = data[1]
-    return key
+    if not isinstance(data, list) or len(data) != 2 or data[0] != listing:
+        raise _refused()
+    return data[1]
+
+
+def decode_cursor(listing: str, cursor: str | None, key_type: type[KeyT]) -> KeyT | None:
+    """The sort key inside ``cursor``; ``ValidationError`` (422) if it is not one of ours."""
+    if cursor is None:
+        return None
+    key = _raw_key(listing, cursor)
+    if type(key) is not key_type:
+        raise _refused()
+    found: KeyT = key
+    return found
+
+
+def time_key(at: datetime, row_id: int) -> str:
+    """The cursor key of an item of a list ordered by time: ``<ISO time>/<id>``."""
+    return f"{at.isoformat()}/{row_id}"
+
+
+def parse_time_key(text: str) -> TimeKey | None:
+    """The ``(time, id)`` a ``time_key`` wrote, in UTC; ``None`` for anything else,
+    including what the database could not take (a naive time, which would be read as
+    local time; an id past 64 bits; a time that leaves the calendar in UTC)."""
+    at_text, _, id_text = text.rpartition("/")
+    if not (id_text.isascii() and id_text.isdigit() and len(id_text) <= len(str(MAX_ID))):
+        return None
+    try:
+        written = datetime.fromisoformat(at_text)
+        at = written.astimezone(UTC)
+    except (ValueError, OverflowError):
+        return None
+    row_id = int(id_text)
+    if written.tzinfo is None or not 0 < row_id <= MAX_ID:
+        return None
+    return at, row_id
+
+
+def decode_time_cursor(listing: str, cursor: str | None) -> TimeKey | None:
+    """The ``(time, id)`` inside a cursor of a list ordered by time (see ``time_key``);
+    ``ValidationError`` (422) if it is not one of ours, with its own words for a cursor
+    that holds a bare id, as flip cursors did before."""
+    if cursor is None:
+        return None
+    key = _raw_key(listing, cursor)
+    if type(key) is int:
+        raise _refused(_OLD_CURSOR)
+    found = parse_time_key(key) if isinstance(key, str) else None
+    if found is None:
+        raise _refused()
+    return found
 
 
 @dataclass(frozen=True)

@@ -14,26 +14,32 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.errors import ValidationError
+from tocsin.server.storage.history_pages import results_page
 from tocsin.server.storage.monitors import get_monitor
 from tocsin.server.storage.probe_reads import (
     MONITOR,
     Window,
     hour_series,
     list_component_states,
-    list_results,
     uptime,
 )
 from tocsin.server.storage.probe_rows import Tally
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.shapes import ComponentOut, HourOut, ResultOut, UptimeOut
 from tocsin.server.web.api.auth import AuthenticatedRoute, server_state
-from tocsin.server.web.api.paging import DEFAULT_LIMIT, Cursor, Limit, cut, decode_cursor, next_url
+from tocsin.server.web.api.paging import (
+    DEFAULT_LIMIT,
+    Cursor,
+    Limit,
+    cut,
+    decode_time_cursor,
+    next_url,
+    time_key,
+)
 from tocsin.server.web.api.schemas import INVALID, NOT_FOUND, usable_key
 
 router = APIRouter(prefix="/monitors", tags=["results"], route_class=AuthenticatedRoute)
 
-_BAD_CURSOR = "is not a cursor of this list: take it from the previous page's next URL"
 _NEXT = "the next page's URL (path and query); null on the last page"
 
 
@@ -76,17 +82,6 @@ async def _monitor(request: Request, conn: AsyncConnection, key: str) -> Monitor
     return await get_monitor(conn, server_state(request).project.id, usable_key(key, "monitor"))
 
 
-def _before(cursor: str | None) -> tuple[datetime, int] | None:
-    key = decode_cursor("results", cursor, str)
-    if key is None:
-        return None
-    started, _, result_id = key.rpartition("/")
-    try:
-        return datetime.fromisoformat(started).astimezone(UTC), int(result_id)
-    except ValueError:
-        raise ValidationError("invalid request", {"cursor": _BAD_CURSOR}) from None
-
-
 @router.get("/{key}/results", response_model=ResultPage, responses=NOT_FOUND | INVALID)
 async def results(
     request: Request,
@@ -95,12 +90,12 @@ async def results(
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> ResultPage:
-    """The monitor's probe results, newest first, a page at a time."""
-    before = _before(cursor)
+    """The monitor's probe results, newest first (by start time), a page at a time."""
+    before = decode_time_cursor("results", cursor)
     async with server_state(request).database.read() as conn:
         monitor = await _monitor(request, conn, key)
-        found = await list_results(conn, monitor.id, limit + 1, before)
-    page = cut("results", found, limit, lambda r: f"{r.started_at.isoformat()}/{r.id}")
+        found = await results_page(conn, monitor.id, limit + 1, before=before)
+    page = cut("results", found, limit, lambda r: time_key(r.started_at, r.id))
     return ResultPage(
         results=[ResultOut.of(result) for result in page.items],
         next=next_url(request, response, page.next_cursor),
