@@ -2,20 +2,24 @@
 schedule, judges each answer, confirms failures, and writes results in batches.
 
 - **Which monitors**: on start and every ``reload_seconds`` (or at once after
-  ``refresh()``, which the API calls after it changes a monitor) the engine compares the
-  stored monitors' ``updated_at`` and state with what it schedules and reloads what
-  changed, so another process's ``tocsin apply`` is picked up too. On PostgreSQL several
-  server processes share the probes through row leases (``lease_owner``,
-  ``lease_until``): each pass marks this process seen in ``server_nodes``, renews its
-  leases, releases what exceeds its fair share (the active probed monitors divided by
-  the nodes seen within three reload intervals; newest leases first), and claims free
-  or lapsed ones with ``FOR UPDATE SKIP LOCKED``; a process schedules only the monitors
-  it holds, and gives its leases (and its row) up when it stops. SQLite
-  has one server process, which probes every monitor.
+  ``refresh()``, which the API calls after it changes a monitor) the engine reads the
+  active monitors' ids and ``updated_at`` (one narrow driver-level query), reads in full
+  only those new or changed since it scheduled them and drops those gone (deleted, paused,
+  no longer probed, or leased elsewhere), so another process's ``tocsin apply`` is picked
+  up too. Its own writes (states, streaks) do not move ``updated_at``, so they cost no
+  reload. On PostgreSQL several server processes share the probes through row leases
+  (``lease_owner``, ``lease_until``): each pass marks this process seen in
+  ``server_nodes``, renews its leases (once less than half the lease is left), releases
+  what exceeds its fair share (the active probed monitors divided by the nodes seen
+  within three reload intervals; newest leases first), and claims free or lapsed ones
+  with ``FOR UPDATE SKIP LOCKED``; a process schedules only the monitors it holds, and
+  gives its leases (and its row) up when it stops. SQLite has one server process, which
+  probes every monitor.
 - **Each run**: ``${NAME}`` placeholders in headers and body are substituted from the
   server's environment (an unset variable is a ``config`` failure, not a crash), the
   probe runs on one shared HTTP session, and ``judge_probe`` gives the verdict.
-- **Each batch** of outcomes (the scheduler's ``ResultBatcher``) is one transaction:
+- **Each batch** of outcomes (the scheduler's ``ResultBatcher``; batches start at least
+  ``result_spacing`` seconds apart) is one transaction:
   results inserted, states and confirmation counts (``fail_streak``, ``pass_streak``)
   updated, component states upserted, flips and their alerts written through the outbox.
   After the commit, monitors failing but not yet down move to their retry interval and
@@ -56,12 +60,13 @@ from tocsin.server.probes.session import make_probe_session
 from tocsin.server.probes.targets import HttpTarget, app_target
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.flips import insert_flips
+from tocsin.server.storage.probe_sql import PROBED_KINDS, ProbedMonitorRow
 from tocsin.server.storage.probe_writes import (
     ComponentStateRow,
-    ProbedMonitorRow,
     ProbeResultRow,
     hold_leases,
     insert_probe_results,
+    judged_monitors,
     monitors_to_judge,
     probe_monitors,
     probe_versions,
@@ -73,6 +78,11 @@ from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.server_nodes import forget_node, heartbeat_node, live_nodes
 
 logger = logging.getLogger(__name__)
+
+# Result batches start at least this many seconds apart (unless a full one waits): at
+# 10,000 monitors a transaction every few milliseconds cost more than the rows it wrote,
+# and on SQLite each one also takes the ping writer's turn on the one writer thread.
+RESULT_SPACING = 0.25
 
 _STATES = {state.value: state for state in MonitorState}
 _STATUSES = {status.value: status for status in Status}
@@ -96,7 +106,7 @@ class _Probe:
 
     kind: MonitorKind
     spec: ProbeSpec
-    version: tuple[datetime, str]
+    version: Any  # the stored updated_at, as ``probe_versions`` returns it
 
 
 @dataclass(frozen=True)
@@ -125,6 +135,7 @@ class ProbeEngine:
         per_host: int = 20,
         reload_seconds: float = 5.0,
         lease_seconds: float = 30.0,
+        result_spacing: float = RESULT_SPACING,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.database = database
@@ -134,6 +145,7 @@ class ProbeEngine:
         self.per_host = per_host
         self.reload_seconds = reload_seconds
         self.lease_seconds = lease_seconds
+        self.result_spacing = result_spacing
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.leased = not database.is_sqlite
         self.owner = node_name()
@@ -177,7 +189,11 @@ class ProbeEngine:
             return await execute(resolved, now)
 
         self._scheduler = ProbeScheduler(
-            run, self._record, concurrency=self.concurrency, per_host=self.per_host
+            run,
+            self._record,
+            concurrency=self.concurrency,
+            per_host=self.per_host,
+            result_spacing=self.result_spacing,
         )
         self._scheduler.start()
         self._task = asyncio.create_task(self._reload_loop(), name="tocsin-probe-reload")
@@ -226,14 +242,15 @@ class ProbeEngine:
         async with self.database.read() as conn:
             versions = await probe_versions(conn, self.owner if self.leased else None)
             changed = [i for i, v in versions.items() if self._version(i) != v]
-            records = await probe_monitors(conn, changed)
+            records = await probe_monitors(conn, changed) if changed else []
         scheduler = self._scheduler
         assert scheduler is not None
-        for monitor_id in set(self._probes) - set(versions):
+        for monitor_id in self._probes.keys() - versions.keys():
             del self._probes[monitor_id]
             scheduler.remove(monitor_id)
         for record in records:
-            self._schedule(scheduler, record)
+            # The version read first: if the row changed since, the next pass reads it again.
+            self._schedule(scheduler, record, versions[record.id])
 
     def _lease_pass(self, conn: Connection, now: datetime) -> list[int]:
         """Mark this node seen, then hold its fair share of the leases among the nodes
@@ -241,15 +258,15 @@ class ProbeEngine:
         reload = timedelta(seconds=self.reload_seconds)
         heartbeat_node(conn, self.owner, self.started_at, now, now - 10 * reload)
         nodes = live_nodes(conn, now - 3 * reload)
-        until = now + timedelta(seconds=self.lease_seconds)
-        return hold_leases(conn, self.owner, now, until, nodes)
+        lease = timedelta(seconds=self.lease_seconds)
+        # Renewed once less than half the lease is left, not on every pass.
+        return hold_leases(conn, self.owner, now, now + lease, nodes, now + lease / 2)
 
-    def _version(self, monitor_id: int) -> tuple[datetime, str] | None:
+    def _version(self, monitor_id: int) -> Any:
         probe = self._probes.get(monitor_id)
         return probe.version if probe else None
 
-    def _schedule(self, scheduler: ProbeScheduler, record: MonitorRecord) -> None:
-        version = (record.updated_at, record.status.state.value)
+    def _schedule(self, scheduler: ProbeScheduler, record: MonitorRecord, version: Any) -> None:
         try:
             spec = ProbeSpec.from_json(
                 record.kind,
@@ -269,10 +286,9 @@ class ProbeEngine:
             return
         self._probes[record.id] = _Probe(record.kind, spec, version)
         scheduler.upsert(job)
-        if record.fail_streak:
-            state = _STATES.get(record.status.state.value, MonitorState.NEW)
-            current = ConfirmationState(state, record.fail_streak, record.pass_streak)
-            scheduler.set_retrying(record.id, retry_due(current, spec.confirm))
+        state = _STATES.get(record.status.state.value, MonitorState.NEW)
+        current = ConfirmationState(state, record.fail_streak, record.pass_streak)
+        scheduler.set_retrying(record.id, retry_due(current, spec.confirm))
 
     def _resolve(self, job: ProbeJob, now: datetime) -> ProbeJob | Observation:
         """``job`` with its ``${NAME}`` placeholders substituted, or the failure saying
@@ -327,26 +343,26 @@ class ProbeEngine:
 
     def _write(self, conn: Connection, judged: list[_Judged], now: datetime) -> ProbeBatchResult:
         ids = sorted({item.outcome.job.monitor_id for item in judged})
-        current = {record.id: record for record in monitors_to_judge(conn, ids)}
+        current = {monitor.id: monitor for monitor in judged_monitors(conn, ids)}
         states: dict[int, ConfirmationState] = {}
         results: list[ProbeResultRow] = []
         components: dict[tuple[int, str], ComponentStateRow] = {}
         reported: dict[int, set[str]] = {}
-        changed: list[tuple[MonitorRecord, Flip, datetime, dict[str, Any]]] = []
+        flipping: list[tuple[int, Flip, datetime, Judgement]] = []
         last_at: dict[int, datetime] = {}
         retrying: dict[int, bool] = {}
         for item in judged:
             monitor_id = item.outcome.job.monitor_id
-            record = current.get(monitor_id)
-            if record is None or not record.kind.probed:
+            stored = current.get(monitor_id)
+            if stored is None or stored.kind not in PROBED_KINDS:
                 continue  # deleted, or no longer probed
-            if record.status.state is MonitorState.PAUSED:
+            if stored.state == MonitorState.PAUSED.value:
                 continue
             before = states.get(monitor_id) or ConfirmationState(
-                record.status.state,
-                record.fail_streak,
-                record.pass_streak,
-                _STATUSES.get(record.last_verdict or ""),
+                _STATES[stored.state],
+                stored.fail_streak,
+                stored.pass_streak,
+                _STATUSES.get(stored.last_verdict or ""),
             )
             judgement = item.judgement
             at = item.outcome.started_at
@@ -371,7 +387,11 @@ class ProbeEngine:
                         at,
                     )
             if flip is not None:
-                changed.append((record, flip, at, judgement.details()))
+                flipping.append((monitor_id, flip, at, judgement))
+        # Only the monitors whose flip alerts (down, or up from down) are read in full:
+        # the alert needs their names and channels; other flips need only the id.
+        alerting = sorted({monitor_id for monitor_id, flip, _, _ in flipping if flip.alert})
+        records = {r.id: r for r in monitors_to_judge(conn, alerting)} if alerting else {}
         set_probe_states(
             conn,
             [
@@ -388,17 +408,24 @@ class ProbeEngine:
         )
         insert_probe_results(conn, results)
         upsert_component_states(conn, list(components.values()), reported)
-        flip_ids = insert_flips(conn, [(r.id, flip, at) for r, flip, at, _ in changed])
+        flip_ids = insert_flips(
+            conn, [(monitor_id, flip, at) for monitor_id, flip, at, _ in flipping]
+        )
         flipped = [
-            (record, flip, flip_id, at)
-            for (record, flip, at, _), flip_id in zip(changed, flip_ids, strict=True)
+            (records[monitor_id], flip, flip_id, at)
+            for (monitor_id, flip, at, _), flip_id in zip(flipping, flip_ids, strict=True)
+            if flip.alert
         ]
-        details = {record.id: detail for record, _, _, detail in changed}
-        alerts = insert_alerts(conn, flipped, self.base_url, details)
-        for record, flip, _, _ in changed:
+        details = {
+            monitor_id: judgement.details()
+            for monitor_id, flip, _, judgement in flipping
+            if flip.alert
+        }
+        alerts = insert_alerts(conn, flipped, self.base_url, details) if flipped else []
+        for monitor_id, flip, _, _ in flipping:
             logger.info(
                 "probe flip monitor_id=%d old=%s new=%s cause=%s",
-                record.id,
+                monitor_id,
                 flip.old_state.value,
                 flip.new_state.value,
                 flip.cause,
@@ -406,7 +433,7 @@ class ProbeEngine:
         verdicts = Counter(row.verdict for row in results)
         return ProbeBatchResult(
             len(results),
-            [flip for _, flip, _, _ in changed],
+            [flip for _, flip, _, _ in flipping],
             alerts,
             retrying,
             dict(verdicts),

@@ -5,13 +5,19 @@ being written, and the next batch takes everything queued (up to ``batch_max``),
 batches grow with load by themselves. The queue is bounded: when the consumer falls so far
 behind that ``capacity`` outcomes wait, the oldest are dropped (and counted) rather than
 making runs wait — a newer outcome of a monitor says more than an older one.
+
+With ``spacing``, a batch starts at least that long after the previous one started
+(unless a full batch is waiting): when each batch is a transaction whose fixed cost
+outweighs its rows, and the writes finish quickly, batches would otherwise stay tiny.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -30,7 +36,13 @@ class ResultBatcher:
     """Owns the outcome queue and the task that hands it to ``on_results``."""
 
     def __init__(
-        self, on_results: OnResults, *, batch_max: int, capacity: int, window: float
+        self,
+        on_results: OnResults,
+        *,
+        batch_max: int,
+        capacity: int,
+        window: float,
+        spacing: float = 0.0,
     ) -> None:
         if batch_max < 1 or capacity < batch_max:
             raise ValueError("batch_max must be at least 1 and capacity at least batch_max")
@@ -38,14 +50,17 @@ class ResultBatcher:
         self.batch_max = batch_max
         self.capacity = capacity
         self.window = window
+        self.spacing = spacing
         self.batches = 0
         self.write_errors = 0
         self.dropped = 0
         self._queue: deque[ProbeOutcome] = deque()
         self._ready = asyncio.Event()
+        self._hurry = asyncio.Event()  # a full batch waits, or closing: stop spacing
         self._closing = False
         self._task: asyncio.Task[None] | None = None
         self._drop_logged_at: float | None = None
+        self._taken_at = -math.inf  # when the last batch was taken (time.monotonic)
 
     @property
     def queued(self) -> int:
@@ -72,6 +87,8 @@ class ResultBatcher:
                 )
         self._queue.append(outcome)
         self._ready.set()
+        if len(self._queue) >= self.batch_max:
+            self._hurry.set()
 
     async def close(self) -> None:
         """Deliver everything queued, then stop."""
@@ -79,6 +96,7 @@ class ResultBatcher:
             return
         self._closing = True
         self._ready.set()
+        self._hurry.set()
         await self._task
         self._task = None
 
@@ -93,6 +111,12 @@ class ResultBatcher:
                     # Idle until now: let the outcomes of the same burst join this batch.
                     await asyncio.sleep(self.window)
                 continue
+            wait = self._taken_at + self.spacing - time.monotonic()
+            if wait > 0 and len(self._queue) < self.batch_max and not self._closing:
+                self._hurry.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._hurry.wait(), wait)
+            self._taken_at = time.monotonic()
             count = min(self.batch_max, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
             await self._deliver(batch)

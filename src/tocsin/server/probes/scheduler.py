@@ -17,7 +17,8 @@
   interval behind, only the latest passed slot runs. Each monitor has at most one run in
   flight, so work never piles up; skips are counted.
 - **Results in batches**: outcomes go to ``on_results`` through a ``ResultBatcher``
-  (bounded; the oldest outcomes are dropped when the consumer cannot keep up).
+  (bounded; the oldest outcomes are dropped when the consumer cannot keep up; batches
+  start at least ``result_spacing`` seconds apart unless a full one waits).
 """
 
 from __future__ import annotations
@@ -99,6 +100,7 @@ class ProbeScheduler:
         batch_max: int = 500,
         result_capacity: int = 10_000,
         result_window: float = 0.01,
+        result_spacing: float = 0.0,
         clock: Clock | None = None,
         rng: Callable[[], float] = random.random,
     ) -> None:
@@ -107,7 +109,11 @@ class ProbeScheduler:
         self._rng = rng  # jitter draws, in [0, 1)
         self._admission: Admission[_Run] = Admission(concurrency, per_host)
         self._results = ResultBatcher(
-            on_results, batch_max=batch_max, capacity=result_capacity, window=result_window
+            on_results,
+            batch_max=batch_max,
+            capacity=result_capacity,
+            window=result_window,
+            spacing=result_spacing,
         )
         self._entries: dict[int, _Entry] = {}
         # (due, monitor id, generation, entry): the first three are unique, so ties never

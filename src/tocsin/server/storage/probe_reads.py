@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.health.model import Status
+from tocsin.server.storage.history_pages import TimeKey, results_page
 from tocsin.server.storage.probe_rows import (
     ComponentStateRecord,
     HourRecord,
@@ -69,23 +70,12 @@ async def list_results(
     conn: AsyncConnection,
     monitor_id: int,
     limit: int = 100,
-    before: tuple[datetime, int] | None = None,
+    before: TimeKey | None = None,
 ) -> list[ResultRecord]:
     """The newest ``limit`` results of a monitor started before ``before`` (a result's
-    ``(started_at, id)``), newest first."""
-    query = select(probe_results).where(probe_results.c.monitor_id == monitor_id)
-    if before is not None:
-        started, result_id = before
-        query = query.where(
-            or_(
-                probe_results.c.started_at < started,
-                and_(probe_results.c.started_at == started, probe_results.c.id < result_id),
-            )
-        )
-    query = query.order_by(probe_results.c.started_at.desc(), probe_results.c.id.desc())
-    rows = (await conn.execute(query.limit(limit))).mappings().all()
-    labels = await fetch_labels(conn, rows)
-    return [decode_result(row, labels) for row in rows]
+    ``(started_at, id)``), newest first: ``history_pages.results_page``, one range of the
+    ``(monitor_id, started_at)`` index however deep the page."""
+    return await results_page(conn, monitor_id, limit, before=before)
 
 
 async def latest_results(

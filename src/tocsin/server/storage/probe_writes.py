@@ -3,8 +3,8 @@ one result batch (results, monitor states and streaks, component states).
 
 A batch is written in one transaction (``Database.run_write``) by synchronous functions
 taking the caller's connection; flips and alerts go through ``flips.insert_flips`` and the
-outbox in the same transaction. Inserts and updates of a batch are one executemany each,
-whatever the number of results.
+outbox in the same transaction. Inserts and updates of a batch are one statement each,
+whatever the number of results, through the driver-level statements of ``probe_sql``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,24 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from tocsin.server.domain.states import MonitorKind, MonitorState
+from tocsin.server.domain.states import MonitorState
 from tocsin.server.storage.hot_sql import statements_for
-from tocsin.server.storage.result_codec import encode_result, store_labels
+from tocsin.server.storage.probe_sql import (
+    PROBED_KINDS,
+    JudgedMonitor,
+    ProbedMonitorRow,
+    probe_statements_for,
+)
+from tocsin.server.storage.result_codec import encode_result
 from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.tables import component_states, monitors, probe_results
+from tocsin.server.storage.tables import component_states, monitors
 
 CLAIM_CHUNK = 500
-PROBED_KINDS = tuple(kind.value for kind in MonitorKind if kind.probed)
 _ACTIVE = and_(monitors.c.kind.in_(PROBED_KINDS), monitors.c.state != MonitorState.PAUSED.value)
 
 
@@ -46,17 +51,6 @@ class ProbeResultRow(NamedTuple):
     components: list[dict[str, Any]] | None
 
 
-class ProbedMonitorRow(NamedTuple):
-    """What a result batch changes on a ``monitors`` row (found by ``id``)."""
-
-    state: str
-    fail_streak: int
-    pass_streak: int
-    last_result_at: datetime
-    last_verdict: str
-    id: int
-
-
 class ComponentStateRow(NamedTuple):
     """A ``component_states`` row as a result reports it (``changed_at`` is kept when
     the status did not change)."""
@@ -71,16 +65,15 @@ class ComponentStateRow(NamedTuple):
     updated_at: datetime
 
 
-async def probe_versions(
-    conn: AsyncConnection, owner: str | None = None
-) -> dict[int, tuple[datetime, str]]:
-    """``id → (updated_at, state)`` of the active (not paused) probed monitors; with
-    ``owner``, only those whose lease it holds."""
-    query = select(monitors.c.id, monitors.c.updated_at, monitors.c.state).where(_ACTIVE)
-    if owner is not None:
-        query = query.where(monitors.c.lease_owner == owner)
-    rows = await conn.execute(query)
-    return {monitor_id: (updated_at, state) for monitor_id, updated_at, state in rows.all()}
+async def probe_versions(conn: AsyncConnection, owner: str | None = None) -> dict[int, Any]:
+    """``id → version`` (``updated_at``, as the driver returns it: compare it only with
+    another version) of the active (not paused) probed monitors; with ``owner``, only
+    those whose lease it holds.
+
+    Every change a user makes to a monitor (settings, pause, resume) moves its
+    ``updated_at``; the engine's own writes (states, streaks, leases) do not.
+    """
+    return await conn.run_sync(lambda sync: probe_statements_for(sync).versions(sync, owner))
 
 
 async def probe_monitors(conn: AsyncConnection, ids: Sequence[int]) -> list[MonitorRecord]:
@@ -105,8 +98,26 @@ def renew_leases(conn: Connection, owner: str, until: datetime) -> list[int]:
         .values(lease_until=until)
         .returning(monitors.c.id, monitors.c.lease_since)
     )
-    newest_first = sorted(rows.all(), key=lambda row: (row[1] is not None, row[1], row[0]))
-    return [monitor_id for monitor_id, _ in reversed(newest_first)]
+    return _newest_first(rows.all())
+
+
+def held_leases(conn: Connection, owner: str, renew_before: datetime) -> list[int] | None:
+    """The monitor ids whose lease ``owner`` holds, newest lease first; ``None`` when one
+    of them ends before ``renew_before`` (then they are all renewed instead)."""
+    rows = conn.execute(
+        select(monitors.c.id, monitors.c.lease_since, monitors.c.lease_until).where(
+            monitors.c.lease_owner == owner, _ACTIVE
+        )
+    ).all()
+    if any(until is None or until < renew_before for _, _, until in rows):
+        return None
+    return _newest_first([(monitor_id, since) for monitor_id, since, _ in rows])
+
+
+def _newest_first(rows: Sequence[Any]) -> list[int]:
+    """``(id, lease_since)`` rows to ids, newest lease first."""
+    oldest_first = sorted(rows, key=lambda row: (row[1] is not None, row[1], row[0]))
+    return [monitor_id for monitor_id, _ in reversed(oldest_first)]
 
 
 def claim_leases(
@@ -136,17 +147,27 @@ def claim_leases(
 
 
 def hold_leases(
-    conn: Connection, owner: str, now: datetime, until: datetime, nodes: int
+    conn: Connection,
+    owner: str,
+    now: datetime,
+    until: datetime,
+    nodes: int,
+    renew_before: datetime | None = None,
 ) -> list[int]:
     """One lease pass of ``owner``, one of ``nodes`` live server processes: renew its
     leases, give back what exceeds its fair share (``ceil(active probed monitors /
     nodes)``), newest lease first, and claim free or lapsed ones up to that share,
     ``CLAIM_CHUNK`` at a time. Returns the ids held.
 
+    With ``renew_before``, the leases are renewed only when one of them ends before then:
+    rewriting every held row on every pass was most of a pass's cost at 10,000 monitors.
+
     A process that started alone holds everything; when a second one appears, the first
     gives back the excess on its next pass and the second claims it on its own.
     """
-    held = renew_leases(conn, owner, until)
+    held = held_leases(conn, owner, renew_before) if renew_before is not None else None
+    if held is None:
+        held = renew_leases(conn, owner, until)
     total = conn.execute(select(func.count()).where(_ACTIVE)).scalar_one()
     share = math.ceil(total / max(nodes, 1))
     if len(held) > share:
@@ -175,9 +196,16 @@ async def release_leases(conn: AsyncConnection, owner: str) -> None:
 
 
 def monitors_to_judge(conn: Connection, ids: Sequence[int]) -> list[MonitorRecord]:
-    """The monitors of a result batch as stored now, in id order; locked on PostgreSQL
-    (in id order, like the ping writer's and the deadline watch's, so none deadlock)."""
+    """The monitors of a result batch as stored now, in full, in id order; locked on
+    PostgreSQL (in id order, like the ping writer's and the deadline watch's, so none
+    deadlock)."""
     return statements_for(conn).monitors_by_id(conn, ids)
+
+
+def judged_monitors(conn: Connection, ids: Sequence[int]) -> list[JudgedMonitor]:
+    """What confirming a batch's results needs of its monitors as stored now, in id
+    order; locked on PostgreSQL like ``monitors_to_judge``."""
+    return probe_statements_for(conn).judged_monitors(conn, ids)
 
 
 def insert_probe_results(conn: Connection, rows: Sequence[ProbeResultRow]) -> None:
@@ -185,20 +213,19 @@ def insert_probe_results(conn: Connection, rows: Sequence[ProbeResultRow]) -> No
     if not rows:
         return
     encoded = [encode_result(row._asdict()) for row in rows]
-    store_labels(conn, [label for _, label in encoded if label is not None])
-    conn.execute(insert(probe_results), [columns for columns, _ in encoded])
+    statements = probe_statements_for(conn)
+    labels = {
+        stored.labels: label
+        for stored, label in encoded
+        if label is not None and stored.labels is not None
+    }
+    statements.insert_labels(conn, labels)
+    statements.insert_results(conn, [stored for stored, _ in encoded])
 
 
 def set_probe_states(conn: Connection, rows: Sequence[ProbedMonitorRow]) -> None:
     """Store the states, streaks and last results a batch decided."""
-    if not rows:
-        return
-    # The SET clause comes from the parameters' keys; ``row_id`` finds the row.
-    statement = update(monitors).where(monitors.c.id == bindparam("row_id"))
-    params = [{**row._asdict(), "row_id": row.id} for row in rows]
-    for param in params:
-        del param["id"]
-    conn.execute(statement, params)
+    probe_statements_for(conn).set_states(conn, rows)
 
 
 def upsert_component_states(

@@ -19,19 +19,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection, RowMapping
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.domain.assertion_eval import AssertionOutcome
 from tocsin.server.domain.assertion_model import format_json, format_ms, format_number, is_number
 from tocsin.server.domain.health_report import ComponentReading
 from tocsin.server.storage.probe_rows import ResultRecord, status_of
+from tocsin.server.storage.probe_sql import StoredResultRow
 from tocsin.server.storage.tables import result_labels
 from tocsin.server.storage.types import utc_from_db
 
@@ -44,6 +44,11 @@ Item = dict[str, Any]
 StoredRow = RowMapping | Mapping[str, Any]  # a probe_results row as selected
 Label = dict[str, Any]  # {"outcomes": [shape, ...], "components": [shape, ...]}
 
+_MS = timedelta(milliseconds=1)
+# Items (as tuples of their fields) -> their label and its id; cleared when full.
+_LABELLED: dict[Any, tuple[Label | None, int | None]] = {}
+_LABELLED_MAX = 10_000
+
 _RENDERERS: dict[str, Callable[[Any], str]] = {
     "number": format_number,
     "ms": format_ms,
@@ -51,36 +56,39 @@ _RENDERERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def encode_result(row: Mapping[str, Any]) -> tuple[dict[str, Any], Label | None]:
-    """The ``probe_results`` columns of a result given as ``ProbeResultRow._asdict()``, and
+def encode_result(row: Mapping[str, Any]) -> tuple[StoredResultRow, Label | None]:
+    """The ``probe_results`` row of a result given as ``ProbeResultRow._asdict()``, and
     its label (``None`` when it is stored in full); ``labels`` is the label's id."""
     timings = row["timings"] or {}
     cert = timings.get("cert_not_after")
     late = row["started_at"] - row["scheduled_at"]
-    columns: dict[str, Any] = {
-        "monitor_id": row["monitor_id"],
-        "started_at": row["started_at"],
-        "late_ms": round(late / timedelta(milliseconds=1)),
-        "verdict": row["verdict"],
-        "failure": row["failure"],
-        "error": row["error"],
-        "status_code": row["status_code"],
-        "total_ms": row["total_ms"],
-        **{name: timings.get(name) for name in TIMINGS},
-        "cert_not_after": datetime.fromisoformat(cert) if cert else None,
-    }
     outcomes = list(row["outcomes"] or ())
     components = list(row["components"] or ())
-    label = _label(outcomes, components)
+    label, labels = _labelled(outcomes, components)
     if label is None:
-        columns.update(labels=None, outcomes=outcomes or None, components=components or None)
-        return columns, None
-    columns.update(
-        labels=label_id(label),
-        outcomes=[o[OUTCOME_VALUE] for o in outcomes] or None,
-        components=[c[COMPONENT_VALUE] for c in components] or None,
+        outcome_values, component_values = outcomes or None, components or None
+    else:
+        outcome_values = [o[OUTCOME_VALUE] for o in outcomes] or None
+        component_values = [c[COMPONENT_VALUE] for c in components] or None
+    stored = StoredResultRow(
+        monitor_id=row["monitor_id"],
+        started_at=row["started_at"],
+        late_ms=round(late / _MS),
+        verdict=row["verdict"],
+        failure=row["failure"],
+        error=row["error"],
+        status_code=row["status_code"],
+        total_ms=row["total_ms"],
+        dns_ms=timings.get("dns_ms"),
+        connect_ms=timings.get("connect_ms"),
+        tls_ms=timings.get("tls_ms"),
+        first_byte_ms=timings.get("first_byte_ms"),
+        cert_not_after=datetime.fromisoformat(cert) if cert else None,
+        labels=labels,
+        outcomes=outcome_values,
+        components=component_values,
     )
-    return columns, label
+    return stored, label
 
 
 def label_id(label: Label) -> int:
@@ -134,18 +142,6 @@ def shown_real(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.6g}")
 
 
-def store_labels(conn: Connection, labels: Iterable[Label]) -> None:
-    """Store the labels not stored yet."""
-    rows = {label_id(label): label for label in labels}
-    if not rows:
-        return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(result_labels).on_conflict_do_nothing(
-        index_elements=[result_labels.c.id]
-    )
-    conn.execute(statement, [{"id": key, "body": body} for key, body in sorted(rows.items())])
-
-
 async def fetch_labels(conn: AsyncConnection, rows: Sequence[StoredRow]) -> dict[int, Label]:
     """The labels the stored ``rows`` refer to, by id."""
     ids = sorted({row["labels"] for row in rows if row["labels"] is not None})
@@ -155,6 +151,33 @@ async def fetch_labels(conn: AsyncConnection, rows: Sequence[StoredRow]) -> dict
             result_labels.c.id.in_(ids[start : start + _CHUNK])
         )
         found.update((key, body) for key, body in await conn.execute(query))
+    return found
+
+
+def _labelled(outcomes: list[Item], components: list[Item]) -> tuple[Label | None, int | None]:
+    """The label of these items and its id (``None, None``: stored in full), remembered
+    for items seen before: most results repeat their monitor's previous ones exactly."""
+    try:
+        # Types are part of the key: ``1``, ``1.0`` and ``True`` are equal but render
+        # differently.
+        key = (
+            len(outcomes),
+            *(
+                tuple((name, type(value), value) for name, value in item.items())
+                for item in (*outcomes, *components)
+            ),
+        )
+        known = _LABELLED.get(key)
+    except TypeError:  # a list or object among the values: not remembered
+        key, known = None, None
+    if known is not None:
+        return known
+    label = _label(outcomes, components)
+    found = (label, None if label is None else label_id(label))
+    if key is not None:
+        if len(_LABELLED) >= _LABELLED_MAX:
+            _LABELLED.clear()
+        _LABELLED[key] = found
     return found
 
 

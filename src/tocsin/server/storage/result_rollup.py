@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.storage.probe_reads import HOUR, MONITOR, floor_hour
 from tocsin.server.storage.probe_rows import HourRecord
-from tocsin.server.storage.probe_writes import PROBED_KINDS
+from tocsin.server.storage.probe_sql import PROBED_KINDS
 from tocsin.server.storage.result_codec import decode_items, fetch_labels, shown_real
 from tocsin.server.storage.tables import monitors, probe_results, result_hours
 from tocsin.server.storage.types import utc_from_db
