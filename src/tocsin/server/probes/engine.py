@@ -81,8 +81,11 @@ logger = logging.getLogger(__name__)
 
 # Result batches start at least this many seconds apart (unless a full one waits): at
 # 10,000 monitors a transaction every few milliseconds cost more than the rows it wrote,
-# and on SQLite each one also takes the ping writer's turn on the one writer thread.
-RESULT_SPACING = 0.25
+# and on SQLite each one also takes the ping writer's turn on the one writer thread. A
+# result (and a probe's alert) shows at most a second later; a confirmed down already took
+# at least two intervals. 0.25 s kept 86-87 % of the ping rate on SQLite while 10,000
+# monitors probed, 1 s 90 % (bench/pings.py --probing 10000).
+RESULT_SPACING = 1.0
 
 _STATES = {state.value: state for state in MonitorState}
 _STATUSES = {status.value: status for status in Status}
