@@ -85,6 +85,9 @@ UNSTATED_RULES: tuple[tuple[tuple[str, ...], str, str], ...] = (
     (_WINDOW, "cron", "is not a valid cron expression|never fires"),
     (_WINDOW, "timezone", "is not a known time zone"),
     (_WINDOW, "start|end|duration", "give either|is required|must be after start|a date"),
+    # A name of only characters Python strips (NEL, the C0 separators) that a schema's
+    # \S does not count as blank.
+    (_WINDOW, "name", "is required: a non-empty string"),
     # A status page's items name monitors that must exist, and components they reported.
     (_STATUS_PAGES, r"items\[\d+\]\.monitor", "^no monitor named"),
     (_STATUS_PAGES, r"items\[\d+\]\.component", "has reported no component"),
