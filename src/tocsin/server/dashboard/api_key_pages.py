@@ -19,16 +19,15 @@ from tocsin.errors import NotFoundError, ValidationError
 from tocsin.server.dashboard.auth import Admin, CurrentUser, PageError
 from tocsin.server.dashboard.forms import read_form
 from tocsin.server.dashboard.pages import render, see_other
-from tocsin.server.domain.storable import is_storable
 from tocsin.server.storage.apikeys import (
     KEY_ID_LENGTH,
-    NAME_MAX,
     ApiKeyRecord,
     ApiKeyScope,
     NewApiKey,
     create_api_key,
     get_api_key,
     list_api_keys,
+    name_problem,
     revoke_api_key,
 )
 from tocsin.server.web.api.auth import server_state
@@ -92,10 +91,9 @@ async def create(request: Request, current: Admin) -> Response:
     errors: dict[str, str] = {}
     if scope_text not in {scope.value for scope in ApiKeyScope}:
         errors["scope"] = "Choose read-only or admin."
-    if not is_storable(name):
-        errors["name"] = "Name must not contain NUL or unpaired surrogate characters."
-    elif len(name.strip()) > NAME_MAX:
-        errors["name"] = f"Name must be at most {NAME_MAX} characters."
+    problem = name_problem(name)
+    if problem is not None:
+        errors["name"] = f"Name {problem}."
     created: NewApiKey | None = None
     if not errors:
         try:

@@ -23,6 +23,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.errors import NotFoundError, ValidationError
+from tocsin.server.domain.storable import is_storable
 from tocsin.server.storage.tables import api_keys
 
 KEY_ID_LENGTH = 12
@@ -135,13 +136,24 @@ def _new_key_id() -> str:
     return "".join(secrets.choice(_KEY_ID_ALPHABET) for _ in range(KEY_ID_LENGTH))
 
 
+def name_problem(name: str) -> str | None:
+    """What is wrong with ``name`` as a key's name (``None`` if nothing): the one rule for
+    the CLI, the API and the dashboard."""
+    if not is_storable(name):
+        return "must not contain NUL or unpaired surrogate characters"
+    if len(name.strip()) > NAME_MAX:
+        return f"must be at most {NAME_MAX} characters"
+    return None
+
+
 async def create_api_key(
     conn: AsyncConnection, name: str, scope: ApiKeyScope, now: datetime
 ) -> NewApiKey:
     """Create a key; the returned ``NewApiKey.key`` is the only copy of the full key."""
+    problem = name_problem(name)
+    if problem is not None:
+        raise ValidationError("invalid API key", {"name": problem})
     name = name.strip()
-    if len(name) > NAME_MAX:
-        raise ValidationError("invalid API key", {"name": f"must be at most {NAME_MAX} characters"})
     key_id = _new_key_id()
     secret = secrets.token_urlsafe(SECRET_BYTES)
     result = await conn.execute(
