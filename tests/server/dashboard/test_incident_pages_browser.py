@@ -6,8 +6,9 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.server.dashboard.conftest import PASSWORD, add_user
-from tests.server.dashboard.test_browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS
+from tests.server.dashboard.browsing import logged_in_page
+from tests.server.dashboard.conftest import add_user
+from tests.server.dashboard.test_browser import SCREENSHOTS
 from tests.server.live import LiveServer
 
 pytestmark = pytest.mark.slow
@@ -15,42 +16,28 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 async def test_an_incident_appears_on_the_open_page_without_a_reload(server: LiveServer) -> None:
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import expect
 
     await add_user(server, "root")
     monitor = await server.create_monitor(name="nightly-etl", period="1h")
-    SCREENSHOTS.mkdir(exist_ok=True)
-    async with async_playwright() as playwright, httpx.AsyncClient() as client:
-        browser = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS
-        )
-        try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 900})
-            errors: list[str] = []
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-            await page.goto(server.base_url + "/ui/login")
-            await page.get_by_label("Username").fill("root")
-            await page.get_by_label("Password").fill(PASSWORD)
-            await page.get_by_role("button", name="Log in").click()
-            await page.get_by_role("link", name="Incidents").click()
+    async with httpx.AsyncClient() as client, logged_in_page(server, "root") as (page, errors):
+        await page.get_by_role("link", name="Incidents").click()
 
-            await expect(page.get_by_role("heading", name="Incidents")).to_be_visible()
-            open_section = page.get_by_role("region", name="Open")
-            await expect(open_section).to_contain_text("No open incidents")
-            # A marker the page would lose on a reload: the incident must come in place.
-            await page.evaluate("document.body.dataset.marker = 'same-page'")
-            await client.get(f"{server.base_url}/ping/{monitor.uuid}/fail")
-            row = open_section.get_by_role("row", name="nightly-etl")
-            await expect(row).to_contain_text("open", timeout=15_000)
-            await expect(row).to_contain_text("fail ping")
-            assert await page.evaluate("document.body.dataset.marker") == "same-page"
-            await page.screenshot(path=str(SCREENSHOTS / "incidents.png"), full_page=True)
+        await expect(page.get_by_role("heading", name="Incidents")).to_be_visible()
+        open_section = page.get_by_role("region", name="Open")
+        await expect(open_section).to_contain_text("No open incidents")
+        # A marker the page would lose on a reload: the incident must come in place.
+        await page.evaluate("document.body.dataset.marker = 'same-page'")
+        await client.get(f"{server.base_url}/ping/{monitor.uuid}/fail")
+        row = open_section.get_by_role("row", name="nightly-etl")
+        await expect(row).to_contain_text("open", timeout=15_000)
+        await expect(row).to_contain_text("fail ping")
+        assert await page.evaluate("document.body.dataset.marker") == "same-page"
+        await page.screenshot(path=str(SCREENSHOTS / "incidents.png"), full_page=True)
 
-            await row.get_by_role("link", name="#").click()
-            await expect(page.get_by_role("heading", name="nightly-etl")).to_be_visible()
-            await expect(page.locator("#incident-state")).to_have_text("open")
-            await page.set_viewport_size({"width": 390, "height": 844})
-            await page.screenshot(path=str(SCREENSHOTS / "incident-phone.png"), full_page=True)
-            assert errors == []
-        finally:
-            await browser.close()
+        await row.get_by_role("link", name="#").click()
+        await expect(page.get_by_role("heading", name="nightly-etl")).to_be_visible()
+        await expect(page.locator("#incident-state")).to_have_text("open")
+        await page.set_viewport_size({"width": 390, "height": 844})
+        await page.screenshot(path=str(SCREENSHOTS / "incident-phone.png"), full_page=True)
+        assert errors == []
