@@ -8,10 +8,13 @@ import secrets
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,6 +57,26 @@ def scratch_postgres() -> Iterator[str]:
             ["psql", POSTGRES_ADMIN, "-qc", f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'],
             check=True,
         )
+
+
+async def time_pages(
+    client: httpx.AsyncClient, pages: Mapping[str, str], rounds: int, width: int
+) -> None:
+    """GET each of ``pages`` (label → path) ``rounds`` times after one warm-up request
+    (templates compile on first use) and print wall and CPU p50/p95 per page."""
+    for name, path in pages.items():
+        await client.get(path)
+        walls, cpus = [], []
+        for _ in range(rounds):
+            began, began_cpu = time.perf_counter(), time.process_time()
+            answer = await client.get(path)
+            walls.append((time.perf_counter() - began) * 1000)
+            cpus.append((time.process_time() - began_cpu) * 1000)
+            assert answer.status_code == 200, (path, answer.status_code)
+        print(f"  {name:{width}} wall p50 {percentile(walls, 0.5):6.1f} ms"
+              f"  p95 {percentile(walls, 0.95):6.1f} ms"
+              f"   cpu p50 {percentile(cpus, 0.5):6.1f} ms"
+              f"  p95 {percentile(cpus, 0.95):6.1f} ms")  # fmt: skip
 
 
 async def create_monitors(

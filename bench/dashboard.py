@@ -28,7 +28,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from _common import create_monitors, percentile, scratch_postgres
+from _common import create_monitors, scratch_postgres, time_pages
 from probe_storage import _rows
 from sqlalchemy import text
 
@@ -123,19 +123,7 @@ async def _time(url: str, session_id: str, uuid: str, rounds: int, profile: bool
                     "monitor page": f"/ui/monitors/{uuid}",
                     "monitor live part (htmx poll)": f"/ui/monitors/{uuid}/live",
                 }
-                for name, path in pages.items():
-                    await client.get(path)  # warm up: templates compile on first use
-                    walls, cpus = [], []
-                    for _ in range(rounds):
-                        began, began_cpu = time.perf_counter(), time.process_time()
-                        answer = await client.get(path)
-                        walls.append((time.perf_counter() - began) * 1000)
-                        cpus.append((time.process_time() - began_cpu) * 1000)
-                        assert answer.status_code == 200, (path, answer.status_code)
-                    print(f"  {name:32} wall p50 {percentile(walls, 0.5):6.1f} ms"
-                          f"  p95 {percentile(walls, 0.95):6.1f} ms"
-                          f"   cpu p50 {percentile(cpus, 0.5):6.1f} ms"
-                          f"  p95 {percentile(cpus, 0.95):6.1f} ms")  # fmt: skip
+                await time_pages(client, pages, rounds, 32)
                 if profile:
                     await _profile(client, "/", rounds)
 

@@ -24,7 +24,7 @@ import uuid as uuid_module
 from datetime import UTC, datetime, timedelta
 
 import httpx
-from _common import create_monitors, percentile, scratch_postgres
+from _common import create_monitors, scratch_postgres, time_pages
 
 from tocsin.server.dashboard.auth import SESSION_COOKIE
 from tocsin.server.domain.maintenance import maintenance_window
@@ -155,19 +155,7 @@ async def _time(url: str, session_id: str, incident_id: int, rounds: int) -> Non
                     "incident page": f"/ui/incidents/{incident_id}",
                     "maintenance page": "/ui/maintenance",
                 }
-                for name, path in pages.items():
-                    await client.get(path)  # warm up: templates compile on first use
-                    walls, cpus = [], []
-                    for _ in range(rounds):
-                        began, began_cpu = time.perf_counter(), time.process_time()
-                        answer = await client.get(path)
-                        walls.append((time.perf_counter() - began) * 1000)
-                        cpus.append((time.process_time() - began_cpu) * 1000)
-                        assert answer.status_code == 200, (path, answer.status_code)
-                    print(f"  {name:28} wall p50 {percentile(walls, 0.5):6.1f} ms"
-                          f"  p95 {percentile(walls, 0.95):6.1f} ms"
-                          f"   cpu p50 {percentile(cpus, 0.5):6.1f} ms"
-                          f"  p95 {percentile(cpus, 0.95):6.1f} ms")  # fmt: skip
+                await time_pages(client, pages, rounds, 28)
 
 
 async def bench(url: str, monitors: int, incidents: int, still_open: int, rounds: int) -> None:
