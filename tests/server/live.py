@@ -29,7 +29,7 @@ from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.rows import FlipRecord, MonitorRecord, PingRecord
 from tocsin.server.storage.tables import notifications
 from tocsin.server.web.app import create_app
-from tocsin.server.web.serving import proxy_options
+from tocsin.server.web.serving import UVICORN_PROXY_OPTIONS
 from tocsin.settings import Settings
 
 
@@ -120,7 +120,7 @@ async def live_server(database_url: str, data_dir: Path, **env: str) -> AsyncIte
         log_config=None,
         access_log=False,
         lifespan="on",
-        **proxy_options(settings),  # the same rule as `tocsin server`
+        **UVICORN_PROXY_OPTIONS,  # the same rule as `tocsin server`
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

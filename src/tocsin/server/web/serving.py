@@ -117,17 +117,12 @@ def connection_limit(wanted: int, file_limit: int | None) -> int:
     return lowered
 
 
-def proxy_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn's options for ``X-Forwarded-*``: always off.
-
-    uvicorn would otherwise apply them for any peer at 127.0.0.1 (``FORWARDED_ALLOW_IPS``),
-    so a local client could claim HTTPS or another address; and trusting every peer makes it
-    take the first ``X-Forwarded-For`` entry, the one the client wrote. With
-    ``TOCSIN_TRUST_PROXY`` the app's own ``TrustedProxyHeaders`` takes the entries our proxy
-    added instead (``settings`` is kept so every server start passes through one rule).
-    """
-    del settings
-    return {"proxy_headers": False}
+# uvicorn's own X-Forwarded-* handling stays off. It would otherwise apply the headers for
+# any peer at 127.0.0.1 (FORWARDED_ALLOW_IPS), so a local client could claim HTTPS or
+# another address; and trusting every peer makes it take the first X-Forwarded-For entry,
+# the one the client wrote. With TOCSIN_TRUST_PROXY the app's own TrustedProxyHeaders
+# takes the entries our proxy added instead.
+UVICORN_PROXY_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def serve(app: Any, settings: Settings) -> None:
@@ -144,5 +139,5 @@ def serve(app: Any, settings: Settings) -> None:
         timeout_keep_alive=settings.http_idle_timeout_seconds,
         limit_concurrency=limit,
         timeout_graceful_shutdown=5,
-        **proxy_options(settings),
+        **UVICORN_PROXY_OPTIONS,
     )
