@@ -1,7 +1,9 @@
 """Probe engine: lateness at 10,000 monitors, and probes/s against a bare aiohttp loop.
 
 A local aiohttp target runs in a subprocess (so its CPU is not the engine's); this
-process runs the engine (``ProbeScheduler`` + ``probe_executor`` on a probe session).
+process runs the engine (``ProbeScheduler`` + ``probe_executor`` on a probe session),
+with the garbage collector tuned as ``tocsin server`` tunes it (``gc_tuning``); the
+bare and runner loops below run in the same process under the same settings.
 
 1. **Lateness**: ``--monitors`` HTTP jobs at ``--interval`` for ``--seconds``; prints the
    median, p99 and max lateness (actual start - scheduled start) and the engine's CPU.
@@ -34,6 +36,7 @@ import aiohttp
 from _common import percentile, run
 from aiohttp import web
 
+from tocsin.server.gc_tuning import tune_garbage_collector
 from tocsin.server.probes import (
     HttpTarget,
     ProbeJob,
@@ -269,9 +272,11 @@ def main() -> None:
         serve_target(args.serve)
         return
     print(
-        f"concurrency {args.concurrency}; target in a subprocess, engine in this one",
+        f"concurrency {args.concurrency}; target in a subprocess, engine in this one; "
+        "garbage collector tuned as in `tocsin server`, for all three loops",
         flush=True,
     )
+    tune_garbage_collector()
     with target_process() as url:
         if args.only in (None, "lateness"):
             run(lateness(url, args))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 import click
 
 from tocsin.cli import friendly_errors
@@ -14,18 +12,6 @@ def _redact(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
-
-
-def _tune_garbage_collector() -> None:
-    """Make cyclic garbage collection cheaper on the ping path (measured: ~6% more pings/s).
-
-    Everything loaded so far (modules, the SQLAlchemy schema, the app) lives as long as
-    the process: frozen, it is no longer walked by every collection. Pings allocate many
-    short-lived objects that reference counting frees; a larger first-generation
-    threshold keeps the collector from running every few hundred of them.
-    """
-    gc.freeze()
-    gc.set_threshold(20_000, 50, 100)
 
 
 @click.command()
@@ -39,6 +25,7 @@ def server(host: str | None, port: int | None) -> None:
     PostgreSQL.
     """
     from tocsin.logs import configure_logging
+    from tocsin.server.gc_tuning import tune_garbage_collector
     from tocsin.server.storage.migrate import upgrade
     from tocsin.server.web.app import create_app
     from tocsin.server.web.serving import serve
@@ -52,7 +39,7 @@ def server(host: str | None, port: int | None) -> None:
         err=True,
     )
     app = create_app(settings)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     serve(app, settings)
 
 
