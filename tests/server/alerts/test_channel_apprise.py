@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.server.alerts.receivers import Receiver, receiver
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels.apprise_channel import AppriseChannel
+from tocsin.server.alerts.channels.http_client import HttpClient
 
 PAYLOAD: dict[str, Any] = {
     "event": "down",
@@ -25,8 +25,8 @@ def _apprise_url(http_url: str) -> str:
 
 
 async def _send(url: str) -> None:
-    async with aiohttp.ClientSession() as session:
-        await AppriseChannel().send(session, {"url": url, "timeout": 5}, PAYLOAD, "key-1")
+    async with HttpClient() as client:
+        await AppriseChannel().send(client, {"url": url, "timeout": 5}, PAYLOAD, "key-1")
 
 
 async def test_an_apprise_url_delivers_title_and_body() -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
 import pytest
 from aiohttp import web
 
 from tests.server.alerts.receivers import Receiver, receiver
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels.discord import DiscordChannel
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.slack import SlackChannel
 
 PAYLOAD: dict[str, Any] = {
@@ -37,8 +37,8 @@ RECOVERED = {**PAYLOAD, "event": "up", "flip": {**PAYLOAD["flip"], "new_state": 
 
 
 async def _send(channel: SlackChannel | DiscordChannel, url: str, payload: dict[str, Any]) -> int:
-    async with aiohttp.ClientSession() as session:
-        return await channel.send(session, {"url": url}, payload, "key-1")
+    async with HttpClient() as client:
+        return await channel.send(client, {"url": url}, payload, "key-1")
 
 
 async def no_content(_receiver: Receiver, _request: web.Request) -> web.StreamResponse:

@@ -12,7 +12,6 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
 
-import aiohttp
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
@@ -21,6 +20,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from tests.conftest import free_port
 from tocsin.errors import ConfigError, DeliveryError
 from tocsin.server.alerts.channels.email import EmailChannel
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.settings import Settings, SmtpSecurity, SmtpSettings
 
 PAYLOAD: dict[str, Any] = {
@@ -109,8 +109,8 @@ def client_tls(ca: trustme.CA) -> ssl.SSLContext:
 
 
 async def _send(channel: EmailChannel, settings: dict[str, Any] = SETTINGS) -> int:
-    async with aiohttp.ClientSession() as session:
-        return await channel.send(session, settings, PAYLOAD, "key-123")
+    async with HttpClient() as client:
+        return await channel.send(client, settings, PAYLOAD, "key-123")
 
 
 def _smtp(port: int, security: SmtpSecurity, **changes: Any) -> SmtpSettings:

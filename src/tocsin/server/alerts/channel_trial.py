@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import aiohttp
-
 from tocsin import __version__
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels import Channel, channel_for
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.posting import DEFAULT_TIMEOUT_SECONDS
 from tocsin.server.storage.deliveries import cap_error
 from tocsin.server.storage.rows import ChannelRecord
@@ -82,11 +81,11 @@ async def send_trial(channel: ChannelRecord, senders: Mapping[str, Channel]) -> 
     try:
         sender = channel_for(channel.kind, senders)
         async with (
-            aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as session,
+            HttpClient() as client,
             asyncio.timeout(limit),
         ):
             status = await sender.send(
-                session, dict(channel.settings), payload, payload["idempotency_key"]
+                client, dict(channel.settings), payload, payload["idempotency_key"]
             )
     except DeliveryError as exc:
         status, error = exc.http_status, exc

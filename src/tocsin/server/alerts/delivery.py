@@ -35,10 +35,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
-
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels import CHANNELS, Channel, channel_for
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.delivery_order import Chain, Pair, PairOrder, blocked
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.states import CLAIM_SECONDS
@@ -128,7 +127,7 @@ class DeliveryWorker:
         self.on_result = on_result
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
+        self._client: HttpClient | None = None
         self._sending: set[asyncio.Task[object]] = set()
         self._limit = asyncio.Semaphore(concurrency)
         self._channels: dict[int, _Channel] = {}
@@ -143,7 +142,7 @@ class DeliveryWorker:
     def send(self, alerts: list[ClaimedAlert]) -> None:
         """Send notifications this process just wrote, already claimed for it (each
         after the older ones of its channel and monitor)."""
-        if not alerts or self._task is None or self._session is None:
+        if not alerts or self._task is None or self._client is None:
             return  # not running: the claims expire and the claim loop sends them later
         gate = asyncio.create_task(self._admit(alerts, self._order.known(alerts)))
         self._track(gate)
@@ -170,9 +169,9 @@ class DeliveryWorker:
         self._task = None
         for task in list(self._sending):
             await cancel_and_wait(task)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
     def _track(self, task: asyncio.Task[object]) -> None:
         self._sending.add(task)
@@ -221,12 +220,9 @@ class DeliveryWorker:
         )
 
     async def _run(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=10)
-        # No cookie jar: a receiver's cookies must not ride along on later alerts (and
-        # keeping them costs time on every request).
-        self._session = aiohttp.ClientSession(
-            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
-        )
+        # Idle connections kept per origin: enough for every send in flight to reuse one
+        # when all go to one host (Slack channels all post to hooks.slack.com).
+        self._client = HttpClient(max_idle_per_origin=self.concurrency)
         while True:
             self._wake.clear()
             self._passed_over = busy = self._busy_channels()
@@ -349,7 +345,7 @@ class DeliveryWorker:
                     self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
 
     async def _send(self, alert: ClaimedAlert, send_by: float) -> _Sent:
-        assert self._session is not None
+        assert self._client is not None
         async with self._limit:
             started_at, started = datetime.now(UTC), time.monotonic()
             if started > send_by:
@@ -359,7 +355,7 @@ class DeliveryWorker:
                 return _Sent(started_at, 0.0, waited, None, sent=False)
             try:
                 status = await channel_for(alert.kind, self.channels).send(
-                    self._session, alert.settings, alert.payload, alert.idempotency_key
+                    self._client, alert.settings, alert.payload, alert.idempotency_key
                 )
                 error = None
             except DeliveryError as exc:

@@ -8,12 +8,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
-import aiohttp
-
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels.apprise_channel import AppriseChannel
 from tocsin.server.alerts.channels.discord import DiscordChannel
 from tocsin.server.alerts.channels.email import EmailChannel
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.slack import SlackChannel
 from tocsin.server.alerts.channels.webhook import WebhookChannel
 from tocsin.settings import SmtpSettings
@@ -24,7 +23,7 @@ class Channel(Protocol):
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,

@@ -13,9 +13,8 @@ import asyncio
 import logging
 from typing import Any
 
-import aiohttp
-
 from tocsin.errors import DeliveryError
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.messages import Tone, message_of
 from tocsin.server.alerts.channels.posting import DEFAULT_TIMEOUT_SECONDS, EXCERPT_CHARS
 
@@ -32,7 +31,7 @@ class AppriseChannel:
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,

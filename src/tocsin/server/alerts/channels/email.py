@@ -18,9 +18,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import Any
 
-import aiohttp
-
 from tocsin.errors import DeliveryError
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.messages import Message, Tone, message_of
 from tocsin.server.alerts.channels.posting import DEFAULT_TIMEOUT_SECONDS, EXCERPT_CHARS
 from tocsin.settings import SmtpSecurity, SmtpSettings
@@ -87,7 +86,7 @@ class EmailChannel:
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        session: HttpClient,
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,

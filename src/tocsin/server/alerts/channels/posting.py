@@ -4,14 +4,15 @@ the receiver asked us to wait."""
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-import aiohttp
-
 from tocsin import __version__
 from tocsin.errors import DeliveryError
+from tocsin.server.alerts.channels.http_client import HttpClient, TransportError
+from tocsin.server.alerts.channels.http_request import InvalidHeader, InvalidURL
 
 DEFAULT_TIMEOUT_SECONDS = 10.0
 # Client errors that a retry can fix: timeouts and rate limits.
@@ -24,7 +25,7 @@ USER_AGENT = f"tocsin/{__version__}"
 
 
 async def post(
-    session: aiohttp.ClientSession,
+    client: HttpClient,
     url: str,
     body: bytes,
     headers: Mapping[str, str],
@@ -36,43 +37,58 @@ async def post(
     headers often carry a secret, and a redirect would hand it to whatever host the
     answer names. A 3xx is a permanent failure naming its ``Location`` (a redirect does
     not fix itself; the channel's URL must change), as are 4xx answers but 408, 425 and
-    429. 5xx, timeouts and network errors are transient; a ``Retry-After`` on the answer
-    rides along as ``retry_after``.
+    429. 5xx, timeouts, network errors and malformed answers are transient; a
+    ``Retry-After`` on the answer rides along as ``retry_after``. A URL or header that
+    can never be sent is a permanent failure.
     """
     sent_headers = {
         "User-Agent": USER_AGENT,
+        "Accept": "*/*",
         "Content-Type": "application/json",
         **headers,
     }
-    timeout = aiohttp.ClientTimeout(total=timeout_seconds or DEFAULT_TIMEOUT_SECONDS)
+    timeout = timeout_seconds or DEFAULT_TIMEOUT_SECONDS
     try:
-        async with session.post(
-            url, data=body, headers=sent_headers, timeout=timeout, allow_redirects=False
-        ) as response:
-            status = response.status
-            if 200 <= status < 300:
-                return status
-            if 300 <= status < 400:
-                location = response.headers.get("Location", "")[:EXCERPT_CHARS]
-                raise DeliveryError(
-                    f"HTTP {status} redirect to {location or '(no Location)'}: "
-                    "redirects are not followed; set the channel's URL to the target",
-                    permanent=True,
-                    http_status=status,
-                )
-            text = (await response.text(errors="replace"))[:EXCERPT_CHARS]
-            raise DeliveryError(
-                f"HTTP {status}: {text}",
-                permanent=400 <= status < 500 and status not in RETRYABLE_4XX,
-                http_status=status,
-                retry_after=retry_after(response.headers.get("Retry-After")),
-            )
+        answer = await client.post(url, body, sent_headers, timeout)
     except TimeoutError:
-        raise DeliveryError(f"timed out after {timeout.total:g} s") from None
-    except aiohttp.InvalidURL:  # its text is the URL, which may hold a token
-        raise DeliveryError("the channel's URL is not a valid URL", permanent=True) from None
-    except aiohttp.ClientError as exc:
-        raise DeliveryError(f"{type(exc).__name__}: {exc}") from None
+        raise DeliveryError(f"timed out after {timeout:g} s") from None
+    except (InvalidURL, InvalidHeader) as exc:  # their texts never repeat the URL
+        raise DeliveryError(str(exc), permanent=True) from None
+    except TransportError as exc:
+        raise DeliveryError(str(exc)) from None
+    status = answer.status
+    if 200 <= status < 300:
+        return status
+    if 300 <= status < 400:
+        location = answer.headers.get("location", "")[:EXCERPT_CHARS]
+        raise DeliveryError(
+            f"HTTP {status} redirect to {location or '(no Location)'}: "
+            "redirects are not followed; set the channel's URL to the target",
+            permanent=True,
+            http_status=status,
+        )
+    text = answer.body.decode(_charset(answer.headers.get("content-type")), errors="replace")
+    raise DeliveryError(
+        f"HTTP {status}: {text[:EXCERPT_CHARS]}",
+        permanent=400 <= status < 500 and status not in RETRYABLE_4XX,
+        http_status=status,
+        retry_after=retry_after(answer.headers.get("retry-after")),
+    )
+
+
+def _charset(content_type: str | None) -> str:
+    """The charset an answer's ``Content-Type`` names, if Python knows it; else UTF-8."""
+    if content_type:
+        for param in content_type.split(";")[1:]:
+            name, _, value = param.partition("=")
+            if name.strip().lower() == "charset":
+                charset = value.strip().strip('"')
+                try:
+                    codecs.lookup(charset)
+                except LookupError:
+                    break
+                return charset
+    return "utf-8"
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:

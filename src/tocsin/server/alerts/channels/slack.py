@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import aiohttp
-
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.messages import Message, Tone, message_of, shorten
 from tocsin.server.alerts.channels.posting import post
 
@@ -56,11 +55,11 @@ class SlackChannel:
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,
     ) -> int:
         """Deliver ``payload``; a 429 is retried no sooner than Slack's ``Retry-After``."""
         body = json.dumps(slack_body(message_of(payload))).encode()
-        return await post(session, settings["url"], body, {}, settings.get("timeout"))
+        return await post(client, settings["url"], body, {}, settings.get("timeout"))

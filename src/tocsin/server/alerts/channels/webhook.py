@@ -8,8 +8,7 @@ import json
 import time
 from typing import Any
 
-import aiohttp
-
+from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.channels.posting import post
 
 # The version of the JSON document a webhook receives (docs/channels.md); it changes only
@@ -40,7 +39,7 @@ class WebhookChannel:
 
     async def send(
         self,
-        session: aiohttp.ClientSession,
+        client: HttpClient,
         settings: dict[str, Any],
         payload: dict[str, Any],
         idempotency_key: str,
@@ -54,4 +53,4 @@ class WebhookChannel:
         secret = settings.get("secret")
         if secret:
             headers[SIGNATURE_HEADER] = signature(secret, int(time.time()), body)
-        return await post(session, settings["url"], body, headers, settings.get("timeout"))
+        return await post(client, settings["url"], body, headers, settings.get("timeout"))
