@@ -16,6 +16,7 @@ from tocsin.server.storage.database import Database
 from tocsin.server.storage.monitors import create_monitor
 from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import monitors, notifications
+from tocsin.server.watch import deadlines
 from tocsin.server.watch.deadlines import CHUNK, MAX_CHUNK, DeadlineResult, DeadlineWatch, chunked
 
 MONITORS = 450
@@ -133,3 +134,52 @@ async def test_monitors_going_down_go_first(db: Database) -> None:
     chunks.clear()
     await watch.fire_due(later)
     assert [await names_of(db, chunk) for chunk in chunks] == [{"quiet"}, {"other"}]
+
+
+async def test_a_burst_is_worked_off_in_passes_with_the_monitors_going_down_first(
+    db: Database, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(deadlines, "CHUNK", 5)
+    monkeypatch.setattr(deadlines, "MAX_CHUNK", 10)
+    limit = 10 if db.is_sqlite else 10 * deadlines.PARALLEL_CHUNKS
+    now = datetime.now(UTC)
+    await silent_monitors(db, limit + 5, "grace", 61, now, prefix="late")
+    await silent_monitors(
+        db, 5, "up", 60, now - timedelta(seconds=0.5), prefix="quiet", new_channel=False
+    )
+    watch = DeadlineWatch(db, base_url="http://x")
+    await watch.reload()
+    first = await watch.fire_due(now)
+    # One pass flips at most a largest chunk per transaction it writes at once, those
+    # going down first; the rest stay due.
+    assert len(first.flips) == limit
+    assert {flip.new_state for flip in first.flips} == {MonitorState.DOWN}
+    # A monitor whose grace ends meanwhile overtakes the grace entries still waiting.
+    later = now + timedelta(seconds=0.2)
+    await silent_monitors(
+        db, 5, "grace", 61.1, now + timedelta(seconds=0.1), prefix="urgent", new_channel=False
+    )
+    await watch.reload()
+    chunks = flipped_chunks(db)
+    second = await watch.fire_due(later)
+    # The pass after a backlog starts with a largest chunk: no small first one.
+    assert [await names_of(db, chunk) for chunk in chunks] == [{"late", "urgent"}, {"quiet"}][
+        : len(chunks)
+    ]
+    assert len(chunks[0]) == 10
+    if db.is_sqlite:  # the grace entries are left for the pass after
+        assert len(second.flips) == 10
+        third = await watch.fire_due(later)
+        assert {flip.new_state for flip in third.flips} == {MonitorState.GRACE}
+        assert len(third.flips) == 5
+    else:
+        assert len(second.flips) == 15
+    async with db.read() as conn:
+        states = dict(
+            (
+                await conn.execute(
+                    select(monitors.c.state, func.count()).group_by(monitors.c.state)
+                )
+            ).all()
+        )
+    assert states == {"down": limit + 10, "grace": 5}

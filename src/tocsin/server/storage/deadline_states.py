@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.domain.states import MonitorState
-from tocsin.server.storage.hot_rows import DeadlineStateRow
+from tocsin.server.storage.hot_rows import DeadlineStateRow, DueMonitor
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.rows import MonitorRecord
 from tocsin.server.storage.tables import monitors
@@ -30,10 +30,17 @@ async def deadlines_until(
     return [(monitor_id, deadline, state == grace) for monitor_id, deadline, state in rows.all()]
 
 
-def monitors_to_decide(conn: Connection, ids: Sequence[int]) -> list[MonitorRecord]:
+def monitors_to_decide(conn: Connection, ids: Sequence[int]) -> list[DueMonitor]:
     """The monitors with these ids as stored now, in id order; locked on PostgreSQL (in id
-    order, like the ping writer's, so two nodes never deadlock)."""
-    return statements_for(conn).monitors_by_id(conn, ids)
+    order, like the ping writer's, so two nodes never deadlock). Only their status and
+    schedule are decoded: most of a pass's monitors only enter their grace time."""
+    return statements_for(conn).monitors_due(conn, ids)
+
+
+def due_records(conn: Connection, due: Sequence[DueMonitor]) -> list[MonitorRecord]:
+    """The whole records of monitors ``monitors_to_decide`` read (for those that alert),
+    as read then."""
+    return statements_for(conn).records(due)
 
 
 def set_deadline_states(conn: Connection, rows: Sequence[DeadlineStateRow]) -> None:

@@ -1,6 +1,7 @@
-"""The rows the engines write through ``hot_sql``: one named tuple per statement.
+"""The rows the engines write through ``hot_sql`` (one named tuple per statement), and
+the monitors a deadline pass reads.
 
-Each tuple's field names are the table's column names, and ``hot_sql`` builds its
+Each written tuple's field names are the table's column names, and ``hot_sql`` builds its
 statements from ``_fields``: the field order here *is* the column order of the SQL, so
 the two cannot drift apart. Values are what the database stores (enum values as text,
 aware UTC datetimes); ``hot_sql`` converts timestamps and JSON per dialect.
@@ -10,6 +11,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any, NamedTuple
+
+from tocsin.server.domain.schedule import Schedule
+from tocsin.server.domain.transitions import HeartbeatStatus
 
 
 class PingRow(NamedTuple):
@@ -76,3 +80,15 @@ class NotificationRow(NamedTuple):
     claimed_until: datetime
     created_at: datetime
     incident_id: int | None = None
+
+
+class DueMonitor(NamedTuple):
+    """A monitor as a deadline pass reads it: what ``on_deadline`` decides from, decoded,
+    and the whole stored row, which ``HotStatements.records`` turns into a
+    ``MonitorRecord`` only for the monitors whose flip alerts."""
+
+    id: int
+    uuid: str
+    status: HeartbeatStatus
+    schedule: Schedule
+    row: tuple[Any, ...]

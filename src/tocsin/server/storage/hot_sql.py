@@ -15,17 +15,22 @@ Values are stored exactly as SQLAlchemy stores them, so both paths read each oth
 rows (``tests/server/test_hot_sql.py``): on SQLite a UTC timestamp is naive ISO text with
 microseconds and JSON is text; on PostgreSQL asyncpg takes and returns aware datetimes.
 
-Many rows travel as one parameter: a JSON array read with ``json_each`` on SQLite, one
-array per column read with ``unnest`` on PostgreSQL. Inserts that must report their new
+Reads take their keys as one parameter: a JSON array read with ``json_each`` on SQLite,
+an array on PostgreSQL. Writes on PostgreSQL take one array per column, read with
+``unnest``; on SQLite they are one ``executemany`` of a plain statement (cheaper than
+unpacking a JSON text per row with ``json_extract``). Inserts that must report their new
 ids insert in the rows' order and return the ids sorted: ids are handed out in insertion
 order, so the n-th smallest id belongs to the n-th row (SQLAlchemy relies on the same).
+On SQLite the new ids are the ones above the table's largest id before the insert (this
+transaction holds SQLite's only write lock).
 """
 
 from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -41,14 +46,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
+from tocsin.server.domain.states import MonitorState
+from tocsin.server.domain.transitions import HeartbeatStatus
 from tocsin.server.storage.hot_rows import (
     DeadlineStateRow,
+    DueMonitor,
     FlipRow,
     NotificationRow,
     PingedMonitorRow,
     PingRow,
 )
 from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.rows import _schedule as schedule_of
 from tocsin.server.storage.tables import flips, monitors, notifications, pings
 from tocsin.server.storage.types import UTCDateTime, utc_from_db, utc_to_sqlite
 
@@ -59,6 +68,10 @@ PINGED_MONITOR_COLUMNS = PingedMonitorRow._fields
 DEADLINE_COLUMNS = DeadlineStateRow._fields
 FLIP_COLUMNS = FlipRow._fields
 NOTIFICATION_COLUMNS = NotificationRow._fields
+
+_STATES = {state.value: state for state in MonitorState}
+# The length of SQLAlchemy's SQLite timestamp text, "2026-11-24 12:00:00.000000".
+_SQLITE_TIME_LENGTH = 26
 
 _PG_TYPES: tuple[tuple[type[Any], str], ...] = (
     (UTCDateTime, "timestamptz"),
@@ -103,8 +116,28 @@ class HotStatements:
         self.sqlite = dialect_name == "sqlite"
         self._monitor_columns = tuple(c.name for c in monitors.columns)
         self._monitor_times = _times(monitors, self._monitor_columns)
+        self._time: Callable[[Any], datetime | None] = _sqlite_time if self.sqlite else _pg_time
+        position = {name: index for index, name in enumerate(self._monitor_columns)}
+        self._due_at = tuple(
+            position[name]
+            for name in (
+                "id",
+                "uuid",
+                "state",
+                "period_seconds",
+                "grace_seconds",
+                "cron",
+                "timezone",
+                "last_ping_at",
+                "last_start_at",
+                "last_start_rid",
+                "next_deadline",
+            )
+        )
         self._by_uuid = _select_monitors(self.sqlite, "uuid", "varchar")
         self._by_id = _select_monitors(self.sqlite, "id", "int4")
+        # A deadline pass decodes JSON only for the monitors that alert.
+        self._due_by_id = _select_monitors(self.sqlite, "id", "int4", json_as_text=True)
         self._ping_times = _times(pings, PING_COLUMNS)
         self._ping_monitor_times = _times(monitors, PINGED_MONITOR_COLUMNS)
         self._deadline_times = _times(monitors, DEADLINE_COLUMNS)
@@ -115,10 +148,8 @@ class HotStatements:
             self._insert_pings = _sqlite_insert(pings, PING_COLUMNS)
             self._update_ping_monitors = _sqlite_update(PINGED_MONITOR_COLUMNS)
             self._update_deadlines = _sqlite_update(DEADLINE_COLUMNS)
-            self._insert_flips = _sqlite_insert_from_json(flips, FLIP_COLUMNS)
-            self._insert_notifications = _sqlite_insert_from_json(
-                notifications, NOTIFICATION_COLUMNS
-            )
+            self._insert_flips = _sqlite_insert(flips, FLIP_COLUMNS)
+            self._insert_notifications = _sqlite_insert(notifications, NOTIFICATION_COLUMNS)
         else:
             ping_insert = _pg_insert_from_arrays(pings, PING_COLUMNS)
             first = len(PING_COLUMNS) + 1  # the update's arrays follow the pings'
@@ -142,18 +173,43 @@ class HotStatements:
         """The monitors with these ids, in id order; locked on PostgreSQL."""
         return self._monitors(conn, self._by_id, list(ids))
 
+    def monitors_due(self, conn: Connection, ids: Sequence[int]) -> list[DueMonitor]:
+        """The monitors with these ids, in id order, locked on PostgreSQL; only what a
+        deadline decision needs is decoded (``records`` decodes the rest)."""
+        time = self._time
+        at = self._due_at
+        due: list[DueMonitor] = []
+        for row in self._rows_by(conn, self._due_by_id, list(ids)):
+            (id_, uuid, state, period, grace, cron, zone, pinged, started, rid, deadline) = (
+                row[index] for index in at
+            )
+            status = HeartbeatStatus(
+                _STATES[state], time(pinged), time(started), rid, time(deadline)
+            )
+            due.append(DueMonitor(id_, uuid, status, schedule_of(period, grace, cron, zone), row))
+        return due
+
+    def records(self, due: Sequence[DueMonitor]) -> list[MonitorRecord]:
+        """The whole records of monitors read by ``monitors_due``."""
+        return [self._record(monitor.row) for monitor in due]
+
     def _monitors(self, conn: Connection, sql: str, keys: list[Any]) -> list[MonitorRecord]:
+        return [self._record(row) for row in self._rows_by(conn, sql, keys)]
+
+    def _rows_by(self, conn: Connection, sql: str, keys: list[Any]) -> Sequence[Any]:
         parameter: Any = json.dumps(keys) if self.sqlite else keys
-        records: list[MonitorRecord] = []
-        for row in conn.exec_driver_sql(sql, (parameter,)).all():
-            values = dict(zip(self._monitor_columns, row, strict=True))
-            for index in self._monitor_times:
-                name = self._monitor_columns[index]
-                values[name] = utc_from_db(values[name])
-            if isinstance(values["tags"], str):
-                values["tags"] = json.loads(values["tags"])
-            records.append(MonitorRecord.from_row(values))
-        return records
+        return conn.exec_driver_sql(sql, (parameter,)).all()
+
+    def _record(self, row: Sequence[Any]) -> MonitorRecord:
+        values = dict(zip(self._monitor_columns, row, strict=True))
+        time = self._time
+        for index in self._monitor_times:
+            name = self._monitor_columns[index]
+            values[name] = time(values[name])
+        tags = values["tags"]
+        if isinstance(tags, str):
+            values["tags"] = () if tags == "[]" else json.loads(tags)
+        return MonitorRecord.from_row(values)
 
     # --- writes
 
@@ -187,12 +243,13 @@ class HotStatements:
 
     def insert_flips(self, conn: Connection, rows: Sequence[FlipRow]) -> list[int]:
         """Insert flips; return their ids in the same order."""
-        return self._insert_returning(conn, self._insert_flips, rows, self._flip_times, None)
+        return self._insert_returning(conn, flips, self._insert_flips, rows, self._flip_times, None)
 
     def insert_notifications(self, conn: Connection, rows: Sequence[NotificationRow]) -> list[int]:
         """Insert outbox rows; return their ids in the same order."""
         return self._insert_returning(
             conn,
+            notifications,
             self._insert_notifications,
             rows,
             self._notification_times,
@@ -202,6 +259,7 @@ class HotStatements:
     def _insert_returning(
         self,
         conn: Connection,
+        table: Table,
         sql: str,
         rows: Sequence[tuple[Any, ...]],
         times: tuple[int, ...],
@@ -209,14 +267,12 @@ class HotStatements:
     ) -> list[int]:
         if not rows:
             return []
+        if json_index is not None:
+            rows = [_with_json_text(row, json_index) for row in rows]
         if self.sqlite:
-            # The payload stays a nested object: json_extract hands it back as JSON text.
-            parameter: tuple[Any, ...] = (json.dumps(self._rows(rows, times)),)
+            ids = _sqlite_insert_ids(conn, table, sql, self._rows(rows, times))
         else:
-            if json_index is not None:
-                rows = [_with_json_text(row, json_index) for row in rows]
-            parameter = _arrays(rows)
-        ids = sorted(int(row[0]) for row in conn.exec_driver_sql(sql, parameter).all())
+            ids = sorted(int(row[0]) for row in conn.exec_driver_sql(sql, _arrays(rows)).all())
         if len(ids) != len(rows):
             raise RuntimeError(f"inserted {len(ids)} rows of {len(rows)}")
         return ids
@@ -225,11 +281,17 @@ class HotStatements:
         self, rows: Sequence[tuple[Any, ...]], times: tuple[int, ...]
     ) -> list[tuple[Any, ...]]:
         """SQLite: the rows with their timestamps as SQLAlchemy's text."""
+        # The rows of one statement share most of their timestamps (a pass's ``now``).
+        texts: dict[datetime | None, str | None] = {None: None}
         converted: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
             for index in times:
-                values[index] = utc_to_sqlite(values[index])
+                moment = values[index]
+                text = texts.get(moment, "")
+                if text == "":
+                    text = texts[moment] = utc_to_sqlite(moment)
+                values[index] = text
             converted.append(tuple(values))
         return converted
 
@@ -250,14 +312,53 @@ def _with_json_text(row: tuple[Any, ...], index: int) -> tuple[Any, ...]:
     return (*row[:index], json.dumps(row[index]), *row[index + 1 :])
 
 
+def _sqlite_time(value: Any) -> datetime | None:
+    """A SQLite timestamp as an aware UTC ``datetime`` (``utc_from_db``, faster for the
+    text SQLAlchemy writes: ``datetime.replace`` costs ten times the parse)."""
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) == _SQLITE_TIME_LENGTH:
+        return datetime.fromisoformat(value + "+00:00")
+    return utc_from_db(value)
+
+
+def _pg_time(value: Any) -> datetime | None:
+    """A PostgreSQL timestamp as an aware UTC ``datetime`` (asyncpg's are UTC already)."""
+    if isinstance(value, datetime) and value.tzinfo is UTC:
+        return value
+    return utc_from_db(value)
+
+
+def _sqlite_insert_ids(
+    conn: Connection, table: Table, sql: str, rows: list[tuple[Any, ...]]
+) -> list[int]:
+    """Insert ``rows`` with one ``executemany``; their new ids, in order.
+
+    This transaction holds SQLite's write lock, so the rows above the largest id before
+    the insert are exactly the ones it inserted.
+    """
+    last = f"SELECT coalesce(max(id), 0) FROM {table.name}"  # noqa: S608
+    before = conn.exec_driver_sql(last).scalar_one()
+    conn.exec_driver_sql(sql, rows)
+    added = f"SELECT id FROM {table.name} WHERE id > ? ORDER BY id"  # noqa: S608
+    return [int(row[0]) for row in conn.exec_driver_sql(added, (before,)).all()]
+
+
 def _quote(name: str) -> str:
     # Every column name is a plain identifier; "desc" is also a keyword, so quote all.
     return f'"{name}"'
 
 
-def _select_monitors(sqlite: bool, key: str, pg_type: str) -> str:
-    """Whole monitor rows by a list of keys, in id order."""
-    selected = ", ".join(_quote(column.name) for column in monitors.columns)
+def _select_monitors(sqlite: bool, key: str, pg_type: str, *, json_as_text: bool = False) -> str:
+    """Whole monitor rows by a list of keys, in id order; ``json_as_text``: JSON columns
+    as their text on PostgreSQL too (as SQLite returns them), left for ``_record`` to
+    decode."""
+    selected = ", ".join(
+        f"{_quote(column.name)}::text AS {_quote(column.name)}"
+        if json_as_text and not sqlite and isinstance(column.type, JSON)
+        else _quote(column.name)
+        for column in monitors.columns
+    )
     if sqlite:
         # One parameter, a JSON array, whatever the number of keys: the text never
         # changes, so SQLite's statement cache always hits.
@@ -280,15 +381,6 @@ def _sqlite_update(names: Sequence[str]) -> str:
     assert key == "id"
     assignments = ", ".join(f"{_quote(name)} = ?" for name in changed)
     return f"UPDATE monitors SET {assignments} WHERE id = ?"  # noqa: S608
-
-
-def _sqlite_insert_from_json(table: Table, names: Sequence[str]) -> str:
-    columns = ", ".join(_quote(name) for name in names)
-    values = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(names)))
-    return (
-        f"INSERT INTO {table.name} ({columns}) "  # noqa: S608
-        f"SELECT {values} FROM json_each(?) ORDER BY key RETURNING id"
-    )
 
 
 def _pg_arrays(table: Table, names: Sequence[str], first: int = 1) -> str:

@@ -33,12 +33,12 @@ from tocsin.server.domain.transitions import Flip, on_deadline
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.deadline_states import (
     deadlines_until,
+    due_records,
     monitors_to_decide,
     set_deadline_states,
 )
 from tocsin.server.storage.flips import insert_flips
-from tocsin.server.storage.hot_rows import DeadlineStateRow
-from tocsin.server.storage.rows import MonitorRecord
+from tocsin.server.storage.hot_rows import DeadlineStateRow, DueMonitor
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,11 @@ CHUNK = 100
 MAX_CHUNK = 1000
 # PostgreSQL: chunk transactions in flight at once.
 PARALLEL_CHUNKS = 4
+# A pass flips at most MAX_CHUNK monitors per transaction it can write at once (SQLite
+# 1, PostgreSQL PARALLEL_CHUNKS); the rest stay due and the next pass starts at once,
+# with largest chunks. Each pass sorts what is due again, so in a burst the monitors
+# going down overtake grace entries that came due earlier, and a deadline that passes
+# during a long burst waits for one pass, not for the whole burst.
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,8 @@ class DeadlineWatch:
         # Monitors whose held deadline ends their grace time (they go down then).
         self._ending_grace: set[int] = set()
         self._touched: set[int] = set()
+        # The last pass left due monitors for the next (a burst is being worked off).
+        self._backlog = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -156,23 +163,35 @@ class DeadlineWatch:
             logger=logger,
         )
 
-    def _pop_due(self, now: datetime) -> list[int]:
-        due: list[int] = []
+    def _pop_due(self, now: datetime, limit: int) -> list[int]:
+        """Up to ``limit`` monitors due by ``now``: those going down first, each group in
+        deadline order; the others due stay held for the next pass."""
+        due: list[tuple[datetime, int]] = []
         while self._heap and self._heap[0][0] <= now:
             deadline, monitor_id = heapq.heappop(self._heap)
             if self._current.get(monitor_id) == deadline:
-                del self._current[monitor_id]
-                due.append(monitor_id)
-        # Those going down first, each group in deadline order (the sort is stable).
-        due.sort(key=lambda monitor_id: monitor_id not in self._ending_grace)
-        return due
+                due.append((deadline, monitor_id))
+        # The sort is stable: the heap gave them in deadline order.
+        due.sort(key=lambda item: item[1] not in self._ending_grace)
+        for item in due[limit:]:
+            heapq.heappush(self._heap, item)
+        taken = [monitor_id for _, monitor_id in due[:limit]]
+        for monitor_id in taken:
+            del self._current[monitor_id]
+        self._backlog = len(due) > limit
+        return taken
 
     async def fire_due(self, now: datetime) -> DeadlineResult:
-        """Flip every monitor whose deadline passed by ``now``."""
-        chunks = chunked(self._pop_due(now))
+        """Flip the monitors whose deadline passed by ``now``: at most ``MAX_CHUNK`` per
+        transaction written at once, those going down first; the rest are left due."""
+        parallel = 1 if self.database.is_sqlite else PARALLEL_CHUNKS
+        # After a pass that left monitors due, the first chunk need not be small: the
+        # first alerts of the burst are already out.
+        first = MAX_CHUNK if self._backlog else CHUNK
+        chunks = chunked(self._pop_due(now, parallel * MAX_CHUNK), first)
         # SQLite writes one transaction at a time anyway; on PostgreSQL chunks (disjoint
         # monitors, so they never wait for each other) are written side by side.
-        slots = asyncio.Semaphore(1 if self.database.is_sqlite else PARALLEL_CHUNKS)
+        slots = asyncio.Semaphore(parallel)
         done = await asyncio.gather(
             *(self._fire_chunk(chunk, now, slots) for chunk in chunks), return_exceptions=True
         )
@@ -192,11 +211,10 @@ class DeadlineWatch:
     async def _fire_chunk(
         self, chunk: list[int], now: datetime, slots: asyncio.Semaphore
     ) -> DeadlineResult:
-        flips: list[Flip] = []
         async with slots:
             try:
-                deadlines, alerts, in_grace = await self.database.run_write(
-                    self._flip, chunk, now, flips
+                deadlines, alerts, in_grace, changed = await self.database.run_write(
+                    self._flip, chunk, now
                 )
             except Exception:
                 for monitor_id in chunk:  # due again on the next pass
@@ -205,50 +223,58 @@ class DeadlineWatch:
         for monitor_id, deadline in deadlines.items():
             self.watch(monitor_id, deadline)
         self._ending_grace |= {monitor_id for monitor_id in in_grace if monitor_id in self._current}
-        result = DeadlineResult(flips, alerts)
+        result = DeadlineResult([flip for _, flip in changed], alerts)
         # Each chunk's alerts leave as soon as it commits, while other chunks are written.
         if self.on_fired is not None:
             self.on_fired(result)
+        # Logged once committed (and after the alerts left), off SQLite's writer thread:
+        # a line costs about as much as writing the monitor's new state.
+        for uuid, flip in changed:
+            logger.info(
+                "monitor flipped monitor=%s old=%s new=%s", uuid, flip.old_state, flip.new_state
+            )
         return result
 
     def _flip(
-        self, conn: Connection, ids: list[int], now: datetime, flips: list[Flip]
-    ) -> tuple[dict[int, datetime | None], list[ClaimedAlert], set[int]]:
-        """Flip the monitors ``ids`` due at ``now``: their next deadlines, their alerts and
-        those now in grace."""
+        self, conn: Connection, ids: list[int], now: datetime
+    ) -> tuple[dict[int, datetime | None], list[ClaimedAlert], set[int], list[tuple[str, Flip]]]:
+        """Flip the monitors ``ids`` due at ``now``: their next deadlines, their alerts,
+        those now in grace and each flip with its monitor's uuid."""
         deadlines: dict[int, datetime | None] = {}
         in_grace: set[int] = set()
         updates: list[DeadlineStateRow] = []
-        changed: list[tuple[MonitorRecord, Flip]] = []
-        for record in monitors_to_decide(conn, ids):
-            transition = on_deadline(record.status, record.schedule, now)
-            status = record.status if transition is None else transition.status
-            deadlines[record.id] = status.next_deadline
+        changed: list[tuple[DueMonitor, Flip]] = []
+        for monitor in monitors_to_decide(conn, ids):
+            transition = on_deadline(monitor.status, monitor.schedule, now)
+            status = monitor.status if transition is None else transition.status
+            deadlines[monitor.id] = status.next_deadline
             if status.state is MonitorState.GRACE:
-                in_grace.add(record.id)
+                in_grace.add(monitor.id)
             if transition is None:
                 continue
-            updates.append(DeadlineStateRow(status.state.value, status.next_deadline, record.id))
+            updates.append(DeadlineStateRow(status.state.value, status.next_deadline, monitor.id))
             if transition.flip is not None:
-                # A deadline changes only the state: the record's other fields, which the
-                # alert shows (last ping), are still true.
-                changed.append((record, transition.flip))
+                changed.append((monitor, transition.flip))
         set_deadline_states(conn, updates)
-        flip_ids = insert_flips(conn, [(r.id, flip, now) for r, flip in changed])
-        flipped = [
-            (record, flip, flip_id, now)
-            for (record, flip), flip_id in zip(changed, flip_ids, strict=True)
+        flip_ids = insert_flips(conn, [(m.id, flip, now) for m, flip in changed])
+        # Only flips into or out of down alert; the outbox needs their whole records. A
+        # deadline changes only the state: the record's other fields, which the alert
+        # shows (last ping), are still true.
+        alerting = [
+            (monitor, flip, flip_id)
+            for (monitor, flip), flip_id in zip(changed, flip_ids, strict=True)
+            if flip.alert is not None
         ]
-        alerts = insert_alerts(conn, flipped, self.base_url)
-        for record, flip in changed:
-            flips.append(flip)
-            logger.info(
-                "monitor flipped monitor=%s old=%s new=%s",
-                record.uuid,
-                flip.old_state,
-                flip.new_state,
-            )
-        return deadlines, alerts, in_grace
+        records = due_records(conn, [monitor for monitor, _, _ in alerting])
+        alerts = insert_alerts(
+            conn,
+            [
+                (record, flip, flip_id, now)
+                for record, (_, flip, flip_id) in zip(records, alerting, strict=True)
+            ],
+            self.base_url,
+        )
+        return deadlines, alerts, in_grace, [(monitor.uuid, flip) for monitor, flip in changed]
 
 
 def chunked(due: list[int], first: int = CHUNK, largest: int = MAX_CHUNK) -> list[list[int]]:
