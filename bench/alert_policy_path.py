@@ -1,12 +1,14 @@
 """What does the alert policy cost per flip, inside the flip's transaction?
 
 Creates monitors with a webhook channel, then flips them down and back up in chunks of
-100 (as the deadline watch and the ping writer do), each chunk in one write transaction,
+100 (as the deadline watch and the ping writer do; ``--chunk 1000`` is the deadline watch's
+large chunk when many deadlines pass together), each chunk in one write transaction,
 and prints the CPU time ``outbox.insert_alerts`` took per flip (policy states, holds,
 flapping, dependencies, incidents, alert states and the outbox rows), with the median
 wall time per chunk. CPU time, not wall time, is the figure to compare on a busy machine.
 
-    .venv/bin/python bench/alert_policy_path.py [--monitors 2000] [--only sqlite|postgresql]
+    .venv/bin/python bench/alert_policy_path.py [--monitors 2000] [--chunk 100]
+        [--only sqlite|postgresql]
 """
 
 from __future__ import annotations
@@ -34,8 +36,6 @@ from tocsin.server.storage.migrate import upgrade
 from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import monitors
 
-CHUNK = 100
-
 
 def flip_chunk(
     conn: Connection, ids: list[int], old: MonitorState, new: MonitorState, at: datetime
@@ -50,7 +50,7 @@ def flip_chunk(
     return time.thread_time() - cpu, time.perf_counter() - wall, len(alerts)
 
 
-async def measure(url: str, count: int) -> None:
+async def measure(url: str, count: int, size: int) -> None:
     database = Database(url)
     try:
         async with database.write() as conn:
@@ -70,8 +70,8 @@ async def measure(url: str, count: int) -> None:
             cpu = 0.0
             walls: list[float] = []
             alerts = 0
-            for first in range(0, len(ids), CHUNK):
-                chunk = ids[first : first + CHUNK]
+            for first in range(0, len(ids), size):
+                chunk = ids[first : first + size]
                 spent, wall, sent = await database.run_write(flip_chunk, chunk, old, new, at)
                 cpu += spent
                 walls.append(wall)
@@ -79,7 +79,7 @@ async def measure(url: str, count: int) -> None:
             print(
                 f"  {label:<4} {len(ids)} flips, {alerts} alerts: "
                 f"CPU {cpu / len(ids) * 1e6:.0f} us per flip, "
-                f"median wall {statistics.median(walls) * 1000:.1f} ms per chunk of {CHUNK}"
+                f"median wall {statistics.median(walls) * 1000:.1f} ms per chunk of {size}"
             )
     finally:
         await database.dispose()
@@ -88,6 +88,7 @@ async def measure(url: str, count: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--monitors", type=int, default=2000)
+    parser.add_argument("--chunk", type=int, default=100, help="flips per transaction")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args()
     if args.only in (None, "sqlite"):
@@ -95,12 +96,12 @@ def main() -> None:
             url = f"sqlite:///{tmp}/tocsin.db"
             upgrade(url)
             print("sqlite")
-            asyncio.run(measure(url, args.monitors))
+            asyncio.run(measure(url, args.monitors, args.chunk))
     if args.only in (None, "postgresql"):
         with scratch_postgres() as url:
             upgrade(url)
             print("postgresql")
-            asyncio.run(measure(url, args.monitors))
+            asyncio.run(measure(url, args.monitors, args.chunk))
 
 
 if __name__ == "__main__":

@@ -32,6 +32,7 @@ from tocsin.server.domain.maintenance import Hold, HoldReason, from_iso, to_iso
 from tocsin.server.domain.states import MonitorState
 
 _SILENT_STATES = (MonitorState.NEW, MonitorState.PAUSED)
+_NO_CAPS = ReminderCaps()
 
 
 class NoticeKind(StrEnum):
@@ -158,6 +159,8 @@ class Decision:
 
 def holds(situation: Situation, policy: AlertPolicy) -> tuple[Hold, ...]:
     """Every hold in force: maintenance or silence, then parents down, then flapping."""
+    if situation.hold is None and not situation.parents_down and not situation.flapping.flapping:
+        return ()  # the usual case, decided for every flip
     found = [situation.hold] if situation.hold is not None else []
     if situation.parents_down:
         found.append(Hold(HoldReason.DEPENDENCY, situation.parents_down))
@@ -174,13 +177,14 @@ def decide(
     caps: ReminderCaps | None = None,
 ) -> Decision:
     """What to send at ``now`` (see the module's rules) and the log to store after it."""
-    caps = caps or ReminderCaps()
+    caps = caps or _NO_CAPS
     held = holds(situation, policy)
+    if situation.state in _SILENT_STATES:
+        return Decision((), log, held, None)
     notices: list[Notice] = []
-    if situation.state not in _SILENT_STATES:
-        log = _apply(situation, policy, log, now, caps, held, notices)
+    log = _apply(situation, policy, log, now, caps, held, notices)
     kept = tuple(n for n in notices if n.channels)
-    return Decision(kept, log, held, next_wakeup(situation, policy, log, caps))
+    return Decision(kept, log, held, _wakeup(situation, policy, log, caps, held))
 
 
 def next_wakeup(
@@ -191,14 +195,24 @@ def next_wakeup(
     when only an event (a flip, a parent's recovery) can change anything."""
     if situation.state in _SILENT_STATES:
         return None
-    held = holds(situation, policy)
+    return _wakeup(situation, policy, log, caps or _NO_CAPS, holds(situation, policy))
+
+
+def _wakeup(
+    situation: Situation,
+    policy: AlertPolicy,
+    log: NoticeLog,
+    caps: ReminderCaps,
+    held: tuple[Hold, ...],
+) -> datetime | None:
+    """``next_wakeup`` for a monitor that is not silent, with its holds in force."""
     if held:
         pending = _is_pending(situation, log)
         ends = [h.until for h in held if h.until and (pending or h.reason is HoldReason.FLAPPING)]
         return min(ends, default=None)
     if situation.state is not MonitorState.DOWN or log.told is not Told.DOWN:
         return None
-    reminder = _reminder_due(policy, log, caps or ReminderCaps())
+    reminder = _reminder_due(policy, log, caps)
     times = [t for t in (_escalation_due(policy, log), reminder) if t]
     return min(times, default=None)
 

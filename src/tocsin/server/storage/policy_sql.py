@@ -36,8 +36,9 @@ RECENT_FLIPS_COUNTED = 2
 
 
 class StateRow(NamedTuple):
-    """A monitor with its stored policy (as JSON text: monitors share a few policies, which
-    are then parsed once each), notice log, open incident (if any) with the
+    """A monitor with its stored policy and notice log (both as JSON text: monitors share a
+    few policies and, after a batch of flips, a few logs, which are then parsed once
+    each), open incident (if any) with the
     children listed in it, and channel names; whether a hold of its project may apply to
     it at the time asked about, and how many of its changes into or out of ``down`` fall
     in the span asked about (at most ``RECENT_FLIPS_COUNTED``)."""
@@ -46,7 +47,7 @@ class StateRow(NamedTuple):
     project_id: int
     name: str
     policy_json: str | None
-    log: dict[str, Any] | None
+    log_json: str | None
     incident_id: int | None
     opened_at: datetime | None
     cause: str | None
@@ -87,10 +88,10 @@ class ParentRow(NamedTuple):
 
 
 class StateWrite(NamedTuple):
-    """An ``alert_states`` row to insert or replace."""
+    """An ``alert_states`` row to insert or replace; ``log_json``: the log as JSON text."""
 
     monitor_id: int
-    log: dict[str, Any]
+    log_json: str
     incident_id: int | None
     wake_at: datetime | None
 
@@ -117,6 +118,15 @@ class ChildRecord(NamedTuple):
     incident_id: int
     monitor_id: int
     added_at: datetime
+
+
+def _sqlite_time(value: datetime | None, seen: dict[datetime | None, str | None]) -> str | None:
+    """``utc_to_sqlite(value)``, converted once per distinct time: a batch's flips mostly
+    share one time (a deadline pass flips everything due at its ``now``)."""
+    text = seen.get(value)
+    if text is None:
+        text = seen[value] = utc_to_sqlite(value)
+    return text
 
 
 @functools.cache
@@ -151,9 +161,12 @@ class PolicyStatements:
             "SELECT cm.name FROM incident_children ic JOIN monitors cm ON cm.id = ic.monitor_id "
             "WHERE ic.incident_id = i.id ORDER BY ic.added_at, cm.name"
         )
-        policy = "m.alert_policy" if sqlite else "m.alert_policy::text"
+        # As text on PostgreSQL too, so equal values are parsed once (see ``states``).
+        policy, log = (
+            ("m.alert_policy", "s.log") if sqlite else ("m.alert_policy::text", "s.log::text")
+        )
         self._states = (
-            f"SELECT m.id, m.project_id, m.name, {policy}, s.log, "  # noqa: S608
+            f"SELECT m.id, m.project_id, m.name, {policy}, {log}, "  # noqa: S608
             f"i.id, i.opened_at, i.cause, {names}, {children}, "
             "EXISTS (SELECT 1 FROM holds h WHERE h.project_id = m.project_id "
             f"AND (h.ends_at IS NULL OR h.ends_at > {p(1)}) "
@@ -282,6 +295,16 @@ class PolicyStatements:
     def _time(self, value: datetime | None) -> Any:
         return utc_to_sqlite(value) if self.sqlite else value
 
+    def _names_of(self, value: Any, seen: dict[str, tuple[str, ...]]) -> tuple[str, ...]:
+        """A names array as a tuple; SQLite's JSON text parsed once per distinct text
+        (the monitors of a batch mostly share their channels, and have no children)."""
+        if not isinstance(value, str):
+            return tuple(value or ())
+        names = seen.get(value)
+        if names is None:
+            names = seen[value] = tuple(json.loads(value))
+        return names
+
     # --- reads
 
     def states(
@@ -300,18 +323,19 @@ class PolicyStatements:
             self._time(now),
             self._list(monitor_ids),
         )
+        seen: dict[str, tuple[str, ...]] = {}
         return [
             StateRow(
                 monitor_id,
                 project_id,
                 name,
                 policy,
-                _json(log),
+                log,
                 incident_id,
                 utc_from_db(opened_at),
                 cause,
-                tuple(_json(names) or ()),
-                tuple(_json(children) or ()),
+                self._names_of(names, seen),
+                self._names_of(children, seen),
                 bool(held),
                 int(recent),
             )
@@ -393,7 +417,8 @@ class PolicyStatements:
         if not rows:
             return []
         if self.sqlite:
-            values = [(m, utc_to_sqlite(at), cause) for m, at, cause in rows]
+            times: dict[datetime | None, str | None] = {}
+            values = [(m, _sqlite_time(at, times), cause) for m, at, cause in rows]
             parameter: tuple[Any, ...] = (json.dumps(values),)
         else:
             parameter = tuple(list(column) for column in zip(*rows, strict=True))
@@ -409,7 +434,8 @@ class PolicyStatements:
         # Once resolved an incident stays so: the first resolution of one id wins.
         first = list({row.id: row for row in reversed(rows)}.values())
         if self.sqlite:
-            values = [(utc_to_sqlite(at), cause, i) for i, at, cause in first]
+            times: dict[datetime | None, str | None] = {}
+            values = [(_sqlite_time(at, times), cause, i) for i, at, cause in first]
             conn.exec_driver_sql(self._resolve, values)
         else:
             conn.exec_driver_sql(self._resolve, tuple(list(c) for c in zip(*first, strict=True)))
@@ -420,12 +446,13 @@ class PolicyStatements:
             return
         last = list({row.monitor_id: row for row in rows}.values())
         if self.sqlite:
-            values = [(m, json.dumps(log), i, utc_to_sqlite(at)) for m, log, i, at in last]
+            times: dict[datetime | None, str | None] = {}
+            values = [(m, log, i, _sqlite_time(at, times)) for m, log, i, at in last]
             conn.exec_driver_sql(self._save_states, values)
         else:
             columns = (
                 [row.monitor_id for row in last],
-                [json.dumps(row.log) for row in last],
+                [row.log_json for row in last],
                 [row.incident_id for row in last],
                 [row.wake_at for row in last],
             )

@@ -75,6 +75,9 @@ def load_states(
     at = now or datetime.now(UTC)
     found: dict[int, AlertState] = {}
     policies: dict[tuple[str | None, tuple[str, ...]], AlertPolicy] = {}
+    # After a batch of flips many monitors hold the same log ("told up", or "told down"
+    # at the batch's time): each distinct text is parsed once.
+    logs: dict[str | None, NoticeLog] = {None: NoticeLog()}
     for row in policy_sql(conn).states(conn, ids, at, at - 2 * MAX_WITHIN):
         key = (row.policy_json, row.channels)
         policy = policies.get(key)
@@ -87,12 +90,15 @@ def load_states(
             assert row.opened_at is not None
             incident = OpenIncident(row.incident_id, row.opened_at, row.cause or "", row.children)
         flapping = policy.flapping
+        log = logs.get(row.log_json)
+        if log is None:
+            log = logs[row.log_json] = _log_from_text(row.log_json)
         found[row.monitor_id] = AlertState(
             row.monitor_id,
             row.project_id,
             row.name,
             policy,
-            NoticeLog.from_json(row.log) if row.log else NoticeLog(),
+            log,
             incident,
             may_be_held=now is None or row.may_be_held,
             may_flap=flapping is not None
@@ -114,11 +120,24 @@ def project_channels(
     }
 
 
+def _log_from_text(text: str | None) -> NoticeLog:
+    """The log stored as ``text`` (a SQL ``NULL`` or JSON ``null``: nothing told yet)."""
+    data = json.loads(text) if text else None
+    return NoticeLog.from_json(data) if data else NoticeLog()
+
+
 def save_states(conn: Connection, updates: Sequence[StateUpdate]) -> None:
     """Store each monitor's log, incident and wake-up (insert or replace; one statement)."""
-    policy_sql(conn).save_states(
-        conn, [StateWrite(u.monitor_id, u.log.to_json(), u.incident_id, u.wake_at) for u in updates]
-    )
+    # Logs are values: the monitors of one batch mostly share a few, encoded once each
+    # (their times are all UTC, so equal logs have equal text).
+    texts: dict[NoticeLog, str] = {}
+    writes: list[StateWrite] = []
+    for update in updates:
+        text = texts.get(update.log)
+        if text is None:
+            text = texts[update.log] = json.dumps(update.log.to_json())
+        writes.append(StateWrite(update.monitor_id, text, update.incident_id, update.wake_at))
+    policy_sql(conn).save_states(conn, writes)
 
 
 def due_wakeups(conn: Connection, until: datetime) -> list[tuple[int, datetime]]:
