@@ -91,6 +91,13 @@ async def test_text_with_nul_is_outside_the_schema(document: dict[str, Any]) -> 
     name = _property(document, "MonitorIn", "name")
     assert not _valid(name, "   ")
     assert not _valid(name, "x" * 101)
+    # Schemathesis found a JSON path assertion with NUL in its path allowed, then refused.
+    good = {"subject": "json", "path": "$.version", "op": "exists"}
+    for variant in document["components"]["schemas"]["MonitorIn"]["oneOf"]:
+        if "assert" in variant["properties"]:  # the http and app monitors
+            assertions = variant["properties"]["assert"]
+            assert _valid(assertions, [good]), variant["title"]
+            assert not _valid(assertions, [good | {"path": "$.ver\u0000sion"}]), variant["title"]
 
 
 @settings(max_examples=300, deadline=None)

@@ -209,7 +209,11 @@ def _assertion_object(subject: Subject) -> JsonDict:
         properties["name"] = {"type": "string", "pattern": _HEADER_NAME}
         required.append("name")
     if subject is Subject.JSON:
-        properties["path"] = {"type": "string", "description": "a JSON path like $.version"}
+        properties["path"] = {
+            "type": "string",
+            "pattern": _NO_NUL,
+            "description": "a JSON path like $.version",
+        }
         required.append("path")
     return {
         "type": "object",
