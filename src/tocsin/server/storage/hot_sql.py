@@ -281,17 +281,18 @@ class HotStatements:
         self, rows: Sequence[tuple[Any, ...]], times: tuple[int, ...]
     ) -> list[tuple[Any, ...]]:
         """SQLite: the rows with their timestamps as SQLAlchemy's text."""
-        # The rows of one statement share most of their timestamps (a pass's ``now``).
-        texts: dict[datetime | None, str | None] = {None: None}
+        # The rows of a deadline pass share one ``now`` object: it is converted once. A
+        # ping batch's times differ row by row; an identity check costs them nothing.
+        last: object = None
+        last_text: str | None = None
         converted: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
             for index in times:
                 moment = values[index]
-                text = texts.get(moment, "")
-                if text == "":
-                    text = texts[moment] = utc_to_sqlite(moment)
-                values[index] = text
+                if moment is not last:
+                    last, last_text = moment, utc_to_sqlite(moment)
+                values[index] = last_text
             converted.append(tuple(values))
         return converted
 
