@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +34,31 @@ from tocsin.server.storage.tables import channels, monitor_channels  # noqa: E40
 POSTGRES_ADMIN = os.environ.get(
     "TOCSIN_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
 )
+
+
+@contextmanager
+def serving_script(script: str, timeout: float = 10.0) -> Iterator[int]:
+    """Run ``script --serve PORT`` (a bench's own local target or receiver) in a
+    subprocess on a free port of 127.0.0.1; yield the port once it accepts connections,
+    and stop the process afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    process = subprocess.Popen([sys.executable, script, "--serve", str(port)])
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError(f"{script} --serve did not start") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -129,4 +155,11 @@ def run(coro: object) -> object:
         return asyncio.run(coro)  # type: ignore[arg-type]
 
 
-__all__ = ["ServerProcess", "create_monitors", "percentile", "run", "scratch_postgres"]
+__all__ = [
+    "ServerProcess",
+    "create_monitors",
+    "percentile",
+    "run",
+    "scratch_postgres",
+    "serving_script",
+]

@@ -23,17 +23,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import aiohttp
-from _common import percentile, run
+from _common import percentile, run, serving_script
 from aiohttp import web
 
 from tocsin.server.gc_tuning import tune_garbage_collector
@@ -68,24 +65,8 @@ def serve_target(port: int) -> None:
 @contextlib.contextmanager
 def target_process() -> Iterator[str]:
     """Run the target in a subprocess; yield its URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("the target process did not start") from None
-                time.sleep(0.05)
+    with serving_script(__file__) as port:
         yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 def make_jobs(url: str, first: int, last: int, interval: timedelta) -> list[ProbeJob]:

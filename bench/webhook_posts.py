@@ -17,21 +17,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 import aiohttp
+from _common import serving_script
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "src"))
-
-from tocsin.server.alerts.channels.http_client import HttpClient  # noqa: E402
-from tocsin.server.alerts.channels.posting import USER_AGENT, post  # noqa: E402
-from tocsin.server.alerts.channels.webhook import webhook_body  # noqa: E402
+from tocsin.server.alerts.channels.http_client import HttpClient
+from tocsin.server.alerts.channels.posting import USER_AGENT, post
+from tocsin.server.alerts.channels.webhook import webhook_body
 
 PAYLOAD = {"event": "down", "summary": "job is DOWN: no ping", "monitor": {"name": "job"}}
 TIMEOUT_SECONDS = 10.0
@@ -128,20 +122,7 @@ def main() -> None:
     if args.serve:
         serve(args.serve)
         return
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    receiver = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+    with serving_script(__file__) as port:
         url = f"http://127.0.0.1:{port}/hook"
         run = bench(url, args.posts, args.concurrency, args.rounds)
         if args.loop == "uvloop":
@@ -150,9 +131,6 @@ def main() -> None:
             uvloop.run(run)
         else:
             asyncio.run(run)
-    finally:
-        receiver.terminate()
-        receiver.wait()
 
 
 if __name__ == "__main__":
