@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -46,7 +45,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection
 
-from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import HeartbeatStatus
 from tocsin.server.storage.hot_rows import (
     DeadlineStateRow,
@@ -56,10 +54,9 @@ from tocsin.server.storage.hot_rows import (
     PingedMonitorRow,
     PingRow,
 )
-from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.rows import _schedule as schedule_of
+from tocsin.server.storage.rows import STATES, MonitorRecord, schedule_of
 from tocsin.server.storage.tables import flips, monitors, notifications, pings
-from tocsin.server.storage.types import UTCDateTime, utc_from_db, utc_to_sqlite
+from tocsin.server.storage.types import SqliteTimes, UTCDateTime, utc_from_db
 
 # The column lists of the statements: the fields of the rows they take (an update's
 # last field is the id that finds the row).
@@ -69,9 +66,6 @@ DEADLINE_COLUMNS = DeadlineStateRow._fields
 FLIP_COLUMNS = FlipRow._fields
 NOTIFICATION_COLUMNS = NotificationRow._fields
 
-_STATES = {state.value: state for state in MonitorState}
-# The length of SQLAlchemy's SQLite timestamp text, "2026-11-24 12:00:00.000000".
-_SQLITE_TIME_LENGTH = 26
 
 _PG_TYPES: tuple[tuple[type[Any], str], ...] = (
     (UTCDateTime, "timestamptz"),
@@ -116,7 +110,6 @@ class HotStatements:
         self.sqlite = dialect_name == "sqlite"
         self._monitor_columns = tuple(c.name for c in monitors.columns)
         self._monitor_times = _times(monitors, self._monitor_columns)
-        self._time: Callable[[Any], datetime | None] = _sqlite_time if self.sqlite else _pg_time
         position = {name: index for index, name in enumerate(self._monitor_columns)}
         self._due_at = tuple(
             position[name]
@@ -176,7 +169,6 @@ class HotStatements:
     def monitors_due(self, conn: Connection, ids: Sequence[int]) -> list[DueMonitor]:
         """The monitors with these ids, in id order, locked on PostgreSQL; only what a
         deadline decision needs is decoded (``records`` decodes the rest)."""
-        time = self._time
         at = self._due_at
         due: list[DueMonitor] = []
         for row in self._rows_by(conn, self._due_by_id, list(ids)):
@@ -184,7 +176,7 @@ class HotStatements:
                 row[index] for index in at
             )
             status = HeartbeatStatus(
-                _STATES[state], time(pinged), time(started), rid, time(deadline)
+                STATES[state], utc_from_db(pinged), utc_from_db(started), rid, utc_from_db(deadline)
             )
             due.append(DueMonitor(id_, uuid, status, schedule_of(period, grace, cron, zone), row))
         return due
@@ -202,10 +194,9 @@ class HotStatements:
 
     def _record(self, row: Sequence[Any]) -> MonitorRecord:
         values = dict(zip(self._monitor_columns, row, strict=True))
-        time = self._time
         for index in self._monitor_times:
             name = self._monitor_columns[index]
-            values[name] = time(values[name])
+            values[name] = utc_from_db(values[name])
         tags = values["tags"]
         if isinstance(tags, str):
             values["tags"] = () if tags == "[]" else json.loads(tags)
@@ -281,18 +272,12 @@ class HotStatements:
         self, rows: Sequence[tuple[Any, ...]], times: tuple[int, ...]
     ) -> list[tuple[Any, ...]]:
         """SQLite: the rows with their timestamps as SQLAlchemy's text."""
-        # The rows of a deadline pass share one ``now`` object: it is converted once. A
-        # ping batch's times differ row by row; an identity check costs them nothing.
-        last: object = None
-        last_text: str | None = None
+        texts = SqliteTimes()
         converted: list[tuple[Any, ...]] = []
         for row in rows:
             values = list(row)
             for index in times:
-                moment = values[index]
-                if moment is not last:
-                    last, last_text = moment, utc_to_sqlite(moment)
-                values[index] = last_text
+                values[index] = texts.text(values[index])
             converted.append(tuple(values))
         return converted
 
@@ -311,23 +296,6 @@ def _arrays(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
 
 def _with_json_text(row: tuple[Any, ...], index: int) -> tuple[Any, ...]:
     return (*row[:index], json.dumps(row[index]), *row[index + 1 :])
-
-
-def _sqlite_time(value: Any) -> datetime | None:
-    """A SQLite timestamp as an aware UTC ``datetime`` (``utc_from_db``, faster for the
-    text SQLAlchemy writes: ``datetime.replace`` costs ten times the parse)."""
-    if value is None:
-        return None
-    if isinstance(value, str) and len(value) == _SQLITE_TIME_LENGTH:
-        return datetime.fromisoformat(value + "+00:00")
-    return utc_from_db(value)
-
-
-def _pg_time(value: Any) -> datetime | None:
-    """A PostgreSQL timestamp as an aware UTC ``datetime`` (asyncpg's are UTC already)."""
-    if isinstance(value, datetime) and value.tzinfo is UTC:
-        return value
-    return utc_from_db(value)
 
 
 def _sqlite_insert_ids(

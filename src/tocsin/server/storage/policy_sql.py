@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy.engine import Connection
 
-from tocsin.server.storage.types import utc_from_db, utc_to_sqlite
+from tocsin.server.storage.types import SqliteTimes, utc_from_db, utc_to_sqlite
 
 _DOWN = "down"
 _MAINTENANCE = "maintenance"
@@ -118,15 +118,6 @@ class ChildRecord(NamedTuple):
     incident_id: int
     monitor_id: int
     added_at: datetime
-
-
-def _sqlite_time(value: datetime | None, seen: dict[datetime | None, str | None]) -> str | None:
-    """``utc_to_sqlite(value)``, converted once per distinct time: a batch's flips mostly
-    share one time (a deadline pass flips everything due at its ``now``)."""
-    text = seen.get(value)
-    if text is None:
-        text = seen[value] = utc_to_sqlite(value)
-    return text
 
 
 @functools.cache
@@ -417,8 +408,8 @@ class PolicyStatements:
         if not rows:
             return []
         if self.sqlite:
-            times: dict[datetime | None, str | None] = {}
-            values = [(m, _sqlite_time(at, times), cause) for m, at, cause in rows]
+            texts = SqliteTimes()
+            values = [(m, texts.text(at), cause) for m, at, cause in rows]
             parameter: tuple[Any, ...] = (json.dumps(values),)
         else:
             parameter = tuple(list(column) for column in zip(*rows, strict=True))
@@ -434,8 +425,8 @@ class PolicyStatements:
         # Once resolved an incident stays so: the first resolution of one id wins.
         first = list({row.id: row for row in reversed(rows)}.values())
         if self.sqlite:
-            times: dict[datetime | None, str | None] = {}
-            values = [(_sqlite_time(at, times), cause, i) for i, at, cause in first]
+            texts = SqliteTimes()
+            values = [(texts.text(at), cause, i) for i, at, cause in first]
             conn.exec_driver_sql(self._resolve, values)
         else:
             conn.exec_driver_sql(self._resolve, tuple(list(c) for c in zip(*first, strict=True)))
@@ -446,8 +437,8 @@ class PolicyStatements:
             return
         last = list({row.monitor_id: row for row in rows}.values())
         if self.sqlite:
-            times: dict[datetime | None, str | None] = {}
-            values = [(m, log, i, _sqlite_time(at, times)) for m, log, i, at in last]
+            texts = SqliteTimes()
+            values = [(m, log, i, texts.text(at)) for m, log, i, at in last]
             conn.exec_driver_sql(self._save_states, values)
         else:
             columns = (

@@ -16,13 +16,13 @@ from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.domain.transitions import HeartbeatStatus
 
 # Plain lookups: calling an Enum class is slow, and the ping writer builds records per batch.
-_STATES = {state.value: state for state in MonitorState}
+STATES = {state.value: state for state in MonitorState}
 _KINDS = {kind.value: kind for kind in MonitorKind}
 _MANAGED_BY = {owner.value: owner for owner in ManagedBy}
 
 
 @functools.lru_cache(maxsize=4096)
-def _schedule(
+def schedule_of(
     period_seconds: float | None, grace_seconds: float, cron: str | None, timezone: str
 ) -> Schedule:
     """Schedules are immutable and shared by many monitors: build each once."""
@@ -71,11 +71,11 @@ class MonitorRecord:
         cls, row: RowMapping | Mapping[str, Any], channels: tuple[str, ...] = ()
     ) -> MonitorRecord:
         """Build a record from a ``monitors`` row (or a dict with its columns)."""
-        schedule = _schedule(
+        schedule = schedule_of(
             row["period_seconds"], row["grace_seconds"], row["cron"], row["timezone"]
         )
         status = HeartbeatStatus(
-            state=_STATES[row["state"]],
+            state=STATES[row["state"]],
             last_ping_at=row["last_ping_at"],
             last_start_at=row["last_start_at"],
             last_start_rid=row["last_start_rid"],
