@@ -27,12 +27,12 @@ from tocsin.server.domain.assertion_model import (
     Subject,
     is_number,
 )
+from tocsin.server.domain.fields import HEADER_NAME
 from tocsin.server.domain.json_paths import JsonPath, JsonPathError, parse_json_path
 from tocsin.server.domain.storable import is_storable
 
 _SEVERITY = re.compile(r"\[\s*([A-Za-z_]+)\s*\]\s*$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _OPERATOR = re.compile(
     r"not\s+(?:contains|matches|exists)\b|(?:contains|matches|exists|in)\b|[=!<>]=|[<>]|[=!<>]+|\S+"
 )
@@ -84,7 +84,7 @@ def assertion_from_json(data: Mapping[str, Any]) -> Assertion:
     name = path = None
     if subject is Subject.HEADER:
         raw = data.get("name")
-        if not isinstance(raw, str) or _HEADER_NAME.fullmatch(raw) is None:
+        if not isinstance(raw, str) or HEADER_NAME.fullmatch(raw) is None:
             raise AssertionSyntaxError("a header assertion needs a header name", field="name")
         name = raw.lower()
     if subject is Subject.JSON:
@@ -206,7 +206,7 @@ class _ShortForm:
         """The header name or JSON path after ``header`` / ``json``."""
         if subject is Subject.HEADER:
             self.skip_space()
-            match = _HEADER_NAME.match(self.text, self.pos)
+            match = HEADER_NAME.match(self.text, self.pos)
             if match is None or match.group() in _OPERATOR_WORDS:
                 raise self.fail('header needs a name, e.g. header content-type contains "json"')
             self.pos = match.end()

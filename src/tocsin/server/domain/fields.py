@@ -3,12 +3,15 @@ and adds what is wrong with it to a per-field problem map instead of raising."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from tocsin.server.domain.storable import is_storable
 
 NAME_MAX = 100
+# An RFC 9110 token: what an HTTP header name may be.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 # What the spec readers call it: text every database can store (no NUL, no lone surrogate).
 storable = is_storable
 

@@ -22,7 +22,7 @@ from tocsin.errors import ValidationError
 from tocsin.server.domain.assertions import Assertion, assertion_from_json, parse_assertions
 from tocsin.server.domain.component_thresholds import ComponentRule, parse_thresholds
 from tocsin.server.domain.confirmation import ConfirmPolicy, confirm_policy
-from tocsin.server.domain.fields import add_problem, storable
+from tocsin.server.domain.fields import HEADER_NAME, add_problem, storable
 from tocsin.server.domain.placeholders import placeholder_problems
 from tocsin.server.domain.states import MonitorKind
 
@@ -37,7 +37,6 @@ DEFAULT_HTTP_ASSERTION = "status == 2xx"
 """What an ``http`` monitor without assertions checks (``tocsin check`` does the same)."""
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
 _HOST = re.compile(r"[A-Za-z0-9._:\[\]-]{1,253}")
 
 # Fields of each kind, beyond the ones every monitor has (name, kind, slug, desc, tags,
@@ -352,7 +351,7 @@ def _headers(data: Mapping[str, Any], errors: dict[str, str]) -> dict[str, str]:
     headers: dict[str, str] = {}
     for name, text in value.items():
         where = f"headers.{name}"
-        if not isinstance(name, str) or not _HEADER_NAME.fullmatch(name):
+        if not isinstance(name, str) or not HEADER_NAME.fullmatch(name):
             errors[where] = "is not a valid header name"
         elif not isinstance(text, str) or not storable(text) or "\n" in text or "\r" in text:
             # The value may be a secret: never echo it.

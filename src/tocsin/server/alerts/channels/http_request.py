@@ -10,13 +10,14 @@ from functools import lru_cache
 from typing import NamedTuple
 from urllib.parse import quote, unquote, urlsplit
 
+from tocsin.server.domain.fields import HEADER_NAME
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 # Characters a path or query keeps as they are; anything else is percent-encoded (as
 # browsers and aiohttp do), "%" included only when it does not start an escape.
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
 _QUERY_SAFE = _PATH_SAFE + "?"
 _ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\r\n\x00]")
 # Framing is ours: a channel's headers may not set these.
 _FRAMING = frozenset({"content-length", "transfer-encoding"})
@@ -91,7 +92,7 @@ def encode_request(target: Target, headers: Mapping[str, str], body: bytes) -> b
         lowered = name.lower()
         if lowered in _FRAMING:
             continue
-        if _TOKEN.fullmatch(name) is None:
+        if HEADER_NAME.fullmatch(name) is None:
             raise InvalidHeader("a header name of the channel is not valid in HTTP")
         if _BAD_VALUE.search(value) is not None:
             raise InvalidHeader(f"the channel's header {name} has a line break in its value")

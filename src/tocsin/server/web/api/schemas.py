@@ -34,6 +34,7 @@ from tocsin.server.domain.channel_spec import (
     SECRET_MIN,
 )
 from tocsin.server.domain.confirmation import MAX_COUNT
+from tocsin.server.domain.fields import HEADER_NAME
 from tocsin.server.domain.flapping import MAX_CHANGES, MAX_WITHIN, MIN_CHANGES
 from tocsin.server.domain.probe_spec import (
     KIND_FIELDS,
@@ -162,7 +163,7 @@ _PROBE_URL: JsonDict = {
     "type": "string",
     "pattern": f"^https?://[A-Za-z0-9._~%!$&'()*+,;=-]+(?::[0-9]{{1,4}})?(?:[/?#][^{_BLANK}]*)?$",
 }
-_HEADER_NAME = "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"  # an RFC 9110 header name
+_HEADER_NAME = f"^{HEADER_NAME.pattern}$"
 
 
 def _with_placeholders(refused: str = "") -> JsonDict:
