@@ -24,8 +24,9 @@ from sqlalchemy import insert, select  # noqa: E402
 from sqlalchemy.engine import Connection  # noqa: E402
 from tests.server_process import ServerProcess  # noqa: E402
 
-from tocsin.server.domain.spec import MonitorSpec, monitor_spec  # noqa: E402
+from tocsin.server.domain.spec import MonitorSpec, channel_spec, monitor_spec  # noqa: E402
 from tocsin.server.domain.states import ManagedBy  # noqa: E402
+from tocsin.server.storage.channels import create_channel  # noqa: E402
 from tocsin.server.storage.database import Database  # noqa: E402
 from tocsin.server.storage.monitors import insert_monitor  # noqa: E402
 from tocsin.server.storage.projects import default_project  # noqa: E402
@@ -105,6 +106,19 @@ async def time_pages(
               f"  p95 {percentile(cpus, 0.95):6.1f} ms")  # fmt: skip
 
 
+async def add_webhook_channels(database_url: str, urls: Mapping[str, str]) -> None:
+    """Create a webhook channel per ``name: url`` in the default project."""
+    database = Database(database_url)
+    try:
+        async with database.write() as conn:
+            project = await default_project(conn)
+            for name, url in urls.items():
+                spec = channel_spec({"name": name, "kind": "webhook", "url": url})
+                await create_channel(conn, project.id, spec, datetime.now(UTC))
+    finally:
+        await database.dispose()
+
+
 async def create_monitors(
     database_url: str, count: int, prefix: str = "bench", **fields: object
 ) -> list[str]:
@@ -157,6 +171,7 @@ def run(coro: object) -> object:
 
 __all__ = [
     "ServerProcess",
+    "add_webhook_channels",
     "create_monitors",
     "percentile",
     "run",

@@ -19,28 +19,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
+from _common import (
+    ServerProcess,
+    add_webhook_channels,
+    create_monitors,
+    percentile,
+    run,
+    scratch_postgres,
+)
 from aiohttp import web
 from tests.conftest import free_port
 
-from tocsin.server.domain.spec import channel_spec
-from tocsin.server.storage.channels import create_channel
-from tocsin.server.storage.database import Database
-from tocsin.server.storage.projects import default_project
-
 PERIOD = timedelta(seconds=2)
 GRACE = timedelta(seconds=1)
-
-
-async def add_channel(database_url: str, url: str) -> None:
-    database = Database(database_url)
-    try:
-        async with database.write() as conn:
-            project = await default_project(conn)
-            spec = channel_spec({"name": "bench", "kind": "webhook", "url": url})
-            await create_channel(conn, project.id, spec, datetime.now(UTC))
-    finally:
-        await database.dispose()
 
 
 async def measure(server: ServerProcess, count: int) -> dict[str, float]:
@@ -60,7 +51,7 @@ async def measure(server: ServerProcess, count: int) -> dict[str, float]:
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        await add_channel(server.database_url, f"http://127.0.0.1:{port}/hook")
+        await add_webhook_channels(server.database_url, {"bench": f"http://127.0.0.1:{port}/hook"})
         uuids = await create_monitors(
             server.database_url,
             count,

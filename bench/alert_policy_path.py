@@ -20,20 +20,17 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 
-from _common import create_monitors, scratch_postgres
+from _common import add_webhook_channels, create_monitors, scratch_postgres
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from tocsin.server.alerts.outbox import insert_alerts
-from tocsin.server.domain.spec import channel_spec
 from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import Flip
-from tocsin.server.storage.channels import create_channel
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.flips import insert_flips
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.migrate import upgrade
-from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import monitors
 
 
@@ -53,10 +50,7 @@ def flip_chunk(
 async def measure(url: str, count: int, size: int) -> None:
     database = Database(url)
     try:
-        async with database.write() as conn:
-            project = await default_project(conn)
-            spec = channel_spec({"name": "bench", "kind": "webhook", "url": "http://127.0.0.1:9/"})
-            await create_channel(conn, project.id, spec, datetime.now(UTC))
+        await add_webhook_channels(url, {"bench": "http://127.0.0.1:9/"})
         await create_monitors(url, count, period=60, grace=60, channels=["bench"])
         async with database.read() as conn:
             query = select(monitors.c.id).order_by(monitors.c.id)

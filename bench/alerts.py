@@ -43,22 +43,26 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
+from _common import (
+    ServerProcess,
+    add_webhook_channels,
+    create_monitors,
+    percentile,
+    run,
+    scratch_postgres,
+)
 from aiohttp import web
 from alert_latency import load_once
 from pings import cpu_seconds
 from sqlalchemy import func, select
 from tests.conftest import free_port
 
-from tocsin.server.domain.spec import channel_spec
-from tocsin.server.storage.channels import create_channel
 from tocsin.server.storage.database import Database
-from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import channels, delivery_attempts, notifications
 
 PERIOD = timedelta(seconds=2)
@@ -112,19 +116,6 @@ async def serve_receivers(control_port: int, ports: list[int]) -> None:
 
 
 # --- this process
-
-
-async def add_channels(database_url: str, urls: list[str]) -> None:
-    """Create webhook channels ``bench-<i>`` posting to ``urls[i]``."""
-    database = Database(database_url)
-    try:
-        async with database.write() as conn:
-            project = await default_project(conn)
-            for index, url in enumerate(urls):
-                spec = channel_spec({"name": f"bench-{index}", "kind": "webhook", "url": url})
-                await create_channel(conn, project.id, spec, datetime.now(UTC))
-    finally:
-        await database.dispose()
 
 
 async def create_spread(database_url: str, count: int) -> list[str]:
@@ -238,7 +229,9 @@ async def measure(
     await receivers.start()
     try:
         async with aiohttp.ClientSession() as control:
-            await add_channels(server.database_url, receivers.urls)
+            await add_webhook_channels(
+                server.database_url, {f"bench-{i}": url for i, url in enumerate(receivers.urls)}
+            )
             # The cost of the pings alone, on monitors that never go down.
             started = time.monotonic()
             quiet = min(count, QUIET_MONITORS)

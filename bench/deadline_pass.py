@@ -26,17 +26,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from _common import create_monitors, scratch_postgres
+from _common import add_webhook_channels, create_monitors, scratch_postgres
 from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
 from tocsin.logs import configure_logging
-from tocsin.server.domain.spec import channel_spec
 from tocsin.server.domain.states import MonitorState
-from tocsin.server.storage.channels import create_channel
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.migrate import upgrade
-from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import monitors
 from tocsin.server.watch.deadlines import DeadlineWatch
 
@@ -62,10 +59,7 @@ async def measure(url: str, count: int) -> None:
     """Create ``count`` monitors on ``url`` and time both passes over them."""
     database = Database(url)
     try:
-        async with database.write() as conn:
-            project = await default_project(conn)
-            spec = channel_spec({"name": "bench", "kind": "webhook", "url": "http://127.0.0.1:9/"})
-            await create_channel(conn, project.id, spec, datetime.now(UTC))
+        await add_webhook_channels(url, {"bench": "http://127.0.0.1:9/"})
         await create_monitors(url, count, period=PERIOD, grace=GRACE, channels=["bench"])
         pinged = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
         due = pinged + timedelta(seconds=PERIOD)
