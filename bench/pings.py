@@ -13,7 +13,9 @@ A baseline run follows on each database, in the same process: the same server wi
 ping per transaction (``TOCSIN_WRITER_BATCH_MAX=1``), and the ratio between the two.
 
 ``--probing N`` adds, on each database, one more server with ``N`` ``http`` monitors
-(every 60 s) on a local target (``bench/probes.py``'s, in a subprocess), and runs the
+(every 60 s) on a local target in a subprocess (``bench/plain_target.py``, a fixed answer
+that costs next to nothing, as a site on another machine would; ``--target aiohttp``
+takes ``bench/probes.py``'s aiohttp app, which spent about 8 % of a core), and runs the
 ping load ``--rounds`` times with those monitors paused, then probing (resumed, after the
 probe engine scheduled them all): the ping load then competes with probing and with the
 writes of its results. Phases alternate in the same server and minute, so the machine's
@@ -38,6 +40,7 @@ from pathlib import Path
 
 import httpx
 from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
+from plain_target import plain_target_process
 from probes import target_process
 from sqlalchemy import func, select, update
 
@@ -116,6 +119,33 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def postgres_cpu_seconds() -> float:
+    """User + system CPU time of every process the ``postgres`` user runs (the local
+    PostgreSQL cluster: its backends, WAL writer, checkpointer and autovacuum), or 0.0
+    when there is none. Backends that exited take their time with them."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/status"):
+        try:
+            uid = next(line for line in stat.read_text().splitlines() if line.startswith("Uid:"))
+            if int(uid.split()[1]) == _POSTGRES_UID:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, StopIteration, ValueError):
+            continue  # the process ended meanwhile
+    return total
+
+
+def _postgres_uid() -> int:
+    try:
+        import pwd
+
+        return pwd.getpwnam("postgres").pw_uid
+    except KeyError:
+        return -1
+
+
+_POSTGRES_UID = _postgres_uid()
 
 
 async def stored(database_url: str) -> int:
@@ -350,16 +380,27 @@ def main() -> None:
         default=3,
         help="with --probing: paused/probing rounds, alternating in one server",
     )
+    parser.add_argument(
+        "--target",
+        choices=["plain", "aiohttp"],
+        default="plain",
+        help="with --probing: what answers the probes (see above)",
+    )
     args = parser.parse_args()
     print(
         f"{args.monitors} monitors, concurrency {args.concurrency}, {args.seconds:.0f} s, "
         "load generator in this process",
         flush=True,
     )
-    probing = target_process() if args.probing else nullcontext(None)
+    target = plain_target_process if args.target == "plain" else target_process
+    probing = target() if args.probing else nullcontext(None)
     with probing as probe_target:
         if probe_target:
-            print(f"probing: {args.probing:,} http monitors at 60 s on {probe_target}", flush=True)
+            print(
+                f"probing: {args.probing:,} http monitors at 60 s on {probe_target} "
+                f"({args.target} target)",
+                flush=True,
+            )
         if args.only in (None, "sqlite"):
             compare("sqlite", lambda: nullcontext(None), args, probe_target)
         if args.only in (None, "postgresql"):

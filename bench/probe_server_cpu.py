@@ -2,10 +2,12 @@
 
 Starts a server on a fresh database (SQLite, or a scratch PostgreSQL database with
 ``--postgresql``), creates ``--probing`` http monitors at 60 s on a local target
-(``bench/probes.py``'s, in a subprocess), waits until the probe engine schedules them all
-plus ``--settle`` seconds, then reads the server process's CPU time over ``--seconds``.
-Prints probes/s, the server's share of a core, its CPU per probe, and the result batches
-(transactions) per second with their mean write time. The first minute after the start
+(``bench/plain_target.py``, or ``bench/probes.py``'s aiohttp app with ``--target
+aiohttp``, in a subprocess), waits until the probe engine schedules them all plus
+``--settle`` seconds, then reads the CPU time of the server, of the target and (with
+``--postgresql``) of every PostgreSQL process over ``--seconds``. Prints probes/s, each
+one's share of a core and CPU per probe, and the result batches (transactions) per second
+with their mean write time. The first minute after the start
 includes every monitor's first result, which flips it from ``new`` to ``up``; a
 ``--settle`` of 60 or more measures the steady state. ``--spy FILE`` also records the
 server with ``py-spy`` (GIL holders only, raw format; ``pip install py-spy``).
@@ -26,8 +28,19 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from _common import ServerProcess, scratch_postgres
-from pings import cpu_seconds, probe_metrics, start_probing
+from pings import cpu_seconds, postgres_cpu_seconds, probe_metrics, start_probing
+from plain_target import plain_target_process
 from probes import target_process
+
+
+def target_pid(url: str) -> int:
+    """The pid of the process listening on ``url``'s port (the bench's own target)."""
+    port = url.rsplit(":", 1)[1].strip("/")
+    found = subprocess.run(
+        ["pgrep", "-f", "--", f"--serve {port}$"], capture_output=True, text=True, check=True
+    )
+    return int(found.stdout.split()[0])
+
 
 _WRITES = "tocsin_probe_batch_write_seconds"
 
@@ -39,9 +52,11 @@ def main() -> None:
     parser.add_argument("--settle", type=float, default=6)
     parser.add_argument("--postgresql", action="store_true")
     parser.add_argument("--spy", help="record the server with py-spy into this file")
+    parser.add_argument("--target", choices=["plain", "aiohttp"], default="plain")
     args = parser.parse_args()
     database = scratch_postgres() if args.postgresql else nullcontext(None)
-    with target_process() as target, tempfile.TemporaryDirectory() as tmp, database as url:
+    serving = plain_target_process() if args.target == "plain" else target_process()
+    with serving as target, tempfile.TemporaryDirectory() as tmp, database as url:
         server = ServerProcess(Path(tmp), url)
         server.start()
         try:
@@ -50,6 +65,8 @@ def main() -> None:
             assert server.process is not None
             pid = server.process.pid
             before, cpu_before = probe_metrics(server.base_url), cpu_seconds(pid)
+            database_before = postgres_cpu_seconds()
+            target_before = cpu_seconds(target_pid(target))
             spy = None
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
             if args.spy:
@@ -58,6 +75,8 @@ def main() -> None:
                 spy = subprocess.Popen(command, stdout=subprocess.DEVNULL)
             time.sleep(args.seconds)
             cpu, after = cpu_seconds(pid) - cpu_before, probe_metrics(server.base_url)
+            database_cpu = postgres_cpu_seconds() - database_before
+            target_cpu = cpu_seconds(target_pid(target)) - target_before
             if spy is not None:
                 spy.wait()
         finally:
@@ -75,6 +94,17 @@ def main() -> None:
         f"{done(f'{_WRITES}_sum') / max(batches, 1) * 1000:.1f} ms each",
         flush=True,
     )
+    print(
+        f"  the {args.target} target: {target_cpu / args.seconds * 100:.1f} % of a core = "
+        f"{target_cpu / max(runs, 1) * 1e6:.0f} us per probe",
+        flush=True,
+    )
+    if args.postgresql:
+        print(
+            f"  PostgreSQL (all its processes): {database_cpu / args.seconds * 100:.1f} % of a "
+            f"core = {database_cpu / max(runs, 1) * 1e6:.0f} us per probe",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """The probe engine reloads only what changed, on both databases: an edit, a pause or a
 deletion made by another process (no ``refresh()`` call reaches this engine) is picked up
-on the next pass; the engine's own writes (states, streaks) are not changes."""
+on the next pass, by its change-only reads alone (the engines here never make a periodic
+full read after their first pass), even when the writer's clock is behind; the engine's
+own writes (states, streaks) are not changes."""
 
 from __future__ import annotations
 
@@ -31,7 +33,11 @@ async def engine_reloading_often(db: Database) -> AsyncIterator[ProbeEngine]:
     """An engine that re-reads the monitors every 0.2 s and is never told to refresh."""
     batches: list[ProbeBatchResult] = []
     engine = ProbeEngine(
-        db, base_url="http://tocsin.test", on_commit=batches.append, reload_seconds=0.2
+        db,
+        base_url="http://tocsin.test",
+        on_commit=batches.append,
+        reload_seconds=0.2,
+        full_pass_every=1_000_000,
     )
     engine.start()
     try:
@@ -61,6 +67,13 @@ async def test_another_process_edit_pause_and_delete_are_picked_up(
                 spec = monitor_spec(http("api", f"{targets.http_url}/status/418"))
                 await update_monitor(conn, 1, api.uuid, spec, datetime.now(UTC))
             await until(lambda: status_seen(418), "the edited URL probed")
+
+            # A writer whose clock runs 10 s behind (another node): still a change.
+            async with other.write() as conn:
+                spec = monitor_spec(http("api", f"{targets.http_url}/status/201"))
+                behind = datetime.now(UTC) - timedelta(seconds=10)
+                await update_monitor(conn, 1, api.uuid, spec, behind)
+            await until(lambda: status_seen(201), "the edit with a lagging clock probed")
 
             async with other.write() as conn:
                 await pause_monitor(conn, 1, api.uuid, datetime.now(UTC))

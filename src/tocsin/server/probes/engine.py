@@ -3,11 +3,15 @@ schedule, judges each answer, confirms failures, and writes results in batches.
 
 - **Which monitors**: on start and every ``reload_seconds`` (or at once after
   ``refresh()``, which the API calls after it changes a monitor) the engine reads the
-  active monitors' ids and ``updated_at`` (one narrow driver-level query), reads in full
-  only those new or changed since it scheduled them and drops those gone (deleted, paused,
-  no longer probed, or leased elsewhere), so another process's ``tocsin apply`` is picked
-  up too. Its own writes (states, streaks) do not move ``updated_at``, so they cost no
-  reload. On PostgreSQL several server processes share the probes through row leases
+  active monitors' ``updated_at`` (narrow driver-level queries), reads in full only those
+  new or changed since it scheduled them and drops those gone (deleted, paused, no longer
+  probed, or leased elsewhere), so another process's ``tocsin apply`` is picked up too.
+  Its own writes (states, streaks) do not move ``updated_at``, so they cost no reload.
+  Most passes are change-only: they count the active monitors and read the versions of
+  those updated since the previous pass began (less ``CHANGE_MARGIN``); a count that
+  differs from the monitors known (a deletion, a pause), a lease claimed or given back,
+  and every ``FULL_PASS_EVERY``-th pass read every version instead. On PostgreSQL several
+  server processes share the probes through row leases
   (``lease_owner``, ``lease_until``): each pass marks this process seen in
   ``server_nodes``, renews its leases (once less than half the lease is left), releases
   what exceeds its fair share (the active probed monitors divided by the nodes seen
@@ -43,6 +47,7 @@ from typing import Any
 
 import aiohttp
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.health.model import Status
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
@@ -63,7 +68,9 @@ from tocsin.server.storage.flips import insert_flips
 from tocsin.server.storage.probe_sql import PROBED_KINDS, ProbedMonitorRow
 from tocsin.server.storage.probe_writes import (
     ComponentStateRow,
+    LeasePass,
     ProbeResultRow,
+    changed_probe_versions,
     hold_leases,
     insert_probe_results,
     judged_monitors,
@@ -86,6 +93,15 @@ logger = logging.getLogger(__name__)
 # at least two intervals. 0.25 s kept 86-87 % of the ping rate on SQLite while 10,000
 # monitors probed, 1 s 90 % (bench/pings.py --probing 10000).
 RESULT_SPACING = 1.0
+
+# A change-only pass reads the monitors whose updated_at is at or after the previous
+# pass's start less this margin: the time is the writer's clock, set before its commit,
+# so a slow commit or another node's clock may put it a little in the past.
+CHANGE_MARGIN = timedelta(seconds=30)
+# Every this many passes (a minute at the default 5 s), a pass reads every version
+# whatever the counts say, so a change the margin missed waits at most that long. At
+# 10,000 monitors a full read cost the server as much as 1,000 probes a minute.
+FULL_PASS_EVERY = 12
 
 _STATES = {state.value: state for state in MonitorState}
 _STATUSES = {status.value: status for status in Status}
@@ -138,6 +154,7 @@ class ProbeEngine:
         per_host: int = 20,
         reload_seconds: float = 5.0,
         lease_seconds: float = 30.0,
+        full_pass_every: int = FULL_PASS_EVERY,
         result_spacing: float = RESULT_SPACING,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -148,12 +165,16 @@ class ProbeEngine:
         self.per_host = per_host
         self.reload_seconds = reload_seconds
         self.lease_seconds = lease_seconds
+        self.full_pass_every = full_pass_every
         self.result_spacing = result_spacing
         self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.leased = not database.is_sqlite
         self.owner = node_name()
         self.started_at = datetime.now(UTC)
         self._probes: dict[int, _Probe] = {}
+        self._known: dict[int, Any] = {}  # id → version of the monitors the last pass saw
+        self._changes_since: datetime | None = None  # where the next change-only pass reads
+        self._passes = 0
         self._last_problem: dict[int, str] = {}
         self._session: aiohttp.ClientSession | None = None
         self._scheduler: ProbeScheduler | None = None
@@ -240,12 +261,21 @@ class ProbeEngine:
     async def reload(self) -> None:
         """One pass: (PostgreSQL) renew, balance and claim leases; then schedule what
         changed and drop what went away."""
+        began = datetime.now(UTC)
+        owner = self.owner if self.leased else None
+        full = self._changes_since is None or self._passes % self.full_pass_every == 0
         if self.leased:
-            await self.database.run_write(self._lease_pass, datetime.now(UTC))
+            leases = await self.database.run_write(self._lease_pass, began)
+            full = full or bool(leases.claimed or leases.released)
         async with self.database.read() as conn:
-            versions = await probe_versions(conn, self.owner if self.leased else None)
+            versions = None if full else await self._changed_versions(conn, owner)
+            if versions is None:
+                versions = await probe_versions(conn, owner)
             changed = [i for i, v in versions.items() if self._version(i) != v]
             records = await probe_monitors(conn, changed) if changed else []
+        self._known = versions
+        self._changes_since = began - CHANGE_MARGIN
+        self._passes += 1
         scheduler = self._scheduler
         assert scheduler is not None
         for monitor_id in self._probes.keys() - versions.keys():
@@ -255,7 +285,17 @@ class ProbeEngine:
             # The version read first: if the row changed since, the next pass reads it again.
             self._schedule(scheduler, record, versions[record.id])
 
-    def _lease_pass(self, conn: Connection, now: datetime) -> list[int]:
+    async def _changed_versions(
+        self, conn: AsyncConnection, owner: str | None
+    ) -> dict[int, Any] | None:
+        """Every version, from the last pass's and those updated since; ``None`` when the
+        count says a monitor went away (then every version is read)."""
+        assert self._changes_since is not None
+        count, changed = await changed_probe_versions(conn, owner, self._changes_since)
+        versions = {**self._known, **changed}
+        return versions if len(versions) == count else None
+
+    def _lease_pass(self, conn: Connection, now: datetime) -> LeasePass:
         """Mark this node seen, then hold its fair share of the leases among the nodes
         seen within three reload intervals (a node unseen for ten is forgotten)."""
         reload = timedelta(seconds=self.reload_seconds)

@@ -125,6 +125,10 @@ class ProbeStatements:
             )
             self._versions = f"SELECT id, updated_at FROM monitors WHERE {active}"  # noqa: S608
             self._leased_versions = self._versions + " AND lease_owner = ?"
+            self._count = f"SELECT count(*) FROM monitors WHERE {active}"  # noqa: S608
+            self._leased_count = self._count + " AND lease_owner = ?"
+            self._changed = self._versions + " AND updated_at >= ?"
+            self._leased_changed = self._leased_versions + " AND updated_at >= ?"
         else:
             self._insert_results = _pg_insert_from_arrays(probe_results, RESULT_COLUMNS)
             self._update_states = _pg_update_from_arrays(STATE_COLUMNS)
@@ -139,6 +143,10 @@ class ProbeStatements:
             )
             self._versions = f"SELECT id, updated_at FROM monitors WHERE {active}"  # noqa: S608
             self._leased_versions = self._versions + " AND lease_owner = $1"
+            self._count = f"SELECT count(*) FROM monitors WHERE {active}"  # noqa: S608
+            self._leased_count = self._count + " AND lease_owner = $1"
+            self._changed = self._versions + " AND updated_at >= $1"
+            self._leased_changed = self._leased_versions + " AND updated_at >= $2"
 
     # --- reads
 
@@ -156,6 +164,21 @@ class ProbeStatements:
         else:
             rows = conn.exec_driver_sql(self._leased_versions, (owner,))
         return dict(rows.all())
+
+    def changed_versions(
+        self, conn: Connection, owner: str | None, since: datetime
+    ) -> tuple[int, dict[int, Any]]:
+        """How many monitors ``versions`` would return, and ``id → updated_at`` of those
+        of them updated at or after ``since``: a pass that reads two numbers and a few
+        rows instead of every monitor's."""
+        at: Any = utc_to_sqlite(since) if self.sqlite else since
+        if owner is None:
+            count = conn.exec_driver_sql(self._count).scalar_one()
+            changed = conn.exec_driver_sql(self._changed, (at,))
+        else:
+            count = conn.exec_driver_sql(self._leased_count, (owner,)).scalar_one()
+            changed = conn.exec_driver_sql(self._leased_changed, (owner, at))
+        return int(count), dict(changed.all())
 
     # --- writes
 

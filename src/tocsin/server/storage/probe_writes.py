@@ -76,6 +76,16 @@ async def probe_versions(conn: AsyncConnection, owner: str | None = None) -> dic
     return await conn.run_sync(lambda sync: probe_statements_for(sync).versions(sync, owner))
 
 
+async def changed_probe_versions(
+    conn: AsyncConnection, owner: str | None, since: datetime
+) -> tuple[int, dict[int, Any]]:
+    """How many monitors ``probe_versions`` would return, and the versions of those of
+    them updated at or after ``since`` (a change-only reload's read)."""
+    return await conn.run_sync(
+        lambda sync: probe_statements_for(sync).changed_versions(sync, owner, since)
+    )
+
+
 async def probe_monitors(conn: AsyncConnection, ids: Sequence[int]) -> list[MonitorRecord]:
     """The monitors with these ids (their probe settings), in id order."""
     found: list[MonitorRecord] = []
@@ -86,38 +96,45 @@ async def probe_monitors(conn: AsyncConnection, ids: Sequence[int]) -> list[Moni
     return found
 
 
-def renew_leases(conn: Connection, owner: str, until: datetime) -> list[int]:
-    """Extend every lease ``owner`` still holds to ``until``; return their monitor ids,
-    newest lease first.
+class LeasePass(NamedTuple):
+    """What one lease pass left ``owner`` with: how many leases it holds, and the ids it
+    claimed and gave back in this pass."""
+
+    held: int
+    claimed: list[int]
+    released: list[int]
+
+
+def _held(conn: Connection, owner: str) -> tuple[int, datetime | None]:
+    """How many leases ``owner`` holds on active probed monitors, and the soonest end."""
+    count, soonest = conn.execute(
+        select(func.count(), func.min(monitors.c.lease_until)).where(
+            monitors.c.lease_owner == owner, _ACTIVE
+        )
+    ).one()
+    return int(count), soonest
+
+
+def _renew_leases(conn: Connection, owner: str, until: datetime) -> int:
+    """Extend every lease ``owner`` still holds to ``until``; return how many.
 
     A lease another process took over (after it lapsed) is no longer ``owner``'s.
     """
-    rows = conn.execute(
-        update(monitors)
-        .where(monitors.c.lease_owner == owner, _ACTIVE)
-        .values(lease_until=until)
-        .returning(monitors.c.id, monitors.c.lease_since)
+    renewed = conn.execute(
+        update(monitors).where(monitors.c.lease_owner == owner, _ACTIVE).values(lease_until=until)
     )
-    return _newest_first(rows.all())
+    return int(renewed.rowcount)
 
 
-def held_leases(conn: Connection, owner: str, renew_before: datetime) -> list[int] | None:
-    """The monitor ids whose lease ``owner`` holds, newest lease first; ``None`` when one
-    of them ends before ``renew_before`` (then they are all renewed instead)."""
+def _newest_leases(conn: Connection, owner: str, limit: int) -> list[int]:
+    """The ``limit`` monitor ids whose lease ``owner`` took last."""
     rows = conn.execute(
-        select(monitors.c.id, monitors.c.lease_since, monitors.c.lease_until).where(
-            monitors.c.lease_owner == owner, _ACTIVE
-        )
-    ).all()
-    if any(until is None or until < renew_before for _, _, until in rows):
-        return None
-    return _newest_first([(monitor_id, since) for monitor_id, since, _ in rows])
-
-
-def _newest_first(rows: Sequence[Any]) -> list[int]:
-    """``(id, lease_since)`` rows to ids, newest lease first."""
-    oldest_first = sorted(rows, key=lambda row: (row[1] is not None, row[1], row[0]))
-    return [monitor_id for monitor_id, _ in reversed(oldest_first)]
+        select(monitors.c.id)
+        .where(monitors.c.lease_owner == owner, _ACTIVE)
+        .order_by(monitors.c.lease_since.desc().nulls_last(), monitors.c.id.desc())
+        .limit(limit)
+    )
+    return [monitor_id for (monitor_id,) in rows.all()]
 
 
 def claim_leases(
@@ -153,37 +170,41 @@ def hold_leases(
     until: datetime,
     nodes: int,
     renew_before: datetime | None = None,
-) -> list[int]:
+) -> LeasePass:
     """One lease pass of ``owner``, one of ``nodes`` live server processes: renew its
     leases, give back what exceeds its fair share (``ceil(active probed monitors /
     nodes)``), newest lease first, and claim free or lapsed ones up to that share,
-    ``CLAIM_CHUNK`` at a time. Returns the ids held.
+    ``CLAIM_CHUNK`` at a time.
 
     With ``renew_before``, the leases are renewed only when one of them ends before then:
     rewriting every held row on every pass was most of a pass's cost at 10,000 monitors.
+    A pass that changes nothing reads three numbers and writes no monitor row.
 
     A process that started alone holds everything; when a second one appears, the first
     gives back the excess on its next pass and the second claims it on its own.
     """
-    held = held_leases(conn, owner, renew_before) if renew_before is not None else None
-    if held is None:
-        held = renew_leases(conn, owner, until)
+    held, soonest = _held(conn, owner)
+    if held and (renew_before is None or soonest is None or soonest < renew_before):
+        held = _renew_leases(conn, owner, until)
     total = conn.execute(select(func.count()).where(_ACTIVE)).scalar_one()
     share = math.ceil(total / max(nodes, 1))
-    if len(held) > share:
-        excess = held[: len(held) - share]
+    released: list[int] = []
+    if held > share:
+        released = _newest_leases(conn, owner, held - share)
         conn.execute(
             update(monitors)
-            .where(monitors.c.id.in_(excess), monitors.c.lease_owner == owner)
+            .where(monitors.c.id.in_(released), monitors.c.lease_owner == owner)
             .values(lease_owner=None, lease_until=None, lease_since=None)
         )
-        held = held[len(excess) :]
-    while len(held) < share:
-        claimed = claim_leases(conn, owner, now, until, min(CLAIM_CHUNK, share - len(held)))
-        held.extend(claimed)
-        if not claimed:
+        held -= len(released)
+    claimed: list[int] = []
+    while held < share:
+        chunk = claim_leases(conn, owner, now, until, min(CLAIM_CHUNK, share - held))
+        claimed.extend(chunk)
+        held += len(chunk)
+        if not chunk:
             break
-    return held
+    return LeasePass(held, claimed, released)
 
 
 async def release_leases(conn: AsyncConnection, owner: str) -> None:
