@@ -125,7 +125,8 @@ class Settings:
     probe_concurrency: int = 200
     probe_per_host: int = 20
     # How often the probe engine re-reads its monitors (another process's `tocsin apply`)
-    # and, on PostgreSQL, renews its leases; a lease lasts probe_lease_seconds.
+    # and, on PostgreSQL, marks its process seen, which keeps its leases; the leases of a
+    # process unseen for probe_lease_seconds lapse and are taken over.
     probe_reload_seconds: float = 5.0
     probe_lease_seconds: float = 30.0
     # HTTP: a request's headers must arrive within this many seconds of the connection

@@ -12,8 +12,8 @@ schedule, judges each answer, confirms failures, and writes results in batches.
   differs from the monitors known (a deletion, a pause), a lease claimed or given back,
   and every ``FULL_PASS_EVERY``-th pass read every version instead. On PostgreSQL several
   server processes share the probes through row leases
-  (``lease_owner``, ``lease_until``): each pass marks this process seen in
-  ``server_nodes``, renews its leases (once less than half the lease is left), releases
+  (``lease_owner``): each pass marks this process seen in ``server_nodes``, which keeps
+  all its leases (a lease lapses when its owner is unseen for ``lease_seconds``), releases
   what exceeds its fair share (the active probed monitors divided by the nodes seen
   within three reload intervals; newest leases first), and claims free or lapsed ones
   with ``FOR UPDATE SKIP LOCKED``; a process schedules only the monitors it holds, and
@@ -296,14 +296,15 @@ class ProbeEngine:
         return versions if len(versions) == count else None
 
     def _lease_pass(self, conn: Connection, now: datetime) -> LeasePass:
-        """Mark this node seen, then hold its fair share of the leases among the nodes
-        seen within three reload intervals (a node unseen for ten is forgotten)."""
+        """Mark this node seen (which keeps its leases), then hold its fair share of the
+        leases among the nodes seen within three reload intervals. Leases of a node
+        unseen for ``lease_seconds`` lapse; its row is forgotten after ten reload
+        intervals or the lease, whichever is longer."""
         reload = timedelta(seconds=self.reload_seconds)
-        heartbeat_node(conn, self.owner, self.started_at, now, now - 10 * reload)
-        nodes = live_nodes(conn, now - 3 * reload)
         lease = timedelta(seconds=self.lease_seconds)
-        # Renewed once less than half the lease is left, not on every pass.
-        return hold_leases(conn, self.owner, now, now + lease, nodes, now + lease / 2)
+        heartbeat_node(conn, self.owner, self.started_at, now, now - max(10 * reload, lease))
+        nodes = live_nodes(conn, now - 3 * reload)
+        return hold_leases(conn, self.owner, now, now - lease, nodes)
 
     def _version(self, monitor_id: int) -> Any:
         probe = self._probes.get(monitor_id)

@@ -29,7 +29,7 @@ from tocsin.server.storage.probe_sql import (
 )
 from tocsin.server.storage.result_codec import encode_result
 from tocsin.server.storage.rows import MonitorRecord
-from tocsin.server.storage.tables import component_states, monitors
+from tocsin.server.storage.tables import component_states, monitors, server_nodes
 
 CLAIM_CHUNK = 500
 _ACTIVE = and_(monitors.c.kind.in_(PROBED_KINDS), monitors.c.state != MonitorState.PAUSED.value)
@@ -105,25 +105,13 @@ class LeasePass(NamedTuple):
     released: list[int]
 
 
-def _held(conn: Connection, owner: str) -> tuple[int, datetime | None]:
-    """How many leases ``owner`` holds on active probed monitors, and the soonest end."""
-    count, soonest = conn.execute(
-        select(func.count(), func.min(monitors.c.lease_until)).where(
-            monitors.c.lease_owner == owner, _ACTIVE
-        )
-    ).one()
-    return int(count), soonest
-
-
-def _renew_leases(conn: Connection, owner: str, until: datetime) -> int:
-    """Extend every lease ``owner`` still holds to ``until``; return how many.
-
-    A lease another process took over (after it lapsed) is no longer ``owner``'s.
-    """
-    renewed = conn.execute(
-        update(monitors).where(monitors.c.lease_owner == owner, _ACTIVE).values(lease_until=until)
+def _held(conn: Connection, owner: str) -> int:
+    """How many leases ``owner`` holds on active probed monitors."""
+    return int(
+        conn.execute(
+            select(func.count()).where(monitors.c.lease_owner == owner, _ACTIVE)
+        ).scalar_one()
     )
-    return int(renewed.rowcount)
 
 
 def _newest_leases(conn: Connection, owner: str, limit: int) -> list[int]:
@@ -138,14 +126,16 @@ def _newest_leases(conn: Connection, owner: str, limit: int) -> list[int]:
 
 
 def claim_leases(
-    conn: Connection, owner: str, now: datetime, until: datetime, limit: int
+    conn: Connection, owner: str, now: datetime, live_since: datetime, limit: int
 ) -> list[int]:
-    """Take up to ``limit`` active probed monitors whose lease is free or lapsed.
+    """Take up to ``limit`` active probed monitors whose lease is free or lapsed: no
+    owner, or an owner whose ``server_nodes`` row was not seen since ``live_since``.
 
     Rows another transaction is claiming are skipped (``FOR UPDATE SKIP LOCKED``), so
     processes claiming at once never wait for, nor take, the same monitor.
     """
-    free = or_(monitors.c.lease_owner.is_(None), monitors.c.lease_until < now)
+    live = select(server_nodes.c.node).where(server_nodes.c.seen_at >= live_since)
+    free = or_(monitors.c.lease_owner.is_(None), monitors.c.lease_owner.not_in(live))
     candidates = (
         select(monitors.c.id)
         .where(_ACTIVE, free)
@@ -158,34 +148,28 @@ def claim_leases(
         conn.execute(
             update(monitors)
             .where(monitors.c.id.in_(ids))
-            .values(lease_owner=owner, lease_until=until, lease_since=now)
+            .values(lease_owner=owner, lease_since=now)
         )
     return ids
 
 
 def hold_leases(
-    conn: Connection,
-    owner: str,
-    now: datetime,
-    until: datetime,
-    nodes: int,
-    renew_before: datetime | None = None,
+    conn: Connection, owner: str, now: datetime, live_since: datetime, nodes: int
 ) -> LeasePass:
-    """One lease pass of ``owner``, one of ``nodes`` live server processes: renew its
-    leases, give back what exceeds its fair share (``ceil(active probed monitors /
-    nodes)``), newest lease first, and claim free or lapsed ones up to that share,
-    ``CLAIM_CHUNK`` at a time.
+    """One lease pass of ``owner``, one of ``nodes`` live server processes: give back
+    what exceeds its fair share (``ceil(active probed monitors / nodes)``), newest lease
+    first, and claim free or lapsed ones up to that share, ``CLAIM_CHUNK`` at a time.
 
-    With ``renew_before``, the leases are renewed only when one of them ends before then:
-    rewriting every held row on every pass was most of a pass's cost at 10,000 monitors.
-    A pass that changes nothing reads three numbers and writes no monitor row.
+    A lease lasts as long as its owner's ``server_nodes`` row is fresh (seen at or after
+    ``live_since``): the owner's heartbeat, one row, keeps all its leases, and a pass that
+    changes nothing reads three numbers and writes no monitor row. (Renewing each row's
+    own lease end rewrote every held row every 15 s: at 10,000 monitors that cost
+    PostgreSQL more than all the probe results.)
 
     A process that started alone holds everything; when a second one appears, the first
     gives back the excess on its next pass and the second claims it on its own.
     """
-    held, soonest = _held(conn, owner)
-    if held and (renew_before is None or soonest is None or soonest < renew_before):
-        held = _renew_leases(conn, owner, until)
+    held = _held(conn, owner)
     total = conn.execute(select(func.count()).where(_ACTIVE)).scalar_one()
     share = math.ceil(total / max(nodes, 1))
     released: list[int] = []
@@ -194,12 +178,12 @@ def hold_leases(
         conn.execute(
             update(monitors)
             .where(monitors.c.id.in_(released), monitors.c.lease_owner == owner)
-            .values(lease_owner=None, lease_until=None, lease_since=None)
+            .values(lease_owner=None, lease_since=None)
         )
         held -= len(released)
     claimed: list[int] = []
     while held < share:
-        chunk = claim_leases(conn, owner, now, until, min(CLAIM_CHUNK, share - held))
+        chunk = claim_leases(conn, owner, now, live_since, min(CLAIM_CHUNK, share - held))
         claimed.extend(chunk)
         held += len(chunk)
         if not chunk:
@@ -212,7 +196,7 @@ async def release_leases(conn: AsyncConnection, owner: str) -> None:
     await conn.execute(
         update(monitors)
         .where(monitors.c.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None, lease_since=None)
+        .values(lease_owner=None, lease_since=None)
     )
 
 

@@ -80,9 +80,12 @@ monitors = Table(
     Column("pass_streak", Integer, nullable=False, default=0, server_default="0"),
     Column("last_result_at", UTCDateTime, nullable=True),
     Column("last_verdict", String(10), nullable=True),
-    # Which server process probes this monitor, and until when (several processes on
-    # PostgreSQL share the probes; a lapsed lease is taken over).
+    # Which server process probes this monitor (several processes on PostgreSQL share
+    # the probes). The lease lasts while the owner's server_nodes row is fresh; then it
+    # has lapsed and is taken over.
     Column("lease_owner", String(64), nullable=True),
+    # No longer written: leases used to end here and be renewed row by row. Kept (NULL)
+    # so that databases migrated before need no migration.
     Column("lease_until", UTCDateTime, nullable=True),
     # When lease_owner took the lease: an over-share process gives back its newest first.
     Column("lease_since", UTCDateTime, nullable=True),
