@@ -71,7 +71,7 @@ def main() -> None:
             py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
             if args.spy:
                 command = [py_spy, "record", "-p", str(pid), "-d", str(int(args.seconds))]
-                command += ["-r", "50", "-f", "raw", "-o", args.spy, "--nonblocking", "--gil"]
+                command += ["-r", "200", "-f", "raw", "-o", args.spy, "--nonblocking", "--gil"]
                 spy = subprocess.Popen(command, stdout=subprocess.DEVNULL)
             time.sleep(args.seconds)
             cpu, after = cpu_seconds(pid) - cpu_before, probe_metrics(server.base_url)
