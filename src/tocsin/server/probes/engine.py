@@ -259,8 +259,9 @@ class ProbeEngine:
                 await asyncio.wait_for(self._wake.wait(), self.reload_seconds)
 
     async def reload(self) -> None:
-        """One pass: (PostgreSQL) renew, balance and claim leases; then schedule what
-        changed and drop what went away."""
+        """One pass: (PostgreSQL) mark this node seen, balance and claim leases; then
+        schedule what changed and drop what went away (change-only unless a full read is
+        due, see the module docstring)."""
         began = datetime.now(UTC)
         owner = self.owner if self.leased else None
         full = self._changes_since is None or self._passes % self.full_pass_every == 0
