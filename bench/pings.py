@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pwd
 import re
 import statistics
 import tempfile
@@ -138,8 +139,6 @@ def postgres_cpu_seconds() -> float:
 
 def _postgres_uid() -> int:
     try:
-        import pwd
-
         return pwd.getpwnam("postgres").pw_uid
     except KeyError:
         return -1

@@ -123,12 +123,6 @@ class ProbeStatements:
                 f"SELECT {judged} FROM monitors "  # noqa: S608
                 "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id"
             )
-            self._versions = f"SELECT id, updated_at FROM monitors WHERE {active}"  # noqa: S608
-            self._leased_versions = self._versions + " AND lease_owner = ?"
-            self._count = f"SELECT count(*) FROM monitors WHERE {active}"  # noqa: S608
-            self._leased_count = self._count + " AND lease_owner = ?"
-            self._changed = self._versions + " AND updated_at >= ?"
-            self._leased_changed = self._leased_versions + " AND updated_at >= ?"
         else:
             self._insert_results = _pg_insert_from_arrays(probe_results, RESULT_COLUMNS)
             self._update_states = _pg_update_from_arrays(STATE_COLUMNS)
@@ -141,12 +135,15 @@ class ProbeStatements:
                 f"SELECT {judged} FROM monitors "  # noqa: S608
                 "WHERE id = ANY($1::int4[]) ORDER BY id FOR UPDATE"
             )
-            self._versions = f"SELECT id, updated_at FROM monitors WHERE {active}"  # noqa: S608
-            self._leased_versions = self._versions + " AND lease_owner = $1"
-            self._count = f"SELECT count(*) FROM monitors WHERE {active}"  # noqa: S608
-            self._leased_count = self._count + " AND lease_owner = $1"
-            self._changed = self._versions + " AND updated_at >= $1"
-            self._leased_changed = self._leased_versions + " AND updated_at >= $2"
+        # The reload's reads: the same filters on both dialects, only the placeholders differ
+        # (SQLite's are positional, PostgreSQL's numbered).
+        first, second = ("?", "?") if self.sqlite else ("$1", "$2")
+        self._versions = f"SELECT id, updated_at FROM monitors WHERE {active}"  # noqa: S608
+        self._leased_versions = f"{self._versions} AND lease_owner = {first}"
+        self._count = f"SELECT count(*) FROM monitors WHERE {active}"  # noqa: S608
+        self._leased_count = f"{self._count} AND lease_owner = {first}"
+        self._changed = f"{self._versions} AND updated_at >= {first}"
+        self._leased_changed = f"{self._leased_versions} AND updated_at >= {second}"
 
     # --- reads
 
