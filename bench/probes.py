@@ -1,7 +1,7 @@
 """Probe engine: lateness at 10,000 monitors, and probes/s against a bare aiohttp loop.
 
 A local aiohttp target runs in a subprocess (so its CPU is not the engine's); this
-process runs the engine (``ProbeScheduler`` + ``probe_executor`` on a probe session),
+process runs the engine (``ProbeScheduler`` + ``probe_executor`` on a ``ProbeClient``),
 with the garbage collector tuned as ``tocsin server`` tunes it (``gc_tuning``); the
 bare and runner loops below run in the same process under the same settings.
 
@@ -36,10 +36,10 @@ from aiohttp import web
 from tocsin.server.gc_tuning import tune_garbage_collector
 from tocsin.server.probes import (
     HttpTarget,
+    ProbeClient,
     ProbeJob,
     ProbeOutcome,
     ProbeScheduler,
-    make_probe_session,
     probe_executor,
     run_http_probe,
 )
@@ -87,9 +87,9 @@ async def lateness(url: str, args: argparse.Namespace) -> None:
             late.append(outcome.lateness.total_seconds())
             failures += outcome.observation.failure is not None
 
-    async with make_probe_session() as session:
+    async with ProbeClient() as client:
         scheduler = ProbeScheduler(
-            probe_executor(session), collect, concurrency=args.concurrency, per_host=None
+            probe_executor(client), collect, concurrency=args.concurrency, per_host=None
         )
         began_cpu, began = time.process_time(), time.monotonic()
         for job in make_jobs(url, 1, args.monitors, timedelta(seconds=args.interval)):
@@ -130,9 +130,9 @@ async def engine_rate(url: str, args: argparse.Namespace) -> Rate:
     """The engine's best probes/s: jobs at 1 s, 50 % more each window until it saturates
     (more than 5 % of the slots skipped)."""
     best = Rate(0.0, 0.0)
-    async with make_probe_session() as session:
+    async with ProbeClient() as client:
         scheduler = ProbeScheduler(
-            probe_executor(session),
+            probe_executor(client),
             lambda batch: None,
             concurrency=args.concurrency,
             per_host=None,
@@ -199,10 +199,10 @@ async def bare_rate(url: str, args: argparse.Namespace) -> Rate:
 async def runner_rate(url: str, args: argparse.Namespace) -> Rate:
     """The probe runner without the scheduler: ``run_http_probe`` back to back."""
     target = HttpTarget(url)
-    async with make_probe_session() as session:
+    async with ProbeClient() as client:
 
         async def runner() -> None:
-            await run_http_probe(session, target, now=datetime.now(UTC))
+            await run_http_probe(client, target, now=datetime.now(UTC))
 
         return await loop_rate("runner loop", args, runner)
 

@@ -27,8 +27,8 @@ from tocsin.server.domain.probe_verdict import judge_probe
 from tocsin.server.domain.states import MonitorKind
 from tocsin.server.probes import (
     HttpTarget,
+    ProbeClient,
     TcpTarget,
-    make_probe_session,
     run_http_probe,
     run_tcp_probe,
 )
@@ -90,8 +90,8 @@ async def _observe(target: HttpTarget | TcpTarget, now: datetime) -> Observation
             verify_tls=target.verify_tls,
             now=now,
         )
-    async with make_probe_session(limit=1) as session:
-        return await run_http_probe(session, target, now=now)
+    async with ProbeClient() as client:
+        return await run_http_probe(client, target, now=now)
 
 
 def judge(plan: CheckPlan, observation: Observation, now: datetime) -> CheckResult:

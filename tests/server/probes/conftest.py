@@ -1,15 +1,14 @@
-"""Fixtures for probe tests: the local targets and probe sessions pointed at them."""
+"""Fixtures for probe tests: the local targets and probe clients pointed at them."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 import trustme
 
 from tests.server.probes.targets import Targets, serve_targets
-from tocsin.server.probes import make_probe_session
+from tocsin.server.probes import ProbeClient
 
 
 @pytest.fixture(scope="session")
@@ -26,14 +25,14 @@ async def targets(ca: trustme.CA) -> AsyncIterator[Targets]:
 
 
 @pytest.fixture
-async def session(targets: Targets) -> AsyncIterator[aiohttp.ClientSession]:
-    """A probe session that trusts the test CA for verified TLS."""
-    async with make_probe_session(ssl_context=targets.trusting_context()) as probe_session:
-        yield probe_session
+async def client(targets: Targets) -> AsyncIterator[ProbeClient]:
+    """A probe client that trusts the test CA for verified TLS."""
+    async with ProbeClient(ssl_context=targets.trusting_context()) as probe_client:
+        yield probe_client
 
 
 @pytest.fixture
-async def system_session() -> AsyncIterator[aiohttp.ClientSession]:
-    """A probe session with the default trust (the system's CAs, not the test CA)."""
-    async with make_probe_session() as probe_session:
-        yield probe_session
+async def system_client() -> AsyncIterator[ProbeClient]:
+    """A probe client with the default trust (the system's CAs, not the test CA)."""
+    async with ProbeClient() as probe_client:
+        yield probe_client

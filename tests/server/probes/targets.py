@@ -6,10 +6,14 @@
   the given ``trustme`` CA): ``/status/{code}``, ``/slow?seconds=``, ``/json``, ``/echo``
   (method, headers, body back as JSON), ``/redirect`` (one hop to ``/status/200``),
   ``/loop`` (redirects to itself), ``/chain/{n}`` (n hops), ``/big`` (50 MB),
-  ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie) and ``/health``
-  (an ``application/health+json`` report the test changes through ``targets.health``);
-- a raw TCP peer answering non-HTTP bytes (``garbage_port``) and one that hangs up at
-  once (``hangup_port``).
+  ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie), ``/health``
+  (an ``application/health+json`` report the test changes through ``targets.health``),
+  ``/away?to=URL`` (a redirect to any URL) and ``/see-other`` (a POST answered with 303
+  to ``/echo``);
+- raw TCP peers: one answering non-HTTP bytes (``garbage_port``), one that hangs up at
+  once (``hangup_port``), one whose body stops short of its Content-Length
+  (``short_body_port``) and one whose body has no length and ends when it closes
+  (``until_close_port``).
 
 Everything stops when the block ends.
 """
@@ -20,7 +24,7 @@ import asyncio
 import contextlib
 import json
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +36,8 @@ from tests.conftest import free_port
 BIG_BODY_BYTES = 50 * 1024 * 1024
 _CHUNK = b"x" * 65536
 GARBAGE = b"SSH-2.0-OpenSSH_9.6 not http at all\r\n\x00\xff\xfe"
+SHORT_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b"
+UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nread until the close"
 
 
 @dataclass
@@ -56,6 +62,8 @@ class Targets:
     https_port: int
     garbage_port: int
     hangup_port: int
+    short_body_port: int
+    until_close_port: int
     ca: trustme.CA
     health: HealthReport
 
@@ -132,6 +140,14 @@ def _routes(health: HealthReport) -> web.RouteTableDef:
                 await asyncio.sleep(0.1)
         return response
 
+    @routes.get("/away")
+    async def away(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
+    @routes.post("/see-other")
+    async def see_other(_request: web.Request) -> web.Response:
+        raise web.HTTPSeeOther("/echo")
+
     @routes.get("/health")
     async def health_route(_request: web.Request) -> web.Response:
         return web.Response(
@@ -143,12 +159,17 @@ def _routes(health: HealthReport) -> web.RouteTableDef:
     return routes
 
 
-async def _garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(ConnectionError):
-        await reader.read(1024)
-        writer.write(GARBAGE)
-        await writer.drain()
-    writer.close()
+def _answering(answer: bytes) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+    """A raw peer that reads a request, writes ``answer`` and closes."""
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            await reader.read(1024)
+            writer.write(answer)
+            await writer.drain()
+        writer.close()
+
+    return peer
 
 
 async def _hangup(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -169,8 +190,10 @@ async def serve_targets(ca: trustme.CA) -> AsyncIterator[Targets]:
     http_port, https_port = free_port(), free_port()
     await web.TCPSite(runner, "127.0.0.1", http_port).start()
     await web.TCPSite(runner, "127.0.0.1", https_port, ssl_context=server_context).start()
-    garbage = await asyncio.start_server(_garbage, "127.0.0.1", 0)
+    garbage = await asyncio.start_server(_answering(GARBAGE), "127.0.0.1", 0)
     hangup = await asyncio.start_server(_hangup, "127.0.0.1", 0)
+    short_body = await asyncio.start_server(_answering(SHORT_BODY), "127.0.0.1", 0)
+    until_close = await asyncio.start_server(_answering(UNTIL_CLOSE), "127.0.0.1", 0)
     try:
         yield Targets(
             http_url=f"http://127.0.0.1:{http_port}",
@@ -178,11 +201,13 @@ async def serve_targets(ca: trustme.CA) -> AsyncIterator[Targets]:
             https_port=https_port,
             garbage_port=garbage.sockets[0].getsockname()[1],
             hangup_port=hangup.sockets[0].getsockname()[1],
+            short_body_port=short_body.sockets[0].getsockname()[1],
+            until_close_port=until_close.sockets[0].getsockname()[1],
             ca=ca,
             health=health,
         )
     finally:
-        for server in (garbage, hangup):
+        for server in (garbage, hangup, short_body, until_close):
             server.close()
             await server.wait_closed()
         await runner.cleanup()

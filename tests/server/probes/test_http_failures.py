@@ -5,68 +5,64 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
-
 from tests.conftest import free_port
 from tests.server.probes.targets import Targets
 from tocsin.server.domain.observations import FailureKind
-from tocsin.server.probes import HttpTarget, run_http_probe
+from tocsin.server.probes import HttpTarget, ProbeClient, run_http_probe
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 SHORT = timedelta(seconds=1)
 
 
-async def test_a_refused_port(session: aiohttp.ClientSession) -> None:
+async def test_a_refused_port(client: ProbeClient) -> None:
     url = f"http://127.0.0.1:{free_port()}/"
-    observation = await run_http_probe(session, HttpTarget(url), now=NOW)
+    observation = await run_http_probe(client, HttpTarget(url), now=NOW)
     assert observation.failure is FailureKind.REFUSED
     assert observation.error == "connection refused"
     assert observation.status is None
     assert observation.url == url
 
 
-async def test_an_unresolvable_host_fails_fast_as_dns(session: aiohttp.ClientSession) -> None:
+async def test_an_unresolvable_host_fails_fast_as_dns(client: ProbeClient) -> None:
     target = HttpTarget("http://no-such-host.tocsin.invalid/", timeout=timedelta(seconds=30))
     started = time.monotonic()
-    observation = await run_http_probe(session, target, now=NOW)
+    observation = await run_http_probe(client, target, now=NOW)
     assert observation.failure is FailureKind.DNS
     assert observation.error is not None and "no-such-host.tocsin.invalid" in observation.error
     # Not a timeout in disguise: far inside the 30 s timeout (no DNS server asked).
     assert time.monotonic() - started < 10
 
 
-async def test_a_slow_answer_times_out(session: aiohttp.ClientSession, targets: Targets) -> None:
+async def test_a_slow_answer_times_out(client: ProbeClient, targets: Targets) -> None:
     target = HttpTarget(f"{targets.http_url}/slow?seconds=30", timeout=SHORT)
-    observation = await run_http_probe(session, target, now=NOW)
+    observation = await run_http_probe(client, target, now=NOW)
     assert observation.failure is FailureKind.TIMEOUT
     assert observation.error == "no complete answer within 1 s"
     assert observation.status is None
     assert observation.timings.total_ms is not None and observation.timings.total_ms >= 1000
 
 
-async def test_a_body_that_never_finishes_times_out(
-    session: aiohttp.ClientSession, targets: Targets
-) -> None:
+async def test_a_body_that_never_finishes_times_out(client: ProbeClient, targets: Targets) -> None:
     target = HttpTarget(f"{targets.http_url}/endless", timeout=SHORT)
-    observation = await run_http_probe(session, target, now=NOW)
+    observation = await run_http_probe(client, target, now=NOW)
     assert observation.failure is FailureKind.TIMEOUT
     assert observation.body == b""
 
 
 async def test_garbage_instead_of_http_is_a_protocol_failure(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
     url = f"http://127.0.0.1:{targets.garbage_port}/"
-    observation = await run_http_probe(session, HttpTarget(url, timeout=SHORT), now=NOW)
+    observation = await run_http_probe(client, HttpTarget(url, timeout=SHORT), now=NOW)
     assert observation.failure is FailureKind.PROTOCOL
     assert observation.error is not None and observation.error.startswith("not a valid HTTP")
 
 
 async def test_a_peer_that_hangs_up_is_a_connection_failure(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
     url = f"http://127.0.0.1:{targets.hangup_port}/"
-    observation = await run_http_probe(session, HttpTarget(url, timeout=SHORT), now=NOW)
+    observation = await run_http_probe(client, HttpTarget(url, timeout=SHORT), now=NOW)
     assert observation.failure is FailureKind.CONNECTION
     # Whether the close or a reset reaches the client first is up to the kernel.
     assert observation.error in {
@@ -76,8 +72,8 @@ async def test_a_peer_that_hangs_up_is_a_connection_failure(
 
 
 async def test_a_url_that_is_not_http_is_a_protocol_failure(
-    session: aiohttp.ClientSession,
+    client: ProbeClient,
 ) -> None:
-    observation = await run_http_probe(session, HttpTarget("ftp://127.0.0.1/"), now=NOW)
+    observation = await run_http_probe(client, HttpTarget("ftp://127.0.0.1/"), now=NOW)
     assert observation.failure is FailureKind.PROTOCOL
     assert observation.error == "not an http:// or https:// URL"

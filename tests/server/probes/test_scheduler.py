@@ -7,18 +7,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 
-import aiohttp
 import pytest
 
 from tests.server.probes.counting import CountingTarget, serve_counting
 from tocsin.server.domain.observations import Observation
 from tocsin.server.probes import (
     HttpTarget,
+    ProbeClient,
     ProbeJob,
     ProbeOutcome,
     ProbeScheduler,
     TcpTarget,
-    make_probe_session,
     probe_executor,
 )
 from tocsin.server.probes.slots import next_slot, phase
@@ -77,16 +76,16 @@ async def counting() -> AsyncIterator[CountingTarget]:
 
 
 @pytest.fixture
-async def probe_session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with make_probe_session() as session:
-        yield session
+async def probe_client() -> AsyncIterator[ProbeClient]:
+    async with ProbeClient() as client:
+        yield client
 
 
 @pytest.fixture
 async def started(
-    probe_session: aiohttp.ClientSession, counting: CountingTarget
+    probe_client: ProbeClient, counting: CountingTarget
 ) -> AsyncIterator[Callable[..., tuple[ProbeScheduler, Collected]]]:
-    """Makes schedulers running real probes on one session; stops them after the test
+    """Makes schedulers running real probes on one client; stops them after the test
     (before the counting target stops, which would wait for the requests in flight)."""
     made: list[ProbeScheduler] = []
 
@@ -94,7 +93,7 @@ async def started(
         collected = Collected()
         on_results = options.pop("on_results", collected)
         scheduler = ProbeScheduler(
-            probe_executor(probe_session),
+            probe_executor(probe_client),
             on_results,  # type: ignore[arg-type]
             **options,  # type: ignore[arg-type]
         )
@@ -322,10 +321,10 @@ async def test_a_slow_consumer_gets_batches_and_does_not_stall_probing(
 
 async def test_a_raising_execute_is_counted_and_the_others_go_on(
     counting: CountingTarget,
-    probe_session: aiohttp.ClientSession,
+    probe_client: ProbeClient,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    real = probe_executor(probe_session)
+    real = probe_executor(probe_client)
 
     async def execute(job: ProbeJob, now: datetime) -> Observation:
         if job.monitor_id == 1:

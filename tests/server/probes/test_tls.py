@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import aiohttp
 import pytest
 import trustme
 from cryptography import x509
@@ -12,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from tests.server.probes.targets import Targets
 from tocsin.server.domain.observations import FailureKind
-from tocsin.server.probes import HttpTarget, run_http_probe
+from tocsin.server.probes import HttpTarget, ProbeClient, run_http_probe
 from tocsin.server.probes.tls import der_not_after
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -25,10 +24,10 @@ def _expiry(ca: trustme.CA) -> datetime:
 
 
 async def test_a_trusted_certificate_passes_and_its_expiry_is_read(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
     observation = await run_http_probe(
-        session, HttpTarget(f"{targets.https_url}/status/200"), now=NOW
+        client, HttpTarget(f"{targets.https_url}/status/200"), now=NOW
     )
     assert observation.failure is None
     assert observation.status == 200
@@ -37,34 +36,36 @@ async def test_a_trusted_certificate_passes_and_its_expiry_is_read(
     # trustme issues every leaf with the same lifetime; compare to the day.
     assert observation.cert_not_after.date() == _expiry(targets.ca).date()
     assert observation.timings.dns_ms is not None  # "localhost" is a name
-    assert observation.timings.connect_ms is not None  # includes the TLS handshake
+    assert observation.timings.connect_ms is not None
+    assert observation.timings.tls_ms is not None  # the handshake, timed on its own
 
 
 async def test_a_kept_alive_connection_still_reports_the_certificate(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
     target = HttpTarget(f"{targets.https_url}/status/200")
-    first = await run_http_probe(session, target, now=NOW)
-    again = await run_http_probe(session, target, now=NOW)
+    first = await run_http_probe(client, target, now=NOW)
+    again = await run_http_probe(client, target, now=NOW)
     assert again.timings.connect_ms is None  # the pooled connection was reused
+    assert again.timings.tls_ms is None
     assert again.cert_not_after is not None
     assert again.cert_not_after == first.cert_not_after
 
 
 async def test_a_plain_http_probe_after_an_https_one_has_no_certificate(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
-    await run_http_probe(session, HttpTarget(f"{targets.https_url}/status/200"), now=NOW)
-    plain = await run_http_probe(session, HttpTarget(f"{targets.http_url}/status/200"), now=NOW)
+    await run_http_probe(client, HttpTarget(f"{targets.https_url}/status/200"), now=NOW)
+    plain = await run_http_probe(client, HttpTarget(f"{targets.http_url}/status/200"), now=NOW)
     assert plain.status == 200
     assert plain.cert_not_after is None
 
 
 async def test_an_untrusted_certificate_is_a_tls_failure(
-    system_session: aiohttp.ClientSession, targets: Targets
+    system_client: ProbeClient, targets: Targets
 ) -> None:
     observation = await run_http_probe(
-        system_session, HttpTarget(f"{targets.https_url}/status/200"), now=NOW
+        system_client, HttpTarget(f"{targets.https_url}/status/200"), now=NOW
     )
     assert observation.failure is FailureKind.TLS
     assert observation.error is not None
@@ -73,19 +74,19 @@ async def test_an_untrusted_certificate_is_a_tls_failure(
 
 
 async def test_a_certificate_for_another_name_is_a_tls_failure(
-    session: aiohttp.ClientSession, targets: Targets
+    client: ProbeClient, targets: Targets
 ) -> None:
     url = f"https://127.0.0.1:{targets.https_port}/status/200"
-    observation = await run_http_probe(session, HttpTarget(url), now=NOW)
+    observation = await run_http_probe(client, HttpTarget(url), now=NOW)
     assert observation.failure is FailureKind.TLS
     assert observation.error is not None and "127.0.0.1" in observation.error
 
 
 async def test_without_verification_an_untrusted_certificate_answers_and_expiry_is_read(
-    system_session: aiohttp.ClientSession, targets: Targets
+    system_client: ProbeClient, targets: Targets
 ) -> None:
     target = HttpTarget(f"{targets.https_url}/status/200", verify_tls=False)
-    observation = await run_http_probe(system_session, target, now=NOW)
+    observation = await run_http_probe(system_client, target, now=NOW)
     assert observation.failure is None
     assert observation.status == 200
     assert observation.cert_not_after is not None

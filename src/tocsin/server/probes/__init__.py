@@ -6,6 +6,7 @@ what a target does.
 """
 
 from tocsin.server.probes.clock import Clock, SystemClock
+from tocsin.server.probes.http_client import PROBE_USER_AGENT, ProbeClient
 from tocsin.server.probes.http_probe import run_http_probe
 from tocsin.server.probes.jobs import (
     MIN_INTERVAL,
@@ -18,7 +19,6 @@ from tocsin.server.probes.jobs import (
 from tocsin.server.probes.result_batches import OnResults
 from tocsin.server.probes.scheduler import ProbeScheduler
 from tocsin.server.probes.scheduler_stats import LatenessSnapshot, SchedulerStats
-from tocsin.server.probes.session import PROBE_USER_AGENT, make_probe_session
 from tocsin.server.probes.targets import (
     DEFAULT_BODY_LIMIT,
     DEFAULT_MAX_REDIRECTS,
@@ -41,6 +41,7 @@ __all__ = [
     "HttpTarget",
     "LatenessSnapshot",
     "OnResults",
+    "ProbeClient",
     "ProbeJob",
     "ProbeOutcome",
     "ProbeScheduler",
@@ -48,7 +49,6 @@ __all__ = [
     "SystemClock",
     "TcpTarget",
     "app_target",
-    "make_probe_session",
     "probe_executor",
     "run_http_probe",
     "run_tcp_probe",

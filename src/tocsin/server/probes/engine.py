@@ -21,7 +21,7 @@ schedule, judges each answer, confirms failures, and writes results in batches.
   probes every monitor.
 - **Each run**: ``${NAME}`` placeholders in headers and body are substituted from the
   server's environment (an unset variable is a ``config`` failure, not a crash), the
-  probe runs on one shared HTTP session, and ``judge_probe`` gives the verdict.
+  probe runs on one shared ``ProbeClient``, and ``judge_probe`` gives the verdict.
 - **Each batch** of outcomes (the scheduler's ``ResultBatcher``; batches start at least
   ``result_spacing`` seconds apart) is one transaction:
   results inserted, states and confirmation counts (``fail_streak``, ``pass_streak``)
@@ -45,7 +45,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import aiohttp
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -59,9 +58,9 @@ from tocsin.server.domain.probe_spec import ProbeSpec
 from tocsin.server.domain.probe_verdict import Judgement, config_failure, judge_probe
 from tocsin.server.domain.states import MonitorKind, MonitorState
 from tocsin.server.domain.transitions import Flip
+from tocsin.server.probes.http_client import ProbeClient
 from tocsin.server.probes.jobs import ProbeJob, ProbeOutcome, TcpTarget, probe_executor
 from tocsin.server.probes.scheduler import ProbeScheduler
-from tocsin.server.probes.session import make_probe_session
 from tocsin.server.probes.targets import HttpTarget, app_target
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.flips import insert_flips
@@ -176,7 +175,7 @@ class ProbeEngine:
         self._changes_since: datetime | None = None  # where the next change-only pass reads
         self._passes = 0
         self._last_problem: dict[int, str] = {}
-        self._session: aiohttp.ClientSession | None = None
+        self._client: ProbeClient | None = None
         self._scheduler: ProbeScheduler | None = None
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
@@ -203,8 +202,8 @@ class ProbeEngine:
 
     def start(self) -> None:
         """Start probing (inside the event loop); the first reload runs at once."""
-        self._session = make_probe_session(limit=self.concurrency)
-        execute = probe_executor(self._session)
+        self._client = ProbeClient()
+        execute = probe_executor(self._client)
 
         async def run(job: ProbeJob, now: datetime) -> Observation:
             resolved = self._resolve(job, now)
@@ -230,9 +229,9 @@ class ProbeEngine:
         if self._scheduler is not None:
             await self._scheduler.stop()
             self._scheduler = None
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         if self.leased:
             try:
                 async with self.database.write() as conn:

@@ -14,9 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import aiohttp
-
 from tocsin.server.domain.observations import Observation
+from tocsin.server.probes.http_client import ProbeClient
 from tocsin.server.probes.http_probe import run_http_probe
 from tocsin.server.probes.targets import DEFAULT_TIMEOUT, HttpTarget
 from tocsin.server.probes.tcp_probe import run_tcp_probe
@@ -109,10 +108,10 @@ Execute = Callable[[ProbeJob, datetime], Awaitable[Observation]]
 
 
 def probe_executor(
-    session: aiohttp.ClientSession, *, tcp_ssl_context: ssl.SSLContext | None = None
+    client: ProbeClient, *, tcp_ssl_context: ssl.SSLContext | None = None
 ) -> Execute:
-    """An ``Execute`` running HTTP targets on ``session`` (from ``make_probe_session``)
-    and TCP targets with ``run_tcp_probe`` (``tcp_ssl_context``: trust for verified TLS)."""
+    """An ``Execute`` running HTTP targets with ``client`` and TCP targets with
+    ``run_tcp_probe`` (``tcp_ssl_context``: trust for verified TLS)."""
 
     async def execute(job: ProbeJob, now: datetime) -> Observation:
         target = job.target
@@ -126,6 +125,6 @@ def probe_executor(
                 now=now,
                 ssl_context=tcp_ssl_context,
             )
-        return await run_http_probe(session, target, now=now)
+        return await run_http_probe(client, target, now=now)
 
     return execute

@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from aiohttp.abc import ResolveResult
-from aiohttp.resolver import ThreadedResolver
-
 
 def is_invalid_name(host: str) -> bool:
     """Whether ``host`` is under the reserved ``.invalid`` top-level domain."""
@@ -23,18 +20,6 @@ def is_invalid_name(host: str) -> bool:
 def no_such_name(host: str) -> socket.gaierror:
     """The error the system resolver gives for a name that does not exist."""
     return socket.gaierror(socket.EAI_NONAME, f"{host} does not exist (reserved name)")
-
-
-class ProbeResolver(ThreadedResolver):
-    """aiohttp's threaded resolver, answering reserved ``.invalid`` names itself."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Addresses of ``host``; ``socket.gaierror`` if it has none."""
-        if is_invalid_name(host):
-            raise no_such_name(host)
-        return await super().resolve(host, port, family)
 
 
 async def resolve_stream_addresses(host: str, port: int) -> list[tuple[str, int]]:

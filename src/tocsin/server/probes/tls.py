@@ -8,11 +8,9 @@ X.509 library is needed at run time.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, lru_cache
 
 _SEQUENCE = 0x30
 _INTEGER = 0x02
@@ -36,48 +34,6 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
-class PeerCertificate:
-    """The DER certificate of the last TLS peer a probe's request was sent to.
-
-    aiohttp may hand the connection back to its pool before the caller sees the
-    response (a short body arrives with the headers), so the certificate is noted when
-    the connector gives the connection out, in the probe's own task: the probe makes
-    its ``PeerCertificate`` the watching one for its exchange (``watch``).
-    """
-
-    __slots__ = ("der",)
-
-    def __init__(self) -> None:
-        self.der: bytes | None = None
-
-    def watch(self) -> Token[PeerCertificate | None]:
-        """Collect the certificates of connections this task takes, until
-        ``stop_watching`` is given the returned token."""
-        return _watching.set(self)
-
-    def not_after(self) -> datetime | None:
-        """Its expiry (UTC), or ``None`` without TLS or a readable certificate."""
-        return der_not_after(self.der) if self.der else None
-
-
-_watching: ContextVar[PeerCertificate | None] = ContextVar("probe_peer", default=None)
-
-
-def stop_watching(token: Token[PeerCertificate | None]) -> None:
-    """Restore the watcher from before the ``PeerCertificate.watch`` that gave ``token``."""
-    _watching.reset(token)
-
-
-def note_peer_certificate(transport: asyncio.BaseTransport | None) -> None:
-    """Record ``transport``'s peer certificate for the probe watching (if any); a
-    connection without TLS (``transport`` given as ``None``) clears it."""
-    peer = _watching.get()
-    if peer is None:
-        return
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    peer.der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
-
-
 def peer_not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime | None:
     """The peer certificate's expiry (UTC), or ``None`` without TLS or a readable one."""
     if ssl_object is None:
@@ -86,6 +42,7 @@ def peer_not_after(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> datetime
     return der_not_after(der) if der else None
 
 
+@lru_cache(maxsize=1024)  # probes of one site see the same certificate again and again
 def der_not_after(der: bytes) -> datetime | None:
     """``notAfter`` of a DER-encoded X.509 certificate, or ``None`` if it is malformed."""
     try:
