@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -60,6 +61,15 @@ def serving_script(script: str, timeout: float = 10.0) -> Iterator[int]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+def start_py_spy(pid: int, seconds: float, path: str) -> subprocess.Popen[bytes]:
+    """Record ``pid`` with py-spy for ``seconds`` into ``path`` (200 Hz, GIL holders only,
+    raw format for flame graphs); ``pip install py-spy`` first. Wait on the result."""
+    found = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    command = [found, "record", "-p", str(pid), "-d", str(int(seconds)), "-r", "200"]
+    command += ["-f", "raw", "-o", path, "--nonblocking", "--gil"]
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL)
 
 
 def percentile(values: list[float], q: float) -> float:

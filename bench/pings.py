@@ -40,7 +40,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-from _common import ServerProcess, create_monitors, percentile, run, scratch_postgres
+from _common import (
+    ServerProcess,
+    create_monitors,
+    percentile,
+    run,
+    scratch_postgres,
+    start_py_spy,
+)
 from plain_target import plain_target_process
 from probes import target_process
 from sqlalchemy import func, select, update
@@ -117,9 +124,14 @@ async def load(
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
+    return sum(user_and_system_seconds(pid))
+
+
+def user_and_system_seconds(pid: int) -> tuple[float, float]:
+    """The user and the system (kernel) CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
 
 
 def postgres_cpu_seconds() -> float:
@@ -260,9 +272,15 @@ def measure(
     assert server.process is not None
     cpu_before = cpu_seconds(server.process.pid)
     client_before = time.process_time()
+    spy = None
+    if getattr(args, "spy", None):
+        path = f"{args.spy}/{label.replace(' ', '').replace(':', '-')}.txt"
+        spy = start_py_spy(server.process.pid, seconds, path)
     result = run(load(server.base_url, uuids, seconds, args.concurrency))
     server_cpu = cpu_seconds(server.process.pid) - cpu_before
     client_cpu = time.process_time() - client_before
+    if spy is not None:
+        spy.wait()
     assert isinstance(result, dict)
     after = run(stored(server.database_url))
     assert isinstance(before, int) and isinstance(after, int)
@@ -378,6 +396,11 @@ def main() -> None:
         type=int,
         default=3,
         help="with --probing: paused/probing rounds, alternating in one server",
+    )
+    parser.add_argument(
+        "--spy",
+        metavar="DIR",
+        help="record the server with py-spy during each timed run, one file per run in DIR",
     )
     parser.add_argument(
         "--target",

@@ -19,16 +19,20 @@ server with ``py-spy`` (GIL holders only, raw format; ``pip install py-spy``).
 from __future__ import annotations
 
 import argparse
-import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
 
-from _common import ServerProcess, scratch_postgres
-from pings import cpu_seconds, postgres_cpu_seconds, probe_metrics, start_probing
+from _common import ServerProcess, scratch_postgres, start_py_spy
+from pings import (
+    cpu_seconds,
+    postgres_cpu_seconds,
+    probe_metrics,
+    start_probing,
+    user_and_system_seconds,
+)
 from plain_target import plain_target_process
 from probes import target_process
 
@@ -64,17 +68,14 @@ def main() -> None:
             time.sleep(args.settle)
             assert server.process is not None
             pid = server.process.pid
-            before, cpu_before = probe_metrics(server.base_url), cpu_seconds(pid)
+            before, split_before = probe_metrics(server.base_url), user_and_system_seconds(pid)
             database_before = postgres_cpu_seconds()
             target_before = cpu_seconds(target_pid(target))
-            spy = None
-            py_spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-            if args.spy:
-                command = [py_spy, "record", "-p", str(pid), "-d", str(int(args.seconds))]
-                command += ["-r", "200", "-f", "raw", "-o", args.spy, "--nonblocking", "--gil"]
-                spy = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+            spy = start_py_spy(pid, args.seconds, args.spy) if args.spy else None
             time.sleep(args.seconds)
-            cpu, after = cpu_seconds(pid) - cpu_before, probe_metrics(server.base_url)
+            split_after, after = user_and_system_seconds(pid), probe_metrics(server.base_url)
+            user, system = (a - b for a, b in zip(split_after, split_before, strict=True))
+            cpu = user + system
             database_cpu = postgres_cpu_seconds() - database_before
             target_cpu = cpu_seconds(target_pid(target)) - target_before
             if spy is not None:
@@ -92,6 +93,10 @@ def main() -> None:
         f"of a core = {cpu / max(runs, 1) * 1e6:.0f} us per probe; "
         f"{batches / args.seconds:.1f} result batches/s, "
         f"{done(f'{_WRITES}_sum') / max(batches, 1) * 1000:.1f} ms each",
+        flush=True,
+    )
+    print(
+        f"  of which in the kernel (system time): {system / max(cpu, 1e-9) * 100:.0f} %",
         flush=True,
     )
     print(
