@@ -55,6 +55,7 @@ from _common import (
     percentile,
     run,
     scratch_postgres,
+    start_py_spy,
 )
 from aiohttp import web
 from alert_latency import load_once
@@ -70,6 +71,7 @@ GRACE = timedelta(seconds=1)
 CHANNELS = 10
 HUNG = 0  # the index of the channel whose receiver never answers
 QUIET_MONITORS = 2000  # pinged first to measure what a ping costs the server
+SPY_SECONDS = 10  # the pings and the burst's deliveries, with room to spare
 TARGET_P99_SECONDS = 1.0
 
 
@@ -218,7 +220,7 @@ async def wait_healthy(
 
 
 async def measure(
-    server: ServerProcess, count: int, timeout: float, linger: float
+    server: ServerProcess, count: int, timeout: float, linger: float, spy: str | None = None
 ) -> dict[str, Any]:
     """Set up receivers, channels and monitors, ping once, wait for the alerts."""
     assert server.process is not None
@@ -246,11 +248,14 @@ async def measure(
             quiet_seconds = time.monotonic() - started
 
             load = os.getloadavg()
+            spying = start_py_spy(pid, SPY_SECONDS, spy) if spy else None
             cpu_before = cpu_seconds(pid)
             started = time.monotonic()
             await load_once(server.base_url, uuids)
             ping_seconds = time.monotonic() - started
             at_done = await wait_healthy(receivers, control, expected, timeout)
+            if spying is not None:
+                await asyncio.to_thread(spying.wait)
             alerts_cpu = cpu_seconds(pid) - cpu_before - ping_cpu * count
             load_after = os.getloadavg()
             await asyncio.sleep(linger)
@@ -354,7 +359,8 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
     server = ServerProcess(data_dir, database_url)
     server.start()
     try:
-        result = run(measure(server, args.monitors, args.timeout, args.linger))
+        spy = str(Path(args.spy) / f"alerts-{label}.txt") if args.spy else None
+        result = run(measure(server, args.monitors, args.timeout, args.linger, spy))
     finally:
         server.stop()
     assert isinstance(result, dict)
@@ -379,6 +385,12 @@ def main() -> None:
         default=12,
         help="seconds to keep watching the hung channel once the healthy alerts are in "
         "(its webhook timeout is 10 s)",
+    )
+    parser.add_argument(
+        "--spy",
+        metavar="DIR",
+        help=f"record the server with py-spy for {SPY_SECONDS} s from the burst's first ping, "
+        "one file per database in DIR",
     )
     args = parser.parse_args()
     if args.only in (None, "sqlite"):
