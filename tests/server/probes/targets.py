@@ -8,8 +8,10 @@
   ``/loop`` (redirects to itself), ``/chain/{n}`` (n hops), ``/big`` (50 MB),
   ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie), ``/health``
   (an ``application/health+json`` report the test changes through ``targets.health``),
-  ``/away?to=URL`` (a redirect to any URL) and ``/see-other`` (a POST answered with 303
-  to ``/echo``);
+  ``/away?to=URL`` (a redirect to any URL), ``/see-other`` (a POST answered with 303
+  to ``/echo``) and ``/coded/{coding}?text=&repeat=`` (the text, compressed as
+  ``gzip``, ``deflate``, ``raw-deflate`` (sent as deflate), ``gzip-cut`` (its end
+  missing) or ``broken`` (sent as gzip, not gzip); any other coding names the plain text);
 - raw TCP peers: one answering non-HTTP bytes (``garbage_port``), one that hangs up at
   once (``hangup_port``), one whose body stops short of its Content-Length
   (``short_body_port``) and one whose body has no length and ends when it closes
@@ -22,8 +24,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import json
 import ssl
+import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -144,6 +148,22 @@ def _routes(health: HealthReport) -> web.RouteTableDef:
     async def away(request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
 
+    @routes.get("/coded/{coding}")
+    async def coded(request: web.Request) -> web.Response:
+        # Compressed whatever the request accepted, as some servers and CDNs do.
+        coding = request.match_info["coding"]
+        text = request.query.get("text", "pong ") * int(request.query.get("repeat", "1"))
+        body = text.encode()
+        encoders: dict[str, tuple[str, Callable[[bytes], bytes]]] = {
+            "gzip": ("gzip", gzip.compress),
+            "deflate": ("deflate", zlib.compress),
+            "raw-deflate": ("deflate", _raw_deflate),
+            "gzip-cut": ("gzip", lambda data: gzip.compress(data)[:-12]),  # no end, no trailer
+            "broken": ("gzip", lambda _data: b"this is not gzip at all"),
+        }
+        wire, encode = encoders.get(coding, (coding, lambda data: data))
+        return web.Response(body=encode(body), headers={"Content-Encoding": wire})
+
     @routes.post("/see-other")
     async def see_other(_request: web.Request) -> web.Response:
         raise web.HTTPSeeOther("/echo")
@@ -157,6 +177,11 @@ def _routes(health: HealthReport) -> web.RouteTableDef:
         )
 
     return routes
+
+
+def _raw_deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush()
 
 
 def _answering(answer: bytes) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:

@@ -1,12 +1,22 @@
 """What the probes' own HTTP client does on the wire: redirects that change the method
-or the origin, HEAD, bodies cut short or ending with the connection, and headers that
-cannot be sent."""
+or the origin, HEAD, bodies cut short or ending with the connection, headers that
+cannot be sent, compressed bodies, and closing with TLS connections open."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
+
+import pytest
+import trustme
 
 from tests.server.probes.targets import Targets
 from tocsin.server.domain.observations import FailureKind
@@ -92,3 +102,115 @@ async def test_keep_alive_reuses_one_connection_for_many_probes(
         again = await run_http_probe(client, target, now=NOW)
         assert again.status == 200
         assert again.timings.connect_ms is None
+
+
+async def test_a_gzip_body_sent_unasked_is_read_decoded(
+    client: ProbeClient, targets: Targets
+) -> None:
+    target = HttpTarget(f"{targets.http_url}/coded/gzip?text=pong")
+    observation = await run_http_probe(client, target, now=NOW)
+    assert (observation.failure, observation.status) == (None, 200)
+    assert (observation.body, observation.body_truncated) == (b"pong", False)
+    assert observation.headers["content-encoding"] == "gzip"  # the headers as sent
+
+
+async def test_a_monitor_may_ask_for_compression_itself(
+    client: ProbeClient, targets: Targets
+) -> None:
+    echoed = HttpTarget(f"{targets.http_url}/echo", headers={"Accept-Encoding": "gzip"})
+    sent = json.loads((await run_http_probe(client, echoed, now=NOW)).body)["headers"]
+    assert sent["Accept-Encoding"] == "gzip"
+    coded = HttpTarget(f"{targets.http_url}/coded/deflate", headers={"Accept-Encoding": "gzip"})
+    assert (await run_http_probe(client, coded, now=NOW)).body == b"pong "
+
+
+async def test_deflate_is_read_with_or_without_its_zlib_wrapper(
+    client: ProbeClient, targets: Targets
+) -> None:
+    for coding in ("deflate", "raw-deflate"):
+        target = HttpTarget(f"{targets.http_url}/coded/{coding}?repeat=3")
+        observation = await run_http_probe(client, target, now=NOW)
+        assert (coding, observation.failure, observation.body) == (coding, None, b"pong " * 3)
+
+
+async def test_a_compressed_body_keeps_the_limit_in_decoded_bytes(
+    client: ProbeClient, targets: Targets
+) -> None:
+    # 500 KB of text compresses to about 1 KB: the limit bounds what it decodes to.
+    url = f"{targets.http_url}/coded/gzip?text=abcde&repeat=100000"
+    observation = await run_http_probe(client, HttpTarget(url, body_limit=1000), now=NOW)
+    assert observation.failure is None
+    assert (observation.body, observation.body_truncated) == (b"abcde" * 200, True)
+
+
+async def test_a_body_that_does_not_decode_is_a_protocol_failure(
+    client: ProbeClient, targets: Targets
+) -> None:
+    for coding in ("broken", "gzip-cut"):
+        target = HttpTarget(f"{targets.http_url}/coded/{coding}?repeat=50")
+        observation = await run_http_probe(client, target, now=NOW)
+        assert (coding, observation.failure, observation.error) == (
+            coding,
+            FailureKind.PROTOCOL,
+            "the body is not valid gzip",
+        )
+
+
+async def test_a_coding_the_probe_cannot_decode_is_kept_as_sent(
+    client: ProbeClient, targets: Targets
+) -> None:
+    target = HttpTarget(f"{targets.http_url}/coded/br")  # the route sends it uncompressed
+    observation = await run_http_probe(client, target, now=NOW)
+    assert (observation.failure, observation.body) == (None, b"pong ")
+
+
+class SilentTlsPeer:
+    """A TLS server (a thread with a blocking socket) that answers one keep-alive request,
+    then reads on without ever answering the client's TLS goodbye; ``closed`` is set when
+    the client's TCP connection ends."""
+
+    def __init__(self, ca: trustme.CA) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1").configure_cert(self.context)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.closed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            raw, _ = self.listener.accept()
+            with self.context.wrap_socket(raw, server_side=True) as conn:
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    received += conn.recv(4096)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                with contextlib.suppress(ssl.SSLError, OSError):
+                    while conn.recv(4096):  # b"" once the client's goodbye arrives
+                        pass
+                while os.read(conn.fileno(), 4096):  # then the bare TCP stream, until its end
+                    pass
+                self.closed.set()
+
+    def stop(self) -> None:
+        self.listener.close()
+
+
+@pytest.fixture
+def silent_tls_peer(ca: trustme.CA) -> Iterator[SilentTlsPeer]:
+    peer = SilentTlsPeer(ca)
+    yield peer
+    peer.stop()
+
+
+async def test_closing_the_client_ends_a_tls_connection_whose_peer_never_says_goodbye(
+    silent_tls_peer: SilentTlsPeer,
+) -> None:
+    # Left open, such a socket outlived `tocsin check`'s event loop (a ResourceWarning).
+    client = ProbeClient()
+    target = HttpTarget(f"https://127.0.0.1:{silent_tls_peer.port}/", verify_tls=False)
+    observation = await run_http_probe(client, target, now=NOW)
+    assert (observation.failure, observation.body) == (None, b"ok")
+    await client.close()
+    assert await asyncio.to_thread(silent_tls_peer.closed.wait, 0.5)

@@ -2,8 +2,9 @@
 phase, over kept-alive HTTP/1.1 connections pooled per origin and trust.
 
 It replaced aiohttp's client for probes (``bench/probe_server_cpu.py`` put aiohttp at
-half the server's probing CPU) and does only what a probe needs: no cookies, proxies or
-compression (no ``Accept-Encoding`` is sent, so targets answer plain bodies).
+half the server's probing CPU) and does only what a probe needs: no cookies or proxies,
+and no ``Accept-Encoding`` is sent, so targets answer plain bodies (a gzip or deflate
+body sent anyway is decoded, see ``content_coding``).
 
 - **Timings**: a looked-up name (not an IP literal, not a cached name) times ``dns``; a
   new connection times ``connect`` (TCP) and, for HTTPS, ``tls`` (the handshake);
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import socket
 import ssl
 import time
@@ -35,6 +37,7 @@ from yarl import URL
 
 from tocsin import __version__
 from tocsin.server.domain.observations import FailureKind
+from tocsin.server.probes.content_coding import decode_body
 from tocsin.server.probes.http_connection import (
     ConnectionLost,
     ProbeConnection,
@@ -56,6 +59,8 @@ IDLE_SECONDS = 15.0
 DNS_CACHE_SECONDS = 60.0
 # With both IPv6 and IPv4 addresses, try the next one after this long (RFC 8305).
 HAPPY_EYEBALLS_DELAY = 0.25
+# How long closing the client waits for TLS connections to say goodbye before cutting them.
+CLOSE_GRACE_SECONDS = 1.0
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -121,6 +126,7 @@ class ProbeClient:
         self._open: set[ProbeConnection] = set()
         self._sweep: asyncio.TimerHandle | None = None
         self._closed = False
+        self._all_closed: asyncio.Future[None] | None = None
 
     async def __aenter__(self) -> ProbeClient:
         return self
@@ -145,10 +151,10 @@ class ProbeClient:
         while True:
             answer = await self._send(where, method, headers, body, target.body_limit, clock)
             if not (target.follow_redirects and answer.status in _REDIRECTS):
-                return answer
+                return _decoded(answer, target.body_limit)
             location = _header(answer.headers, "location")
             if location is None:
-                return answer
+                return _decoded(answer, target.body_limit)
             hops += 1
             if hops > target.max_redirects:
                 raise TooManyRedirects(target.max_redirects)
@@ -163,7 +169,8 @@ class ProbeClient:
             where = following
 
     async def close(self) -> None:
-        """Close every connection, idle or in use (their requests fail)."""
+        """Close every connection, idle or in use (their requests fail), waiting up to
+        ``CLOSE_GRACE_SECONDS`` for TLS ones to finish their goodbye before cutting them."""
         self._closed = True
         if self._sweep is not None:
             self._sweep.cancel()
@@ -171,8 +178,22 @@ class ProbeClient:
         self._idle.clear()
         for connection in list(self._open):
             connection.close()
-        # Let the transports finish closing (TLS ones need a turn of the loop).
+        # Wait for the transports to finish closing: a TLS one says goodbye first and
+        # its socket stays open until the peer answers (or the loop would end with it).
+        if self._open:
+            self._all_closed = asyncio.get_running_loop().create_future()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CLOSE_GRACE_SECONDS):
+                    await self._all_closed
+            for connection in list(self._open):
+                connection.abort()
         await asyncio.sleep(0)
+
+    def _forget(self, connection: ProbeConnection) -> None:
+        """A connection ended (its ``connection_lost``)."""
+        self._open.discard(connection)
+        if not self._open and self._all_closed is not None and not self._all_closed.done():
+            self._all_closed.set_result(None)
 
     # --- one hop ------------------------------------------------------------------------
     async def _send(
@@ -233,7 +254,7 @@ class ProbeClient:
             tls = (self._ssl_context or verified_context()) if verify else unverified_context()
         try:
             transport, connection = await loop.create_connection(
-                lambda: ProbeConnection(self._open.discard),
+                lambda: ProbeConnection(self._forget),
                 sock=sock,
                 ssl=tls,
                 server_hostname=host if tls is not None else None,
@@ -246,9 +267,10 @@ class ProbeClient:
         # uvloop may call connection_made only after create_connection returned.
         connection.connection_made(transport)
         if self._closed:
-            connection.close()
+            connection.abort()
             raise ProbeFailure(FailureKind.CONNECTION, "the probe client is closed")
-        self._open.add(connection)
+        if not connection.closed:
+            self._open.add(connection)
         return connection
 
     async def _addresses(self, host: str, port: int, clock: PhaseClock) -> Sequence[AddrInfo]:
@@ -316,6 +338,15 @@ class ProbeClient:
         if self._idle:
             loop = asyncio.get_running_loop()
             self._sweep = loop.call_later(self.idle_seconds / 2, self._close_stale)
+
+
+def _decoded(answer: ProbeAnswer, limit: int) -> ProbeAnswer:
+    """``answer`` with its body decoded from its ``Content-Encoding`` (if gzip or deflate)."""
+    coding = _header(answer.headers, "content-encoding")
+    if coding is None:
+        return answer
+    body, truncated = decode_body(coding, answer.body, truncated=answer.truncated, limit=limit)
+    return answer._replace(body=body, truncated=truncated)
 
 
 def _answer(raw: RawAnswer, connection: ProbeConnection, clock: PhaseClock) -> ProbeAnswer:

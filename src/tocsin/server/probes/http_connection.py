@@ -225,6 +225,12 @@ class ProbeConnection(asyncio.Protocol):
         if self._transport is not None:
             self._transport.close()
 
+    def abort(self) -> None:
+        """Close the connection at once, without a TLS goodbye."""
+        self._keep_alive = False
+        if self._transport is not None:
+            self._transport.abort()
+
     def _ready(self) -> bool:
         if self._error is not None or self._complete or self._truncated:
             return True
