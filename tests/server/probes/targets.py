@@ -8,7 +8,8 @@
   ``/loop`` (redirects to itself), ``/chain/{n}`` (n hops), ``/big`` (50 MB),
   ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie), ``/health``
   (an ``application/health+json`` report the test changes through ``targets.health``),
-  ``/away?to=URL`` (a redirect to any URL), ``/see-other`` (a POST answered with 303
+  ``/away?to=URL`` (a redirect to any URL), ``/chunked?parts=a,b`` (a chunked body,
+  one chunk per part), ``/see-other`` (a POST answered with 303
   to ``/echo``) and ``/coded/{coding}?text=&repeat=`` (the text, compressed as
   ``gzip``, ``deflate``, ``raw-deflate`` (sent as deflate), ``gzip-cut`` (its end
   missing) or ``broken`` (sent as gzip, not gzip); any other coding names the plain text);
@@ -147,6 +148,16 @@ def _routes(health: HealthReport) -> web.RouteTableDef:
     @routes.get("/away")
     async def away(request: web.Request) -> web.Response:
         raise web.HTTPFound(request.query["to"])
+
+    @routes.get("/chunked")
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse()
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for part in request.query.get("parts", "one,two,three").split(","):
+            await response.write(part.encode())
+        await response.write_eof()
+        return response
 
     @routes.get("/coded/{coding}")
     async def coded(request: web.Request) -> web.Response:

@@ -82,6 +82,26 @@ async def test_a_body_without_a_length_ends_with_the_connection(
     assert (observation.status, observation.body) == (200, b"read until the close")
 
 
+async def test_a_chunked_body_is_read_whole_and_the_connection_kept(
+    client: ProbeClient, targets: Targets
+) -> None:
+    target = HttpTarget(f"{targets.http_url}/chunked")
+    first = await run_http_probe(client, target, now=NOW)
+    assert (first.failure, first.body, first.body_truncated) == (None, b"onetwothree", False)
+    assert first.headers["transfer-encoding"] == "chunked"
+    again = await run_http_probe(client, target, now=NOW)
+    assert (again.body, again.timings.connect_ms) == (b"onetwothree", None)
+
+
+async def test_a_chunked_body_past_the_limit_is_cut_at_the_limit(
+    client: ProbeClient, targets: Targets
+) -> None:
+    parts = ",".join(["0123456789"] * 30)
+    target = HttpTarget(f"{targets.http_url}/chunked?parts={parts}", body_limit=25)
+    observation = await run_http_probe(client, target, now=NOW)
+    assert (observation.body, observation.body_truncated) == (b"0123456789" * 2 + b"01234", True)
+
+
 async def test_a_header_value_with_a_line_break_is_a_config_failure_naming_the_header(
     client: ProbeClient, targets: Targets
 ) -> None:
