@@ -1,14 +1,17 @@
-"""Disposing a PostgreSQL ``Database`` closes every connection it opened, including one
-a task still holds (as a task cancelled at shutdown can leave it).
+"""Disposing a ``Database`` closes every connection it opened, including one a task
+still holds (as a task cancelled at shutdown can leave it).
 
 Before, such a connection stayed open until the garbage collector found it, in whatever
-test ran next, as an "unclosed connection" ResourceWarning.
+test ran next: on PostgreSQL as an "unclosed connection" ResourceWarning, on SQLite as
+aiosqlite's worker thread failing on an event loop that had closed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
+from pathlib import Path
 from typing import Any
 
 from tocsin.server.storage.database import Database
@@ -56,4 +59,39 @@ async def test_a_database_used_after_dispose_opens_and_closes_again(postgres_url
             await database.dispose()
             assert driver.is_closed()
     finally:
+        await database.dispose()
+
+
+def _sqlite_workers() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if "_connection_worker_thread" in t.name}
+
+
+async def test_dispose_closes_a_sqlite_connection_a_task_still_holds(tmp_path: Path) -> None:
+    before = _sqlite_workers()
+    database = Database(f"sqlite:///{tmp_path / 'tocsin.db'}")
+    held = asyncio.Event()
+
+    async def hold_a_connection() -> None:
+        async with database.read() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+            held.set()
+            await asyncio.Event().wait()  # until cancelled
+
+    holder = asyncio.create_task(hold_a_connection())
+    await held.wait()
+    try:
+        async with database.read() as conn:  # a pooled connection beside it
+            await conn.exec_driver_sql("SELECT 1")
+        assert len(_sqlite_workers() - before) == 2
+
+        await database.dispose()
+
+        # Each connection's worker thread ends once its connection is closed.
+        for worker in _sqlite_workers() - before:
+            await asyncio.to_thread(worker.join, 5)
+        assert _sqlite_workers() - before == set()
+    finally:
+        holder.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await holder
         await database.dispose()

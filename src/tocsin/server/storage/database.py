@@ -196,10 +196,12 @@ class Database:
         self._write_thread: ThreadPoolExecutor | None = None
         self._batch_engine: AsyncEngine | None = None
         self._file: _FileWatch | None = None
-        self._open_connections: OpenConnections | None = None
+        self._open_connections = OpenConnections()
         if self.dialect == "sqlite":
             self.read_engine = _sqlite_engine(self.url, immediate=False, pool_size=pool_size)
             self.write_engine = _sqlite_engine(self.url, immediate=True, pool_size=1)
+            self._open_connections.watch(self.read_engine)
+            self._open_connections.watch(self.write_engine)
             database = self.url.database or ""
             if database and database != ":memory:" and not self.url.query.get("uri"):
                 self._file = _FileWatch(Path(database).absolute())
@@ -215,7 +217,6 @@ class Database:
             self._batch_engine = create_async_engine(
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=False
             )
-            self._open_connections = OpenConnections()
             self._open_connections.watch(self.read_engine)
             self._open_connections.watch(self._batch_engine)
 
@@ -355,15 +356,14 @@ class Database:
         self._check_file()
 
     async def dispose(self) -> None:
-        """Close every connection: the pooled ones, and on PostgreSQL any other this
-        database opened that is still open (one a cancelled task stranded)."""
+        """Close every connection: the pooled ones, and any other this database opened
+        that is still open (one a cancelled task stranded)."""
         await self.read_engine.dispose()
         if self.write_engine is not self.read_engine:
             await self.write_engine.dispose()
         if self._batch_engine is not None:
             await self._batch_engine.dispose()
-        if self._open_connections is not None:
-            self._open_connections.terminate_all()
+        await self._open_connections.close_all()
         if self._write_thread is not None:
             self._write_thread.shutdown(wait=True)
             self._write_thread = None
