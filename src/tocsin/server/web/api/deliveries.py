@@ -16,7 +16,15 @@ from tocsin.server.storage.delivery_log import list_deliveries
 from tocsin.server.storage.monitors import get_monitor
 from tocsin.server.storage.shapes import DeliveryAttemptOut, DeliveryPage
 from tocsin.server.web.api.auth import AuthenticatedRoute, may_see_secrets, server_state
-from tocsin.server.web.api.paging import DEFAULT_LIMIT, Cursor, Limit, cut, decode_cursor, next_url
+from tocsin.server.web.api.paging import (
+    DEFAULT_LIMIT,
+    MAX_ID,
+    Cursor,
+    Limit,
+    cut,
+    decode_cursor,
+    next_url,
+)
 from tocsin.server.web.api.schemas import INVALID, NOT_FOUND, usable_key
 
 router = APIRouter(prefix="/deliveries", tags=["deliveries"], route_class=AuthenticatedRoute)
@@ -24,7 +32,7 @@ router = APIRouter(prefix="/deliveries", tags=["deliveries"], route_class=Authen
 ChannelKey = Annotated[str | None, Query(description="only this channel's (uuid or name)")]
 MonitorKey = Annotated[str | None, Query(description="only this monitor's (uuid or name)")]
 NotificationId = Annotated[
-    int | None, Query(ge=1, description="only this alert's: a `notification_id`")
+    int | None, Query(ge=1, le=MAX_ID, description="only this alert's: a `notification_id`")
 ]
 
 
