@@ -20,9 +20,15 @@ async def cancel_and_wait(task: asyncio.Task[Any] | None) -> None:
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> bool:
-    """Wait up to ``timeout`` seconds for ``event``; return whether it was set."""
+    """Wait up to ``timeout`` seconds for ``event``; return whether it was set.
+
+    A cancellation is never lost, even one arriving as the event is set: Python 3.11's
+    ``asyncio.wait_for`` then returned the result and dropped the cancellation, so a
+    loop being stopped ran on and its stopper waited forever.
+    """
     try:
-        await asyncio.wait_for(event.wait(), timeout)
+        async with asyncio.timeout(timeout):
+            await event.wait()
     except TimeoutError:
         return False
     return True

@@ -33,7 +33,6 @@ schedule, judges each answer, confirms failures, and writes results in batches.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import socket
@@ -50,7 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.health.model import Status
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
-from tocsin.server.background import cancel_and_wait
+from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.confirmation import ConfirmationState, confirm, retry_due
 from tocsin.server.domain.observations import Observation
 from tocsin.server.domain.placeholders import substitute
@@ -254,8 +253,7 @@ class ProbeEngine:
                 raise
             except Exception:
                 logger.exception("probe monitors not reloaded; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.reload_seconds)
+            await wait_event(self._wake, self.reload_seconds)
 
     async def reload(self) -> None:
         """One pass: (PostgreSQL) mark this node seen, balance and claim leases; then

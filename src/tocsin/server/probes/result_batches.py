@@ -14,7 +14,6 @@ outweighs its rows, and the writes finish quickly, batches would otherwise stay 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import inspect
 import logging
 import math
@@ -22,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 
+from tocsin.server.background import wait_event
 from tocsin.server.probes.jobs import ProbeOutcome
 
 logger = logging.getLogger(__name__)
@@ -114,8 +114,7 @@ class ResultBatcher:
             wait = self._taken_at + self.spacing - time.monotonic()
             if wait > 0 and len(self._queue) < self.batch_max and not self._closing:
                 self._hurry.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._hurry.wait(), wait)
+                await wait_event(self._hurry, wait)
             self._taken_at = time.monotonic()
             count = min(self.batch_max, len(self._queue))
             batch = [self._queue.popleft() for _ in range(count)]
