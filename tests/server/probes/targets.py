@@ -9,10 +9,10 @@
   ``/endless`` (a body that never finishes), ``/cookie`` (sets a cookie), ``/health``
   (an ``application/health+json`` report the test changes through ``targets.health``),
   ``/away?to=URL`` (a redirect to any URL), ``/chunked?parts=a,b`` (a chunked body,
-  one chunk per part), ``/see-other`` (a POST answered with 303
-  to ``/echo``) and ``/coded/{coding}?text=&repeat=`` (the text, compressed as
-  ``gzip``, ``deflate``, ``raw-deflate`` (sent as deflate), ``gzip-cut`` (its end
-  missing) or ``broken`` (sent as gzip, not gzip); any other coding names the plain text);
+  one chunk per part), ``/see-other`` (a POST answered with 303 to ``/echo``) and
+  ``/coded/{coding}?text=&repeat=`` (the text, compressed as ``gzip``, ``deflate``,
+  ``raw-deflate`` (sent as deflate), ``gzip-cut`` (its end missing) or ``broken``
+  (sent as gzip, not gzip); any other coding names the plain text);
 - raw TCP peers: one answering non-HTTP bytes (``garbage_port``), one that hangs up at
   once (``hangup_port``), one whose body stops short of its Content-Length
   (``short_body_port``) and one whose body has no length and ends when it closes

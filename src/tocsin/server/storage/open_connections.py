@@ -36,18 +36,15 @@ class OpenConnections:
         """Note each connection ``engine`` opens from now on, until its pool closes it."""
         pool_events = engine.sync_engine
         event.listen(pool_events, "connect", self._opened, insert=True)
-        event.listen(pool_events, "close", self._closed)
-        event.listen(pool_events, "close_detached", self._closed_detached)
+        event.listen(pool_events, "close", self._forget)
+        event.listen(pool_events, "close_detached", self._forget)
 
     # Keyed by the id of SQLAlchemy's adapter around the driver connection: the object
     # the pool's events pass.
     def _opened(self, dbapi_connection: Any, record: Any) -> None:
         self._connections[id(dbapi_connection)] = record.driver_connection
 
-    def _closed(self, dbapi_connection: Any, _record: Any) -> None:
-        self._connections.pop(id(dbapi_connection), None)
-
-    def _closed_detached(self, dbapi_connection: Any) -> None:
+    def _forget(self, dbapi_connection: Any, *_record: Any) -> None:
         self._connections.pop(id(dbapi_connection), None)
 
     async def close_all(self) -> int:
@@ -68,7 +65,8 @@ class OpenConnections:
             elif getattr(connection, "_connection", None) is not None:  # an open aiosqlite one
                 closed += 1
                 try:
-                    await asyncio.wait_for(connection.close(), SQLITE_CLOSE_SECONDS)
+                    async with asyncio.timeout(SQLITE_CLOSE_SECONDS):
+                        await connection.close()
                 except Exception:
                     logger.exception("closing a SQLite connection left open failed")
         if closed:
