@@ -47,6 +47,11 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+# PostgreSQL's JIT compiles a statement whose estimated cost passes ``jit_above_cost``.
+# Our statements are short and indexed, but a batch's key array and correlated subqueries
+# inflate the estimates: the alert policy's read of 1,000 monitors took 442 ms, 418 of
+# them compiling, and 19 ms without JIT. Every connection of ours turns it off.
+POSTGRES_CONNECT_ARGS: dict[str, Any] = {"server_settings": {"jit": "off"}}
 
 
 def async_url(database_url: str) -> URL:
@@ -208,14 +213,22 @@ class Database:
                 event.listen(self.write_engine.sync_engine, "connect", self._opened)
         else:
             self.read_engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+                self.url,
+                pool_size=pool_size,
+                max_overflow=10,
+                pool_pre_ping=True,
+                connect_args=POSTGRES_CONNECT_ARGS,
             )
             self.write_engine = self.read_engine
             # The engines' hot paths check out a connection per transaction; a pre-ping
             # would add a round trip to each. Instead run_write runs a transaction again
             # when its connection turns out to be dead.
             self._batch_engine = create_async_engine(
-                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=False
+                self.url,
+                pool_size=pool_size,
+                max_overflow=10,
+                pool_pre_ping=False,
+                connect_args=POSTGRES_CONNECT_ARGS,
             )
             self._open_connections.watch(self.read_engine)
             self._open_connections.watch(self._batch_engine)
