@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
@@ -236,6 +237,31 @@ async def test_upsert_replaces_the_target_and_keeps_the_phase(
         1.0, abs=0.002
     )
     assert counting.count("before") == 1
+
+
+class WobblyClock(ShiftedClock):
+    """A shifted clock whose wall reading is 5 ms behind on every other read, as when the
+    thread is preempted between reading the monotonic and the wall clock."""
+
+    def __init__(self, shift: float) -> None:
+        super().__init__(shift)
+        self.reads = 0
+
+    def now(self) -> datetime:
+        self.reads += 1
+        return super().now() - timedelta(seconds=0.005 * (self.reads % 2))
+
+
+async def test_slots_one_interval_apart_are_reported_one_interval_apart(
+    started: Callable[..., tuple[ProbeScheduler, Collected]], counting: CountingTarget
+) -> None:
+    clock = WobblyClock(clock_with_slot_in(1, 1, 0.1).shift)
+    _, collected = started(http_job(1, counting.url("steady")), clock=clock)
+    await until(lambda: len(collected.of(1)) >= 3)
+    runs = collected.of(1)[:3]
+    for earlier, later in itertools.pairwise(runs):
+        spacing = (later.scheduled_at - earlier.scheduled_at).total_seconds()
+        assert spacing == pytest.approx(1.0, abs=1e-5)
 
 
 async def test_remove_stops_the_runs_and_cancels_the_one_in_flight(

@@ -9,6 +9,7 @@ import pytest
 
 from tocsin.server.domain.observations import Observation
 from tocsin.server.probes import HttpTarget, ProbeJob, ProbeScheduler, TcpTarget
+from tocsin.server.probes.clock import WallMapping
 from tocsin.server.probes.slots import catch_up, next_slot, phase
 
 NOW = datetime(2025, 3, 4, 12, 0, 0, 250000, tzinfo=UTC)
@@ -175,3 +176,13 @@ def test_removed_jobs_are_forgotten() -> None:
     planner.remove(5)
     assert planner.next_run(5) is None
     assert planner.stats().jobs == 0
+
+
+def test_the_wall_mapping_keeps_its_offset_until_the_wall_clock_steps() -> None:
+    clock = FixedClock(NOW, mono=1000.0)
+    wall = WallMapping(clock)
+    assert wall.at(1001.0) == NOW + timedelta(seconds=1)
+    clock.wall = NOW + timedelta(milliseconds=50)  # read late, not stepped: kept
+    assert wall.at(1001.0) == NOW + timedelta(seconds=1)
+    clock.wall = NOW + timedelta(hours=1)  # stepped: followed
+    assert wall.at(1001.0) == NOW + timedelta(hours=1, seconds=1)

@@ -33,7 +33,7 @@ from datetime import datetime, timedelta
 
 from tocsin.server.background import cancel_and_wait
 from tocsin.server.probes.admission import Admission, Ticket
-from tocsin.server.probes.clock import Clock, SystemClock
+from tocsin.server.probes.clock import Clock, SystemClock, WallMapping
 from tocsin.server.probes.jobs import Execute, ProbeJob, ProbeOutcome
 from tocsin.server.probes.result_batches import OnResults, ResultBatcher
 from tocsin.server.probes.scheduler_stats import LatenessHistogram, SchedulerStats
@@ -106,6 +106,7 @@ class ProbeScheduler:
     ) -> None:
         self._execute = execute
         self._clock: Clock = clock or SystemClock()
+        self._wall = WallMapping(self._clock)
         self._rng = rng  # jitter draws, in [0, 1)
         self._admission: Admission[_Run] = Admission(concurrency, per_host)
         self._results = ResultBatcher(
@@ -224,7 +225,7 @@ class ProbeScheduler:
         entry = self._entries.get(monitor_id)
         if entry is None:
             return None
-        return self._clock.now() + timedelta(seconds=entry.due - self._clock.monotonic())
+        return self._wall.at(entry.due)
 
     def stats(self) -> SchedulerStats:
         """The counters and gauges, for metrics."""
@@ -244,14 +245,12 @@ class ProbeScheduler:
 
     def _plan(self, entry: _Entry) -> None:
         """Place ``entry`` on its current interval's grid, from the wall clock."""
-        mono_now = self._clock.monotonic()
-        wall_now = self._clock.now().timestamp()
+        offset = self._wall.offset()
         interval = entry.interval
-        earliest = mono_now
+        earliest = self._clock.monotonic()
         if entry.last_slot is not None:
-            earliest = max(mono_now, entry.last_slot + interval)
-        slot = next_slot(entry.job.monitor_id, interval, wall_now + (earliest - mono_now))
-        entry.slot = mono_now + (slot - wall_now)
+            earliest = max(earliest, entry.last_slot + interval)
+        entry.slot = next_slot(entry.job.monitor_id, interval, offset + earliest) - offset
         self._push(entry)
 
     def _push(self, entry: _Entry) -> None:
@@ -333,7 +332,8 @@ class ProbeScheduler:
     async def _run(self, run: _Run) -> None:
         job = run.job
         started = self._clock.monotonic()
-        started_at = self._clock.now()
+        # On the kept mapping, so the slots of runs one interval apart are that far apart.
+        started_at = self._wall.at(started)
         lateness = max(0.0, started - run.due)
         try:
             observation = await self._execute(job, started_at)
