@@ -1,10 +1,12 @@
 """Channels of every kind through the real delivery worker, on both databases: the
-server's SMTP settings reach email channels, and a ``Retry-After`` sets the next try."""
+server's SMTP settings reach email channels, a ``Retry-After`` sets the next try, and
+retries wait their backoff lengthened by a random share (up to a fifth)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp import web
 from sqlalchemy import select
 
@@ -58,3 +60,47 @@ async def test_a_rate_limited_alert_waits_as_long_as_the_receiver_asked(db: Data
         row = (await conn.execute(select(notifications).where(notifications.c.id == alert))).one()
     # The first backoff step is 5 s; Slack asked for 120.
     assert row.next_attempt_at >= attempt.started_at + timedelta(seconds=120)
+
+
+async def _retried(db: Database, worker: DeliveryWorker, count: int) -> list[float]:
+    """Run ``worker`` until ``count`` attempts are recorded; each attempt's wait in
+    seconds: its notification's next attempt minus the moment the attempt ended."""
+    worker.start()
+    try:
+        attempts = await _attempts(db, count)
+    finally:
+        await worker.stop()
+    async with db.read() as conn:
+        rows = (
+            await conn.execute(select(notifications.c.id, notifications.c.next_attempt_at))
+        ).all()
+    next_at = dict(rows)
+    assert all(attempt.outcome is AttemptOutcome.RETRY for attempt in attempts)
+    return [
+        (
+            next_at[attempt.notification_id]
+            - attempt.started_at
+            - timedelta(milliseconds=attempt.duration_ms)
+        ).total_seconds()
+        for attempt in attempts
+    ]
+
+
+async def _unavailable(_receiver: Receiver, _request: web.Request) -> web.StreamResponse:
+    return web.Response(status=503, text="down for maintenance")
+
+
+async def test_a_retry_waits_its_backoff_lengthened_by_the_jitter_drawn(db: Database) -> None:
+    async with receiver(_unavailable) as hook:
+        await pending_alerts(db, 1, datetime.now(UTC), hook.url)
+        [wait] = await _retried(db, DeliveryWorker(db, rng=lambda: 0.5), 1)
+    # The first backoff step is 5 s, and half the jitter lengthens it by a tenth.
+    assert wait == pytest.approx(5.5, abs=0.01)
+
+
+async def test_alerts_that_failed_together_come_back_spread_out(db: Database) -> None:
+    async with receiver(_unavailable) as hook:
+        await pending_alerts(db, 20, datetime.now(UTC), hook.url)
+        waits = await _retried(db, DeliveryWorker(db), 20)
+    assert all(4.99 <= wait <= 6.01 for wait in waits)  # 5 s, and up to a fifth more
+    assert max(waits) - min(waits) > 0.4

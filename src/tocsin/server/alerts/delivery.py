@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -60,6 +61,9 @@ logger = logging.getLogger(__name__)
 
 # Seconds to wait before attempt 2, 3, ...; the last entry repeats.
 BACKOFF_SECONDS = (5, 30, 120, 600, 1800, 3600)
+# Each wait is lengthened by up to this share, drawn per attempt: alerts that failed
+# together (their receiver was down) come back spread out, not all in one second.
+BACKOFF_JITTER = 0.2
 MAX_ATTEMPTS = 8
 IDLE_POLL_SECONDS = 5.0
 NO_BLOCKED: frozenset[int] = frozenset()
@@ -116,6 +120,7 @@ class DeliveryWorker:
         queue_seconds: float | None = None,
         on_result: Callable[[str, bool], None] | None = None,
         channels: Mapping[str, Channel] = CHANNELS,
+        rng: Callable[[], float] = random.random,
     ) -> None:
         self.database = database
         self.channels = channels
@@ -125,6 +130,7 @@ class DeliveryWorker:
         self.claim_seconds = claim_seconds
         self.queue_seconds = claim_seconds / 2 if queue_seconds is None else queue_seconds
         self.on_result = on_result
+        self._rng = rng  # backoff jitter draws, in [0, 1)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._client: HttpClient | None = None
@@ -326,7 +332,7 @@ class DeliveryWorker:
                     continue
                 async with channel.slots:
                     sent = await self._send(alert, send_by)
-                attempt = _attempt(alert, sent, datetime.now(UTC))
+                attempt = _attempt(alert, sent, datetime.now(UTC), self._rng())
                 batch.attempts.append((alert, attempt))
                 clear = attempt.outcome is not AttemptOutcome.RETRY
         finally:
@@ -366,9 +372,11 @@ class DeliveryWorker:
         return _Sent(started_at, time.monotonic() - started, error, status)
 
 
-def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
+def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> Attempt:
     """The row recording ``sent``, with the outcome it leads to. A send that did not
-    happen is a retry that does not count among the ``MAX_ATTEMPTS``."""
+    happen is a retry that does not count among the ``MAX_ATTEMPTS``; a retry waits its
+    backoff (or the receiver's ``Retry-After``, if longer), lengthened by ``draw`` (in
+    [0, 1)) times ``BACKOFF_JITTER``."""
     error, next_at = sent.error, None
     real_sends = alert.attempts if sent.sent else alert.attempts - 1
     if error is None:
@@ -380,7 +388,7 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
     else:
         # Never sooner than the receiver asked (Retry-After), nor sooner than the backoff.
         wait = max(backoff(real_sends), timedelta(seconds=error.retry_after or 0))
-        outcome, next_at = AttemptOutcome.RETRY, now + wait
+        outcome, next_at = AttemptOutcome.RETRY, now + wait * (1 + BACKOFF_JITTER * draw)
         logger.info("alert will be retried notification=%s error=%s", alert.id, error)
     return Attempt(
         notification_id=alert.id,
@@ -396,4 +404,4 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime) -> Attempt:
     )
 
 
-__all__ = ["BACKOFF_SECONDS", "MAX_ATTEMPTS", "DeliveryWorker", "backoff"]
+__all__ = ["BACKOFF_JITTER", "BACKOFF_SECONDS", "MAX_ATTEMPTS", "DeliveryWorker", "backoff"]
