@@ -33,7 +33,6 @@ from tocsin.server.dashboard.channel_views import (
     test_answer,
 )
 from tocsin.server.dashboard.forms import read_form
-from tocsin.server.dashboard.page_reads import last_attempts
 from tocsin.server.dashboard.pages import render, see_other
 from tocsin.server.domain.channel_spec import CHANNEL_KINDS, KIND_SETTINGS, channel_spec
 from tocsin.server.domain.storable import is_storable
@@ -44,6 +43,7 @@ from tocsin.server.storage.channels import (
     list_channels,
 )
 from tocsin.server.storage.delivery_log import list_deliveries
+from tocsin.server.storage.last_attempts import last_attempts
 from tocsin.server.storage.rows import ChannelRecord
 from tocsin.server.web.api.auth import server_state
 from tocsin.server.web.api.schemas import usable_key, validated

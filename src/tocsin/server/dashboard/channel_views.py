@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tocsin.server.alerts.channel_trial import TrialResult
-from tocsin.server.dashboard.page_reads import LastAttempt
 from tocsin.server.domain.channel_spec import CHANNEL_KINDS, KIND_SETTINGS
 from tocsin.server.storage.delivery_log import DeliveryRecord
+from tocsin.server.storage.last_attempts import LastAttempt
 from tocsin.server.storage.rows import ChannelRecord
 from tocsin.server.storage.shapes import mask_error, mask_url
 

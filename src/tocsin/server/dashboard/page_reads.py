@@ -9,9 +9,6 @@ only, so the current hour shows once the rollup has reached it; the monitor's st
 Uptime over 30 days is the costly sum (720 hours a monitor) and the aggregates behind
 it change only when the rollup closes an hour, so each monitor's uptime is kept for a
 minute per database (the htmx poll every 5 seconds then reads only the latency).
-
-The channel list likewise reads the newest delivery attempt of all its channels in one
-query (``last_attempts``).
 """
 
 from __future__ import annotations
@@ -22,12 +19,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.server.storage.probe_reads import Window, hourly_p50s, uptimes_by_monitor
-from tocsin.server.storage.tables import channels, delivery_attempts
 
 UPTIME_KEPT_SECONDS = 60.0
 _MAX_KEPT = 50_000  # monitors whose uptime one database's cache holds at most
@@ -92,43 +87,3 @@ async def _uptimes(
         kept[monitor_id] = _Kept(uptime, month_since, until)
         found[monitor_id] = uptime
     return found
-
-
-@dataclass(frozen=True)
-class LastAttempt:
-    """A channel's newest delivery attempt, for the channel list's state column."""
-
-    started_at: datetime
-    outcome: str  # delivered, retry or failed
-    http_status: int | None
-    error: str | None  # as stored: mask it before showing it
-
-
-async def last_attempts(
-    conn: AsyncConnection, channel_ids: Sequence[int]
-) -> dict[int, LastAttempt]:
-    """The newest delivery attempt of each of ``channel_ids`` that has one, in one query.
-
-    Each channel's newest id is its own ``max`` over the ``(channel_id, id)`` index (one
-    index probe a channel): a ``GROUP BY channel_id`` would read every attempt of the 30
-    days kept (50 channels, a million attempts: 415 ms against 4 ms on PostgreSQL, 230 ms
-    against 0.05 ms on SQLite).
-    """
-    if not channel_ids:
-        return {}
-    attempt, other = delivery_attempts.c, delivery_attempts.alias("other").c
-    newest = (
-        select(func.max(other.id))
-        .where(other.channel_id == channels.c.id)
-        .correlate(channels)
-        .scalar_subquery()
-    )
-    newest_ids = select(newest).where(channels.c.id.in_(list(channel_ids)))
-    query = select(
-        attempt.channel_id, attempt.started_at, attempt.outcome, attempt.http_status, attempt.error
-    ).where(attempt.id.in_(newest_ids))
-    rows = (await conn.execute(query)).all()
-    return {
-        row.channel_id: LastAttempt(row.started_at, row.outcome, row.http_status, row.error)
-        for row in rows
-    }

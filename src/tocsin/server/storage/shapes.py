@@ -23,6 +23,7 @@ from tocsin.server.domain.confirmation import ConfirmationState, ConfirmPolicy, 
 from tocsin.server.domain.ping_urls import ping_url, slug_ping_url
 from tocsin.server.domain.states import ManagedBy, MonitorKind, MonitorState
 from tocsin.server.storage.flap_state import flap_statuses
+from tocsin.server.storage.last_attempts import LastAttempt
 from tocsin.server.storage.probe_reads import probe_views
 from tocsin.server.storage.probe_rows import (
     ComponentStateRecord,
@@ -323,8 +324,28 @@ def _masked_settings(kind: str, settings: dict[str, Any]) -> dict[str, Any]:
     return masked
 
 
+class ChannelAttemptOut(BaseModel):
+    """A channel's newest delivery attempt."""
+
+    model_config = _OUT
+
+    at: Timestamp = Field(description="when the attempt started")
+    outcome: str = Field(
+        description="delivered, retry (tried again later) or failed (given up: a permanent "
+        "error such as a 4xx answer, a redirect or refused credentials)"
+    )
+    status: int | None = Field(
+        description="the receiver's HTTP status, or the SMTP reply code for email; "
+        "null when there was no answer"
+    )
+    error: str | None = Field(
+        description="why it was not delivered; URLs and channel secrets masked for read-only keys"
+    )
+
+
 class ChannelOut(BaseModel):
-    """A channel as the API shows it, with its settings (null where a kind has none)."""
+    """A channel as the API shows it, with its settings (null where a kind has none) and
+    its newest delivery attempt."""
 
     model_config = _OUT
 
@@ -341,14 +362,30 @@ class ChannelOut(BaseModel):
     managed_by: ManagedBy
     created_at: Timestamp
     updated_at: Timestamp
+    last_attempt: ChannelAttemptOut | None = Field(
+        None,
+        description="the newest attempt to deliver an alert here (null before the first): "
+        "`failed` with its error says the channel needs fixing",
+    )
 
     @classmethod
-    def of(cls, channel: ChannelRecord, *, secrets: bool = True) -> ChannelOut:
-        """The shape of ``channel``; ``secrets=False`` masks what could be a credential
-        (a webhook's secret and header values, the URL's path and query, where services
-        such as Slack and Discord put their tokens, and all of an Apprise URL but its
-        scheme) for readers that may not change it."""
+    def of(
+        cls, channel: ChannelRecord, *, secrets: bool = True, last: LastAttempt | None = None
+    ) -> ChannelOut:
+        """The shape of ``channel`` with ``last``, its newest delivery attempt;
+        ``secrets=False`` masks what could be a credential (a webhook's secret and header
+        values, the URL's path and query, where services such as Slack and Discord put
+        their tokens, and all of an Apprise URL but its scheme, and the same in the
+        attempt's error) for readers that may not change it."""
         settings = channel.settings if secrets else _masked_settings(channel.kind, channel.settings)
+        attempt = None
+        if last is not None:
+            error = last.error
+            if error is not None and not secrets:
+                error = mask_error(channel.kind, dict(channel.settings), error)
+            attempt = ChannelAttemptOut(
+                at=last.started_at, outcome=last.outcome, status=last.http_status, error=error
+            )
         return cls(
             uuid=channel.uuid,
             name=channel.name,
@@ -361,6 +398,7 @@ class ChannelOut(BaseModel):
             managed_by=channel.managed_by,
             created_at=channel.created_at,
             updated_at=channel.updated_at,
+            last_attempt=attempt,
         )
 
 

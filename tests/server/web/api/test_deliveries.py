@@ -1,5 +1,6 @@
 """``GET /deliveries`` on both databases: attempts written by the delivery worker's own
-storage call, listed newest first, filtered, paged and masked for read-only keys."""
+storage call, listed newest first, filtered, paged and masked for read-only keys; each
+channel in `/channels` shows its newest attempt."""
 
 from __future__ import annotations
 
@@ -215,3 +216,34 @@ async def test_read_only_keys_see_error_texts_masked_like_channels(
         None,
         "HTTP 503 from http://127.0.0.1:9/********: busy",
     ]
+
+
+async def test_each_channel_shows_its_newest_attempt(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, db: Database
+) -> None:
+    await _history(db)
+    refused = {
+        "at": "2026-12-01T03:00:01+00:00",
+        "outcome": "failed",
+        "status": 401,
+        "error": f"HTTP 401: signature {SECRET} refused",
+    }
+    delivered = {"at": "2026-12-01T03:00:01+00:00", "outcome": "delivered", "status": 250}
+    ops = await client.get(f"{API}/channels/ops")
+    assert ops.json()["last_attempt"] == refused
+    listed = {
+        c["name"]: c["last_attempt"]
+        for c in (await client.get(f"{API}/channels")).json()["channels"]
+    }
+    assert listed == {"mail": delivered | {"error": None}, "ops": refused}
+    masked = (await reader.get(f"{API}/channels/ops")).json()["last_attempt"]
+    assert masked == refused | {"error": "HTTP 401: signature ******** refused"}
+    changed = await client.patch(f"{API}/channels/ops", json={"timeout": "5s"})
+    assert changed.json()["last_attempt"] == refused
+
+    new = await client.post(
+        f"{API}/channels", json={"name": "fresh", "kind": "webhook", "url": TOKEN_URL}
+    )
+    assert new.status_code == 201
+    assert new.json()["last_attempt"] is None
+    assert (await client.get(f"{API}/channels/fresh")).json()["last_attempt"] is None

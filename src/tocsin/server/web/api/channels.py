@@ -1,4 +1,5 @@
-"""``/api/v1/channels``: list, create, read, change and delete notification channels."""
+"""``/api/v1/channels``: list, create, read, change and delete notification channels; each
+is shown with its newest delivery attempt, so a channel whose alerts fail stands out."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tocsin.server.storage.channels import (
     list_channels,
     update_channel,
 )
+from tocsin.server.storage.last_attempts import last_attempts
 from tocsin.server.storage.rows import ChannelRecord
 from tocsin.server.storage.shapes import ChannelOut
 from tocsin.server.web.api.auth import AuthenticatedRoute, may_see_secrets, server_state
@@ -65,10 +67,14 @@ async def list_page(
     state = server_state(request)
     async with state.database.read() as conn:
         found = await list_channels(conn, state.project.id, after=after, limit=limit + 1)
-    page = cut("channels", found, limit, lambda channel: channel.name)
+        page = cut("channels", found, limit, lambda channel: channel.name)
+        last = await last_attempts(conn, [channel.id for channel in page.items])
     secrets = may_see_secrets(request)
     return ChannelPage(
-        channels=[ChannelOut.of(channel, secrets=secrets) for channel in page.items],
+        channels=[
+            ChannelOut.of(channel, secrets=secrets, last=last.get(channel.id))
+            for channel in page.items
+        ],
         next=next_url(request, response, page.next_cursor),
     )
 
@@ -97,7 +103,8 @@ async def read(request: Request, key: str) -> ChannelOut:
     state = server_state(request)
     async with state.database.read() as conn:
         channel = await get_channel(conn, state.project.id, _key(key))
-    return ChannelOut.of(channel, secrets=may_see_secrets(request))
+        last = await last_attempts(conn, [channel.id])
+    return ChannelOut.of(channel, secrets=may_see_secrets(request), last=last.get(channel.id))
 
 
 @router.patch(
@@ -118,7 +125,8 @@ async def change(request: Request, key: str, body: ChannelPatch) -> ChannelOut:
         channel = await update_channel(
             conn, state.project.id, current.uuid, spec, datetime.now(UTC), owner
         )
-    return ChannelOut.of(channel)
+        last = await last_attempts(conn, [channel.id])
+    return ChannelOut.of(channel, last=last.get(channel.id))
 
 
 @router.delete(
