@@ -1,5 +1,6 @@
 """`tocsin channel test|list` and `tocsin deliveries`, locally (both databases) and through
-a real server's API, against real local receivers.
+a real server's API, against real local receivers; `channel list` shows each channel's
+newest delivery attempt.
 
 Each command runs in a worker thread with its own event loop, as in its own process,
 while the receivers and the server run in the test's loop.
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -125,6 +127,32 @@ async def test_deliveries_locally_as_a_table_and_as_json(db: Database, env: Env)
     assert "no channel 'nope'" in missing.stderr
 
 
+async def test_channel_list_locally_shows_each_channels_newest_attempt(
+    db: Database, env: Env
+) -> None:
+    await _history(db)
+    await _channel(db, name="quiet", kind="webhook", url="http://127.0.0.1:9/hook")
+    listed = await tocsin(env, "channel", "list")
+    assert listed.exit_code == 0, listed.output
+    assert [re.split(r"\s{2,}", line) for line in listed.stdout.splitlines()] == [
+        ["NAME", "KIND", "DESTINATION", "LAST ATTEMPT (UTC)"],
+        ["mail", "email", "a@b.io", "delivered 2026-12-01 03:00:01, SMTP 250"],
+        [
+            "ops",
+            "webhook",
+            TOKEN_URL,
+            f"failed 2026-12-01 03:00:01: HTTP 401: signature {SECRET} refused",
+        ],
+        ["quiet", "webhook", "http://127.0.0.1:9/hook", "-"],
+    ]
+    whole = json.loads((await tocsin(env, "channel", "list", "--json")).stdout)
+    assert [c["last_attempt"] and c["last_attempt"]["outcome"] for c in whole] == [
+        "delivered",
+        "failed",
+        None,
+    ]
+
+
 async def test_channel_test_and_deliveries_through_a_server(
     database_url: str, tmp_path: Path
 ) -> None:
@@ -158,9 +186,15 @@ async def test_channel_test_and_deliveries_through_a_server(
         None,
         "HTTP 503 from http://127.0.0.1:9/********: busy",
     ]
-    assert listed.stdout.splitlines() == [
-        "NAME  KIND     DESTINATION",
-        f"hook  webhook  http://127.0.0.1:{hook.url.split(':')[2].split('/')[0]}/********",
-        "mail  email    a@b.io",
-        "ops   webhook  http://127.0.0.1:9/********",
+    hook_url = f"http://127.0.0.1:{hook.url.split(':')[2].split('/')[0]}/********"
+    assert [re.split(r"\s{2,}", line) for line in listed.stdout.splitlines()] == [
+        ["NAME", "KIND", "DESTINATION", "LAST ATTEMPT (UTC)"],
+        ["hook", "webhook", hook_url, "-"],
+        ["mail", "email", "a@b.io", "delivered 2026-12-01 03:00:01, SMTP 250"],
+        [
+            "ops",
+            "webhook",
+            "http://127.0.0.1:9/********",
+            "failed 2026-12-01 03:00:01: HTTP 401: signature ******** refused",
+        ],
     ]

@@ -72,7 +72,7 @@ def test_command(name: str, as_json: bool, url: str | None) -> None:
 @click.option("--url", metavar="URL", help=_URL_HELP)
 @friendly_errors
 def list_command(as_json: bool, url: str | None) -> None:
-    """List the channels: name, kind and where alerts go."""
+    """List the channels: name, kind, where alerts go and how the newest one fared."""
     from tocsin.server.config.backends import Backend, Json
     from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
@@ -88,8 +88,9 @@ def list_command(as_json: bool, url: str | None) -> None:
     if not found:
         click.echo("no channels yet: describe some in tocsin.yaml and run `tocsin apply -f`")
         return
-    rows = [("NAME", "KIND", "DESTINATION")] + [
-        (str(c.get("name", "")), str(c.get("kind", "")), _destination(c)) for c in found
+    rows = [("NAME", "KIND", "DESTINATION", "LAST ATTEMPT (UTC)")] + [
+        (str(c.get("name", "")), str(c.get("kind", "")), _destination(c), _last_attempt(c))
+        for c in found
     ]
     for line in table(rows):
         click.echo(line)
@@ -100,6 +101,22 @@ def _destination(channel: Mapping[str, Any]) -> str:
     if isinstance(to, list):
         return ", ".join(str(address) for address in to)
     return str(channel.get("url") or "-")
+
+
+def _last_attempt(channel: Mapping[str, Any]) -> str:
+    """``delivered 2026-12-01 03:00:01, HTTP 200``, ``failed 2026-12-01 03:00:01: <the
+    error>``, or ``-`` before the first attempt."""
+    last = channel.get("last_attempt")
+    if not isinstance(last, Mapping):
+        return "-"
+    at = str(last.get("at", ""))[:19].replace("T", " ")
+    line = f"{last.get('outcome', '?')} {at}"
+    status = last.get("status")
+    if last.get("error"):  # it names the status, if any
+        line += f": {last['error']}"
+    elif status is not None:
+        line += f", {'SMTP' if channel.get('kind') == 'email' else 'HTTP'} {status}"
+    return line
 
 
 def table(rows: Sequence[tuple[str, ...]]) -> list[str]:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncConnection
 
     from tocsin.server.storage.database import Database
+    from tocsin.server.storage.last_attempts import LastAttempt
     from tocsin.server.storage.rows import ChannelRecord, MonitorRecord
     from tocsin.settings import SmtpSettings
 
@@ -143,9 +144,11 @@ class _LocalSession:
 
     async def list_channels(self) -> list[Json]:
         from tocsin.server.storage import channels
+        from tocsin.server.storage.last_attempts import last_attempts
 
         records = await channels.list_channels(self.conn, self.project_id)
-        return [_channel_json(record) for record in records]
+        last = await last_attempts(self.conn, [record.id for record in records])
+        return [_channel_json(record, last.get(record.id)) for record in records]
 
     async def list_monitors(self) -> list[Json]:
         from tocsin.server.storage import monitors
@@ -219,10 +222,10 @@ def window_json(window: Json) -> Json:
     return {**window, "uuid": window.get("name")}
 
 
-def _channel_json(record: ChannelRecord) -> Json:
+def _channel_json(record: ChannelRecord, last: LastAttempt | None = None) -> Json:
     from tocsin.server.storage.shapes import ChannelOut, as_json
 
-    return as_json(ChannelOut.of(record))
+    return as_json(ChannelOut.of(record, last=last))
 
 
 class LocalBackend:
