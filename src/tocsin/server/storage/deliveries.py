@@ -15,6 +15,7 @@ process, where separate statements cost no round trips.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -219,28 +220,33 @@ def claim_due(
     ]
 
 
+# One fixed text whatever the number of ids (an IN list would be a new statement, to
+# parse and plan, for each length): a JSON array on SQLite, an array on PostgreSQL.
+_OLDER_PENDING_SQLITE = (
+    "SELECT n.id, o.id FROM notifications n JOIN notifications o "
+    "ON o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
+    "AND o.status = 'pending' AND o.id < n.id "
+    "WHERE n.id IN (SELECT value FROM json_each(?))"
+)
+_OLDER_PENDING_PG = (
+    "SELECT n.id, o.id FROM notifications n JOIN notifications o "
+    "ON o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
+    "AND o.status = 'pending' AND o.id < n.id "
+    "WHERE n.id = ANY($1::int8[])"
+)
+
+
 async def older_pending(conn: AsyncConnection, ids: Sequence[int]) -> list[tuple[int, int]]:
     """``(id, older_id)`` for each of the notifications ``ids`` and each older pending
     notification of the same channel and monitor (usually none)."""
-    older = notifications.alias("older")
-    found: list[tuple[int, int]] = []
-    for start in range(0, len(ids), _CHUNK):
-        query = (
-            select(notifications.c.id, older.c.id)
-            .select_from(notifications)
-            .join(
-                older,
-                and_(
-                    older.c.channel_id == notifications.c.channel_id,
-                    older.c.monitor_id == notifications.c.monitor_id,
-                    older.c.status == _PENDING,
-                    older.c.id < notifications.c.id,
-                ),
-            )
-            .where(notifications.c.id.in_(ids[start : start + _CHUNK]))
-        )
-        found.extend((row[0], row[1]) for row in (await conn.execute(query)).all())
-    return found
+    if not ids:
+        return []
+    key: Any = list(ids)
+    sql = _OLDER_PENDING_PG
+    if conn.dialect.name == "sqlite":
+        key, sql = json.dumps(key), _OLDER_PENDING_SQLITE
+    rows: Sequence[Any] = (await conn.exec_driver_sql(sql, (key,))).all()
+    return [(int(row[0]), int(row[1])) for row in rows]
 
 
 def extend_claims(conn: Connection, ids: Sequence[int], until: datetime) -> None:
