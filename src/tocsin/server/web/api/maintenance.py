@@ -32,6 +32,7 @@ from tocsin.server.storage.policy_state import wake_now
 from tocsin.server.web.api.auth import AuthenticatedRoute, server_state
 from tocsin.server.web.api.holds import HoldOut
 from tocsin.server.web.api.schemas import (
+    NAME_PATTERN,
     NOT_FOUND,
     WRITE_RESPONSES,
     Duration,
@@ -62,7 +63,7 @@ WindowName = Annotated[
     str,
     Path(
         description="the window's name",
-        pattern="^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$",
+        pattern=NAME_PATTERN,
         max_length=NAME_MAX,
     ),
 ]

@@ -108,19 +108,18 @@ _NO_NUL = "^[^\\u0000]*$"
 # Not white space to Python (which trims names and URLs) nor to JSON Schema's regexes,
 # which differ on \x1c-\x1f and \x85; and not NUL.
 _BLANK = "\\s\\u0000\\u001c-\\u001f\\u0085"
+# Something besides white space (names are trimmed), and no NUL: for every name, in a
+# body or in a path.
+NAME_PATTERN = f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$"
 _TEXT: JsonDict = {"type": "string", "pattern": _NO_NUL}
 _NAME: JsonDict = {
     "type": "string",
     "minLength": 1,
     "maxLength": NAME_MAX,
-    # Something besides white space (names are trimmed), and no NUL.
-    "pattern": f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$",
+    "pattern": NAME_PATTERN,
 }
 # Each item is trimmed, so it needs something besides white space.
-_NAMES: JsonDict = {
-    "type": "array",
-    "items": {"type": "string", "pattern": f"^[^\\u0000]*[^{_BLANK}][^\\u0000]*$"},
-}
+_NAMES: JsonDict = {"type": "array", "items": {"type": "string", "pattern": NAME_PATTERN}}
 _SLUG: JsonDict = {"type": "string", "pattern": "^[a-z0-9_-]{1,100}$"}
 _URL: JsonDict = {"type": "string", "pattern": f"^https?://[^/{_BLANK}][^\\u0000]*$"}
 # Any scheme: an Apprise URL (tgram://..., pagerduty://...), or http(s) for the others.
