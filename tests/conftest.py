@@ -3,7 +3,8 @@
 - ``postgres_url``: a fresh PostgreSQL database for this test session, dropped at the end.
 - ``redis_url``: a Redis database number claimed for one test (several test runs can share
   the machine's Redis), flushed before and after.
-- ``free_port()``: a TCP port on 127.0.0.1 nobody listens on.
+- ``free_port()``: a TCP port on 127.0.0.1 nobody listens on, below the ephemeral range
+  and in a slice of its own per xdist worker.
 - ``venv_bin(name)``: a console script (``rq``, ``celery``, ``gunicorn``) of the virtualenv
   running the tests, found from ``sys.executable`` wherever that virtualenv lives.
 """
@@ -30,8 +31,53 @@ REDIS_TEST_DBS = range(1, 16)
 REDIS_CLAIM_SECONDS = 600
 
 
+# Ports handed out lie below the kernel's ephemeral range: outgoing connections take their
+# local port from that range, so one of them could take a port handed out here before the
+# test binds it (a full run once failed so: a server's port was an HTTP client's local
+# port by then). Each xdist worker draws from a slice of its own, so two workers never
+# hand out the same port, and a process does not hand out a port twice in a row.
+_PORTS_FROM = 10_000
+_HANDED_OUT: list[int] = []
+_REMEMBERED = 1000
+
+
+def _ephemeral_start() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def _port_slice() -> range:
+    """This process's ports: its xdist worker's share of those below the ephemeral range."""
+    end = _ephemeral_start()
+    if end - _PORTS_FROM < 1000:
+        return range(0)  # an unusual range: let the kernel choose
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    span = (end - _PORTS_FROM) // count
+    start = _PORTS_FROM + index * span
+    return range(start, start + span)
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now and that no outgoing connection
+    will take (see ``_PORTS_FROM``)."""
+    ports = _port_slice()
+    for _ in range(200 if ports else 0):
+        port = secrets.choice(ports)
+        if port in _HANDED_OUT:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _HANDED_OUT.append(port)
+        del _HANDED_OUT[:-_REMEMBERED]
+        return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
