@@ -23,6 +23,11 @@ _URL_HELP = (
 )
 
 
+def _status(kind: object, status: object) -> str:
+    """``SMTP 250`` for an email channel's reply code, else ``HTTP 200``."""
+    return f"{'SMTP' if kind == 'email' else 'HTTP'} {status}"
+
+
 def describe_answer(answer: Mapping[str, Any]) -> str:
     """The answer to a test in one line: what happened, how long it took, what the
     receiver said and, for a failure, whether real alerts would be retried."""
@@ -31,7 +36,7 @@ def describe_answer(answer: Mapping[str, Any]) -> str:
     line = f"{name} ({kind}): {outcome} in {answer.get('duration_ms', '?')} ms"
     status = answer.get("status")
     if status is not None:
-        line += f", {'SMTP' if kind == 'email' else 'HTTP'} {status}"
+        line += f", {_status(kind, status)}"
     if answer.get("error"):
         line += f": {answer['error']}"
     permanent = answer.get("permanent")
@@ -115,7 +120,7 @@ def _last_attempt(channel: Mapping[str, Any]) -> str:
     if last.get("error"):  # it names the status, if any
         line += f": {last['error']}"
     elif status is not None:
-        line += f", {'SMTP' if channel.get('kind') == 'email' else 'HTTP'} {status}"
+        line += f", {_status(channel.get('kind'), status)}"
     return line
 
 
