@@ -22,11 +22,13 @@ async def pending_alerts(
     url: str = "http://127.0.0.1:9/",
     channel: dict[str, Any] | None = None,
     same_monitor: bool = False,
+    prefix: str = "",
 ) -> tuple[int, list[int]]:
     """A webhook channel to ``url`` (or the ``channel`` described) and ``count`` pending,
     unclaimed notifications to it, due at ``due``, each of its own monitor (of one
     monitor, to be sent in order, with ``same_monitor``); returns the channel id and the
-    notification ids."""
+    notification ids. ``prefix`` starts the monitors' names and the idempotency keys, so
+    several calls can fill one database."""
     async with db.write() as conn:
         project = await default_project(conn)
         spec = channel_spec(channel or {"name": "ops", "kind": "webhook", "url": url})
@@ -34,7 +36,7 @@ async def pending_alerts(
         ids = []
         for n in range(count):
             if n == 0 or not same_monitor:
-                name = "job" if same_monitor else f"job-{n}"
+                name = f"{prefix}job" if same_monitor else f"{prefix}job-{n}"
                 monitor = await create_monitor(conn, project.id, monitor_spec({"name": name}), due)
             result = await conn.execute(
                 insert(notifications)
@@ -42,7 +44,7 @@ async def pending_alerts(
                     monitor_id=monitor.id,
                     channel_id=made.id,
                     kind="down",
-                    idempotency_key=f"key-{n}",
+                    idempotency_key=f"{prefix}key-{n}",
                     payload={"n": n},
                     status="pending",
                     attempts=0,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -57,3 +57,28 @@ async def test_an_alert_queued_too_long_behind_its_channel_is_retried_not_sent(
         row = (await conn.execute(select(notifications).where(notifications.c.id == second))).one()
     assert (row.status, row.claimed_until) == ("pending", None)
     assert row.next_attempt_at > waited.started_at  # backoff before the next try
+
+
+async def test_channels_that_fill_the_pool_do_not_hold_back_another(db: Database) -> None:
+    release = asyncio.Event()
+    now = datetime.now(UTC)
+    async with receiver(held_until(release)) as hung, receiver() as healthy:
+        stuck = {"name": "stuck", "kind": "webhook", "url": hung.url, "timeout": "60s"}
+        await pending_alerts(db, 3, now, channel=stuck, prefix="stuck-")
+        # Due once the stuck channel's sends hold the pool's only slot.
+        _, [watched] = await pending_alerts(
+            db, 1, now + timedelta(seconds=0.5), healthy.url, prefix="ops-"
+        )
+        worker = DeliveryWorker(db, concurrency=1, per_channel=2)
+        worker.start()
+        try:
+            [alert] = await healthy.wait_for(1, timeout=8)
+            # Both sends to the hung receiver were still unanswered: its channel's own
+            # slot and the pool's only one.
+            assert (len(hung.requests), hung.answered) == (2, 0)
+            [delivered] = await _attempts(db, 1)
+        finally:
+            release.set()
+            await worker.stop()
+    assert alert.headers["Idempotency-Key"] == "ops-key-0"
+    assert (delivered.notification_id, delivered.outcome) == (watched, AttemptOutcome.DELIVERED)

@@ -15,8 +15,10 @@ handed over from a flip waits for the pair's earlier alerts in this process
 another process) it is given back unsent and claimed once that one is done.
 
 Channels are isolated from each other: a channel has at most ``per_channel`` sends in
-flight (within the global ``concurrency``) and its alerts queue behind its own, never
-behind another channel's, so a hung receiver delays only its own alerts. The claim loop
+flight and its alerts queue behind its own, never behind another channel's, so a hung
+receiver delays only its own alerts. A channel's first send in flight uses a slot of its
+own; the others share a pool of ``concurrency`` (``send_slots``), so channels that hang
+can fill the pool but never stop another channel's alerts. The claim loop
 leaves channels that are at their cap alone, and an alert that waited half its claim
 for a turn is not sent then but noted and retried later, without using up one of its
 attempts: a claim never runs out under an alert that is still queued here.
@@ -33,13 +35,14 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tocsin.errors import DeliveryError
 from tocsin.server.alerts.channels import CHANNELS, Channel, channel_for
 from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.delivery_order import Chain, Pair, PairOrder, blocked
+from tocsin.server.alerts.send_slots import ChannelSlot, SendSlots
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.states import CLAIM_SECONDS
 from tocsin.server.storage.claimed import ClaimedAlert
@@ -77,9 +80,11 @@ def backoff(attempts: int) -> timedelta:
 
 @dataclass
 class _Channel:
-    """A channel's share of the pool: its send slots and its alerts queued or in flight."""
+    """A channel's share of the pool: its cap on sends in flight, its own send slot and
+    its alerts queued or in flight."""
 
     slots: asyncio.Semaphore
+    own: ChannelSlot = field(default_factory=ChannelSlot)
     queued: int = 0
 
 
@@ -103,8 +108,9 @@ class _Batch:
 
 
 class DeliveryWorker:
-    """Sends claimed notifications, at most ``per_channel`` at a time per channel and
-    ``concurrency`` in all, each channel and monitor's in order; an alert not started
+    """Sends claimed notifications, at most ``per_channel`` at a time per channel, each
+    channel's first in a slot of its own and the others in a pool of ``concurrency``
+    shared slots, each channel and monitor's in order; an alert not started
     within ``queue_seconds`` (default: half of ``claim_seconds``) of being queued is
     noted and retried instead. ``channels`` are the senders by kind: a server passes
     ``senders(settings.smtp)`` so email alerts reach its SMTP server."""
@@ -113,7 +119,7 @@ class DeliveryWorker:
         self,
         database: Database,
         *,
-        concurrency: int = 100,
+        concurrency: int = 400,
         per_channel: int = 20,
         batch_size: int = 500,
         claim_seconds: float = CLAIM_SECONDS,
@@ -135,7 +141,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._client: HttpClient | None = None
         self._sending: set[asyncio.Task[object]] = set()
-        self._limit = asyncio.Semaphore(concurrency)
+        self._slots = SendSlots(concurrency)
         self._channels: dict[int, _Channel] = {}
         self._passed_over: frozenset[int] = frozenset()
         self._order = PairOrder()
@@ -331,7 +337,7 @@ class DeliveryWorker:
                     self._waiting.add(chain.pair)
                     continue
                 async with channel.slots:
-                    sent = await self._send(alert, send_by)
+                    sent = await self._send(alert, send_by, channel.own)
                 attempt = _attempt(alert, sent, datetime.now(UTC), self._rng())
                 batch.attempts.append((alert, attempt))
                 clear = attempt.outcome is not AttemptOutcome.RETRY
@@ -350,9 +356,10 @@ class DeliveryWorker:
                 if attempt.sent:
                     self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
 
-    async def _send(self, alert: ClaimedAlert, send_by: float) -> _Sent:
+    async def _send(self, alert: ClaimedAlert, send_by: float, own: ChannelSlot) -> _Sent:
         assert self._client is not None
-        async with self._limit:
+        shared = await self._slots.acquire(own)
+        try:
             started_at, started = datetime.now(UTC), time.monotonic()
             if started > send_by:
                 waited = DeliveryError(
@@ -369,6 +376,8 @@ class DeliveryWorker:
             except Exception as exc:  # a sender bug must not stop the other alerts
                 logger.exception("channel sender crashed notification=%s", alert.id)
                 status, error = None, DeliveryError(f"{type(exc).__name__}: {exc}")
+        finally:
+            self._slots.release(own, shared)
         return _Sent(started_at, time.monotonic() - started, error, status)
 
 
