@@ -1,11 +1,14 @@
 """Alerts at scale: 10,000 heartbeats go silent together across 10 webhook channels, one hung.
 
 Starts a real ``tocsin server`` subprocess and 10 webhook receivers in a second
-subprocess (aiohttp on 127.0.0.1, one port each, so the pings this script sends never
-slow the receivers down). Receiver 0 is hung: it accepts each request and never
-answers. 10,000 heartbeat monitors (period 2 s, grace 1 s) are created and pinged once,
-interleaved over the channels, then left silent, so all of them go down within the few
-seconds the pings took.
+subprocess (127.0.0.1, one port each, so the pings this script sends never slow the
+receivers down). The receivers are a bare HTTP/1.1 server on asyncio's protocols, not a
+web framework: they share the machine's cores with the server under test, while a real
+Slack or webhook endpoint runs elsewhere. They answer at once, or ``--receiver-delay``
+seconds after each alert, as a remote endpoint would. Receiver 0 is hung: it accepts
+each request and never answers. 10,000 heartbeat monitors (period 2 s, grace 1 s) are
+created and pinged once, interleaved over the channels, then left silent, so all of them
+go down within the few seconds the pings took.
 
 Reading of "10,000 monitors go down together across 10 channels": each monitor has one
 channel, the monitors spread evenly over the 10 channels, so 10,000 alerts in all, 1,000
@@ -30,6 +33,7 @@ is printed with each run. Each run stops by itself (``--timeout``) and removes i
 scratch database.
 
     .venv/bin/python bench/alerts.py [--monitors 10000] [--only sqlite|postgresql]
+        [--receiver-delay SECONDS]
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
+import json
 import os
 import subprocess
 import sys
@@ -45,7 +51,7 @@ import time
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from _common import (
@@ -74,30 +80,89 @@ QUIET_MONITORS = 2000  # pinged first to measure what a ping costs the server
 SPY_SECONDS = 10  # the pings and the burst's deliveries, with room to spare
 TARGET_P99_SECONDS = 1.0
 
+# What a receiver records of an alert: channel index, arrival as Unix time, the monitor's
+# last_ping_at, flip.at and the idempotency key.
+Arrival = tuple[int, float, str, str, str]
+
 
 # --- the receivers' process
 
 
-async def serve_receivers(control_port: int, ports: list[int]) -> None:
-    """Receiver ``i`` on ``ports[i]``; ``GET /status`` and ``GET /arrivals`` on
-    ``control_port`` report what they got. Receiver ``HUNG`` holds every request."""
-    # (channel index, arrival as Unix time, last_ping_at, flip.at, idempotency key)
-    arrivals: list[tuple[int, float, str, str, str]] = []
-    hung = {"requests": 0}
-    never = asyncio.Event()
+class HookProtocol(asyncio.Protocol):
+    """One connection to receiver ``index``: a bare HTTP/1.1 server (keep-alive,
+    ``Content-Length`` bodies), so the receivers take little of the CPU the server under
+    test shares with them. It records each alert as its head arrives and answers
+    ``200 ok`` ``delay`` seconds later (a remote endpoint's round trip); the ``HUNG``
+    receiver reads requests and never answers."""
 
-    async def hook(request: web.Request) -> web.Response:
-        index = int(request.match_info["index"])
-        if index == HUNG:
-            hung["requests"] += 1
-            await never.wait()
-        arrived = time.time()
-        body = await request.json()
-        monitor, flip = body["monitor"], body["flip"]
-        arrivals.append(
-            (index, arrived, monitor["last_ping_at"], flip["at"], body["idempotency_key"])
+    def __init__(
+        self, index: int, arrivals: list[Arrival], hung: dict[str, int], delay: float
+    ) -> None:
+        self.index = index
+        self.delay = delay
+        self.arrivals = arrivals
+        self.hung = hung
+        self.buffer = bytearray()
+        self.arrived: float | None = None
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is no subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            if self.arrived is None:
+                self.arrived = time.time()
+            length = 0
+            for line in bytes(self.buffer[:end]).split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+                elif name.strip().lower() == b"transfer-encoding":
+                    self.answer(b"400 Bad Request", close=True)  # never sent by tocsin
+                    return
+            if len(self.buffer) < end + 4 + length:
+                return  # the rest of the body is on its way
+            body = bytes(self.buffer[end + 4 : end + 4 + length])
+            del self.buffer[: end + 4 + length]
+            arrived, self.arrived = self.arrived, None
+            if self.index == HUNG:
+                self.hung["requests"] += 1
+                continue  # held until the server's timeout closes the connection
+            alert = json.loads(body)
+            monitor, flip = alert["monitor"], alert["flip"]
+            self.arrivals.append(
+                (self.index, arrived, monitor["last_ping_at"], flip["at"], alert["idempotency_key"])
+            )
+            if self.delay > 0:
+                asyncio.get_running_loop().call_later(self.delay, self.answer, b"200 OK")
+            else:
+                self.answer(b"200 OK")
+
+    def answer(self, status: bytes, close: bool = False) -> None:
+        if self.transport is None:
+            return
+        self.transport.write(
+            b"HTTP/1.1 "
+            + status
+            + b"\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
+            + (b"Connection: close\r\n" if close else b"")
+            + b"\r\nok"
         )
-        return web.Response(text="ok")
+        if close:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # a delayed answer to a closed connection is dropped
+
+
+async def serve_receivers(control_port: int, ports: list[int], delay: float) -> None:
+    """Receiver ``i`` on ``ports[i]``, answering ``delay`` seconds after each request;
+    ``GET /status`` and ``GET /arrivals`` on ``control_port`` report what they got.
+    Receiver ``HUNG`` holds every request."""
+    arrivals: list[Arrival] = []
+    hung = {"requests": 0}
 
     async def status(_request: web.Request) -> web.Response:
         return web.json_response({"healthy": len(arrivals), "hung": hung["requests"]})
@@ -106,13 +171,16 @@ async def serve_receivers(control_port: int, ports: list[int]) -> None:
         return web.json_response(arrivals)
 
     app = web.Application()
-    app.router.add_post("/hook/{index}", hook)
     app.router.add_get("/status", status)
     app.router.add_get("/arrivals", got)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
-    for port in [control_port, *ports]:
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, "127.0.0.1", control_port).start()
+    loop = asyncio.get_running_loop()
+    for index, port in enumerate(ports):
+        await loop.create_server(
+            functools.partial(HookProtocol, index, arrivals, hung, delay), "127.0.0.1", port
+        )
     print("ready", flush=True)
     await asyncio.Event().wait()  # until terminated
 
@@ -172,7 +240,8 @@ async def hung_channel_state(database_url: str) -> tuple[Counter[str], Counter[s
 class ReceiverProcess:
     """The receivers' subprocess and its control endpoint."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
         self.control = f"http://127.0.0.1:{free_port()}"
         self.ports = [free_port() for _ in range(CHANNELS)]
         self.process: subprocess.Popen[str] | None = None
@@ -186,7 +255,14 @@ class ReceiverProcess:
         """Start the receivers and wait until they listen."""
         control_port = self.control.rsplit(":", 1)[1]
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--serve-receivers", control_port, *map(str, self.ports)],
+            [
+                sys.executable,
+                __file__,
+                "--serve-receivers",
+                str(self.delay),
+                control_port,
+                *map(str, self.ports),
+            ],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -220,14 +296,19 @@ async def wait_healthy(
 
 
 async def measure(
-    server: ServerProcess, count: int, timeout: float, linger: float, spy: str | None = None
+    server: ServerProcess,
+    count: int,
+    timeout: float,
+    linger: float,
+    spy: str | None = None,
+    receiver_delay: float = 0.0,
 ) -> dict[str, Any]:
     """Set up receivers, channels and monitors, ping once, wait for the alerts."""
     assert server.process is not None
     pid = server.process.pid
     hung_count = len(range(HUNG, count, CHANNELS))
     expected = count - hung_count
-    receivers = ReceiverProcess()
+    receivers = ReceiverProcess(receiver_delay)
     await receivers.start()
     try:
         async with aiohttp.ClientSession() as control:
@@ -360,7 +441,9 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
     server.start()
     try:
         spy = str(Path(args.spy) / f"alerts-{label}.txt") if args.spy else None
-        result = run(measure(server, args.monitors, args.timeout, args.linger, spy))
+        result = run(
+            measure(server, args.monitors, args.timeout, args.linger, spy, args.receiver_delay)
+        )
     finally:
         server.stop()
     assert isinstance(result, dict)
@@ -369,9 +452,10 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
 
 def main() -> None:
     if sys.argv[1:2] == ["--serve-receivers"]:
-        control, *ports = (int(port) for port in sys.argv[2:])
+        delay = float(sys.argv[2])
+        control, *ports = (int(port) for port in sys.argv[3:])
         with contextlib.suppress(KeyboardInterrupt):
-            run(serve_receivers(control, ports))
+            run(serve_receivers(control, ports, delay))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--monitors", type=int, default=10_000)
@@ -391,6 +475,14 @@ def main() -> None:
         metavar="DIR",
         help=f"record the server with py-spy for {SPY_SECONDS} s from the burst's first ping, "
         "one file per database in DIR",
+    )
+    parser.add_argument(
+        "--receiver-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the healthy receivers answer this long after each alert arrives, as a remote "
+        "endpoint would (default 0)",
     )
     args = parser.parse_args()
     if args.only in (None, "sqlite"):
