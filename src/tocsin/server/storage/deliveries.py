@@ -222,18 +222,14 @@ def claim_due(
 
 # One fixed text whatever the number of ids (an IN list would be a new statement, to
 # parse and plan, for each length): a JSON array on SQLite, an array on PostgreSQL.
-_OLDER_PENDING_SQLITE = (
+_OLDER_PENDING = (
     "SELECT n.id, o.id FROM notifications n JOIN notifications o "
     "ON o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
-    "AND o.status = 'pending' AND o.id < n.id "
-    "WHERE n.id IN (SELECT value FROM json_each(?))"
+    "AND o.status = 'pending' AND o.id < n.id WHERE n.id "
 )
-_OLDER_PENDING_PG = (
-    "SELECT n.id, o.id FROM notifications n JOIN notifications o "
-    "ON o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
-    "AND o.status = 'pending' AND o.id < n.id "
-    "WHERE n.id = ANY($1::int8[])"
-)
+# Constant texts only: the ids go as one parameter.
+_OLDER_PENDING_SQLITE = _OLDER_PENDING + "IN (SELECT value FROM json_each(?))"  # noqa: S608
+_OLDER_PENDING_PG = _OLDER_PENDING + "= ANY($1::int8[])"
 
 
 async def older_pending(conn: AsyncConnection, ids: Sequence[int]) -> list[tuple[int, int]]:
