@@ -66,6 +66,7 @@ from _common import (
 from aiohttp import web
 from alert_latency import load_once
 from pings import cpu_seconds
+from plain_target import ANSWER
 from sqlalchemy import func, select
 from tests.conftest import free_port
 
@@ -83,6 +84,7 @@ TARGET_P99_SECONDS = 1.0
 # What a receiver records of an alert: channel index, arrival as Unix time, the monitor's
 # last_ping_at, flip.at and the idempotency key.
 Arrival = tuple[int, float, str, str, str]
+BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 
 
 # --- the receivers' process
@@ -117,10 +119,11 @@ class HookProtocol(asyncio.Protocol):
             length = 0
             for line in bytes(self.buffer[:end]).split(b"\r\n")[1:]:
                 name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
+                name = name.strip().lower()
+                if name == b"content-length":
                     length = int(value)
-                elif name.strip().lower() == b"transfer-encoding":
-                    self.answer(b"400 Bad Request", close=True)  # never sent by tocsin
+                elif name == b"transfer-encoding":  # never sent by tocsin
+                    self.answer(BAD_REQUEST)
                     return
             if len(self.buffer) < end + 4 + length:
                 return  # the rest of the body is on its way
@@ -136,21 +139,15 @@ class HookProtocol(asyncio.Protocol):
                 (self.index, arrived, monitor["last_ping_at"], flip["at"], alert["idempotency_key"])
             )
             if self.delay > 0:
-                asyncio.get_running_loop().call_later(self.delay, self.answer, b"200 OK")
+                asyncio.get_running_loop().call_later(self.delay, self.answer, ANSWER)
             else:
-                self.answer(b"200 OK")
+                self.answer(ANSWER)
 
-    def answer(self, status: bytes, close: bool = False) -> None:
+    def answer(self, response: bytes) -> None:
         if self.transport is None:
             return
-        self.transport.write(
-            b"HTTP/1.1 "
-            + status
-            + b"\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
-            + (b"Connection: close\r\n" if close else b"")
-            + b"\r\nok"
-        )
-        if close:
+        self.transport.write(response)
+        if response is BAD_REQUEST:
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
