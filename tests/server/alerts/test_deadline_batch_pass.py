@@ -1,5 +1,6 @@
-"""A deadline pass over many monitors at once: every one flips and alerts, in chunks that
-start small (the first alerts leave at once) and grow (few transactions in all)."""
+"""Deadlines over many monitors at once: every one flips and alerts, in chunks that start
+small (the first alerts leave at once) and grow (few transactions in all), those going
+down first, even when their deadline passes while earlier chunks are being written."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tocsin.server.storage.monitors import create_monitor
 from tocsin.server.storage.projects import default_project
 from tocsin.server.storage.tables import monitors, notifications
 from tocsin.server.watch import deadlines
-from tocsin.server.watch.deadlines import CHUNK, MAX_CHUNK, DeadlineResult, DeadlineWatch, chunked
+from tocsin.server.watch.deadlines import DeadlineResult, DeadlineWatch
 
 MONITORS = 450
 
@@ -51,14 +52,6 @@ async def silent_monitors(
                 next_deadline=due,
             )
         )
-
-
-def test_chunks_start_small_and_grow_to_the_largest() -> None:
-    due = list(range(5000))
-    chunks = chunked(due)
-    assert [len(chunk) for chunk in chunks] == [CHUNK, 200, 400, 800, *[MAX_CHUNK] * 3, 500]
-    assert [monitor for chunk in chunks for monitor in chunk] == due  # in order, all once
-    assert chunked([]) == []
 
 
 async def test_a_big_pass_alerts_every_monitor_chunk_by_chunk(db: Database) -> None:
@@ -136,44 +129,30 @@ async def test_monitors_going_down_go_first(db: Database) -> None:
     assert [await names_of(db, chunk) for chunk in chunks] == [{"quiet"}, {"other"}]
 
 
-async def test_a_burst_is_worked_off_in_passes_with_the_monitors_going_down_first(
+async def test_a_grace_ending_while_chunks_are_written_overtakes_the_grace_entries(
     db: Database, monkeypatch: Any
 ) -> None:
     monkeypatch.setattr(deadlines, "CHUNK", 5)
     monkeypatch.setattr(deadlines, "MAX_CHUNK", 10)
-    limit = 10 if db.is_sqlite else 10 * deadlines.PARALLEL_CHUNKS
+    monkeypatch.setattr(deadlines, "PARALLEL_CHUNKS", 1)
     now = datetime.now(UTC)
-    await silent_monitors(db, limit + 5, "grace", 61, now, prefix="late")
+    # 25 monitors start their grace; 5 others end theirs 0.1 s later.
+    await silent_monitors(db, 25, "up", 60, now - timedelta(seconds=0.5), prefix="quiet")
     await silent_monitors(
-        db, 5, "up", 60, now - timedelta(seconds=0.5), prefix="quiet", new_channel=False
+        db, 5, "grace", 61, now + timedelta(seconds=0.1), prefix="urgent", new_channel=False
     )
     watch = DeadlineWatch(db, base_url="http://x")
     await watch.reload()
-    first = await watch.fire_due(now)
-    # One pass flips at most a largest chunk per transaction it writes at once, those
-    # going down first; the rest stay due.
-    assert len(first.flips) == limit
-    assert {flip.new_state for flip in first.flips} == {MonitorState.DOWN}
-    # A monitor whose grace ends meanwhile overtakes the grace entries still waiting.
-    later = now + timedelta(seconds=0.2)
-    await silent_monitors(
-        db, 5, "grace", 61.1, now + timedelta(seconds=0.1), prefix="urgent", new_channel=False
-    )
-    await watch.reload()
     chunks = flipped_chunks(db)
-    second = await watch.fire_due(later)
-    # The pass after a backlog starts with a largest chunk: no small first one.
-    assert [await names_of(db, chunk) for chunk in chunks] == [{"late", "urgent"}, {"quiet"}][
-        : len(chunks)
-    ]
-    assert len(chunks[0]) == 10
-    if db.is_sqlite:  # the grace entries are left for the pass after
-        assert len(second.flips) == 10
-        third = await watch.fire_due(later)
-        assert {flip.new_state for flip in third.flips} == {MonitorState.GRACE}
-        assert len(third.flips) == 5
-    else:
-        assert len(second.flips) == 15
+    # The clock stands at `now` for the first chunk, then 0.2 s later.
+    result = await watch.fire_due(now, running_clock=lambda: 0.2 if chunks else 0.0)
+    names = [await names_of(db, chunk) for chunk in chunks]
+    assert [len(chunk) for chunk in chunks] == [5, 10, 10, 5]
+    assert names[0] == {"quiet"}
+    # The five going down lead the next chunk, ahead of the 20 grace entries still due.
+    assert await names_of(db, chunks[1][:5]) == {"urgent"}
+    assert names[1:] == [{"urgent", "quiet"}, {"quiet"}, {"quiet"}]
+    assert len(result.flips) == 30 and len(result.alerts) == 5
     async with db.read() as conn:
         states = dict(
             (
@@ -182,4 +161,32 @@ async def test_a_burst_is_worked_off_in_passes_with_the_monitors_going_down_firs
                 )
             ).all()
         )
-    assert states == {"down": limit + 10, "grace": 5}
+    assert states == {"down": 5, "grace": 25}
+
+
+async def test_a_backlog_is_written_in_chunks_side_by_side(db: Database, monkeypatch: Any) -> None:
+    monkeypatch.setattr(deadlines, "CHUNK", 5)
+    monkeypatch.setattr(deadlines, "MAX_CHUNK", 10)
+    now = datetime.now(UTC)
+    # Due a second ago: a backlog, so no chunk waits for others to gather more.
+    await silent_monitors(db, 45, "grace", 61, now - timedelta(seconds=1))
+    watch = DeadlineWatch(db, base_url="http://x")
+    await watch.reload()
+    writing = 0
+    most = 0
+    real = db.run_write
+
+    async def counted(work: Callable[..., Any], *args: Any) -> Any:
+        nonlocal writing, most
+        writing += 1
+        most = max(most, writing)
+        try:
+            return await real(work, *args)
+        finally:
+            writing -= 1
+
+    db.run_write = counted  # type: ignore[method-assign]
+    result = await watch.fire_due(now)
+    assert len(result.alerts) == 45
+    # Chunks of 5, 10, 10, 10, 10: SQLite writes one at a time, PostgreSQL up to four.
+    assert most == (1 if db.is_sqlite else deadlines.PARALLEL_CHUNKS)

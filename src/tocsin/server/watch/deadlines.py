@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -43,24 +44,27 @@ from tocsin.server.storage.hot_rows import DeadlineStateRow, DueMonitor
 logger = logging.getLogger(__name__)
 
 # Deadlines are processed in chunks, one transaction each; each chunk's alerts are sent
-# as soon as it commits. A pass's first chunk is small, so the first alerts leave at
-# once; the following ones grow up to MAX_CHUNK, so 10,000 monitors going down together
-# cost 13 transactions, not 100: a transaction's fixed part (begin, commit, the alert
-# policy's handful of statements, a delivery hand-over) is paid per chunk, not per row.
+# as soon as it commits. A chunk starts whenever a transaction slot is free (SQLite 1,
+# PostgreSQL PARALLEL_CHUNKS), with the monitors due at that moment, those going down
+# first: a deadline that passes while others are being written waits for a slot, never
+# for a whole batch of chunks to end. A run of chunks starts at CHUNK monitors, so the
+# first alerts of a burst leave at once, and each later chunk may take twice as many up
+# to MAX_CHUNK, so 10,000 monitors due together cost 13 transactions, not 100: a
+# transaction's fixed part (begin, commit, the alert policy's handful of statements, a
+# delivery hand-over) is paid per chunk, not per row.
 CHUNK = 100
 MAX_CHUNK = 1000
 # PostgreSQL: chunk transactions in flight at once.
 PARALLEL_CHUNKS = 4
-# A pass flips at most MAX_CHUNK monitors per transaction it can write at once (SQLite
-# 1, PostgreSQL PARALLEL_CHUNKS); the rest stay due and the next pass starts at once,
-# with largest chunks. Each pass sorts what is due again, so in a burst the monitors
-# going down overtake grace entries that came due earlier, and a deadline that passes
-# during a long burst waits for one pass, not for the whole burst.
+# While a chunk is being written, another starts only once the earliest deadline due has
+# waited this long (or the first chunk is done): deadlines that trickle in gather into
+# one transaction rather than taking one each.
+GATHER_SECONDS = 0.05
 
 
 @dataclass(frozen=True)
 class DeadlineResult:
-    """What one pass did."""
+    """What a run of chunks (one ``fire_due``) did."""
 
     flips: list[Flip]
     alerts: list[ClaimedAlert]
@@ -85,15 +89,13 @@ class DeadlineWatch:
         self.database = database
         self.base_url = base_url
         self.reload_seconds = reload_seconds
-        # Called after each committed chunk of a pass, with what it did.
+        # Called after each committed chunk, with what it did.
         self.on_fired = on_fired
         self._heap: list[tuple[datetime, int]] = []
         self._current: dict[int, datetime] = {}
         # Monitors whose held deadline ends their grace time (they go down then).
         self._ending_grace: set[int] = set()
         self._touched: set[int] = set()
-        # The last pass left due monitors for the next (a burst is being worked off).
-        self._backlog = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -156,7 +158,7 @@ class DeadlineWatch:
         await run_due_loop(
             "deadline watch",
             reload=self.reload,
-            fire_due=self.fire_due,
+            fire_due=self._fire_running,
             first_due=lambda: self._heap[0][0] if self._heap else None,
             wake=self._wake,
             reload_seconds=self.reload_seconds,
@@ -165,7 +167,7 @@ class DeadlineWatch:
 
     def _pop_due(self, now: datetime, limit: int) -> list[int]:
         """Up to ``limit`` monitors due by ``now``: those going down first, each group in
-        deadline order; the others due stay held for the next pass."""
+        deadline order; the others due stay held for the next chunk."""
         due: list[tuple[datetime, int]] = []
         while self._heap and self._heap[0][0] <= now:
             deadline, monitor_id = heapq.heappop(self._heap)
@@ -178,48 +180,87 @@ class DeadlineWatch:
         taken = [monitor_id for _, monitor_id in due[:limit]]
         for monitor_id in taken:
             del self._current[monitor_id]
-        self._backlog = len(due) > limit
         return taken
 
-    async def fire_due(self, now: datetime) -> DeadlineResult:
-        """Flip the monitors whose deadline passed by ``now``: at most ``MAX_CHUNK`` per
-        transaction written at once, those going down first; the rest are left due."""
+    def _seconds_to_start(self, now: datetime, writing: bool) -> float | None:
+        """How long until a chunk may start in a free slot (``None``: nothing is held).
+        With chunks being written (``writing``), the earliest deadline due first waits
+        ``GATHER_SECONDS``. The heap's top may be a stale entry: then a chunk starts
+        empty-handed, which only drops it."""
+        if not self._heap:
+            return None
+        start = self._heap[0][0] + timedelta(seconds=GATHER_SECONDS if writing else 0)
+        return max((start - now).total_seconds(), 0.0)
+
+    async def _fire_running(self, now: datetime) -> DeadlineResult:
+        """``fire_due`` with the clock running from ``now``, as the watch's loop fires."""
+        started = time.monotonic()
+        return await self.fire_due(now, running_clock=lambda: time.monotonic() - started)
+
+    async def fire_due(
+        self, now: datetime, *, running_clock: Callable[[], float] | None = None
+    ) -> DeadlineResult:
+        """Flip the monitors whose deadline passed by ``now``; with ``running_clock``
+        (seconds passed since ``now``) also those whose deadline passes while chunks are
+        being written. Return when nothing due is left and no chunk is being written, or
+        once ``reload_seconds`` have passed (the watch then reloads before going on).
+
+        A chunk starts in each free slot (SQLite 1, PostgreSQL ``PARALLEL_CHUNKS``) with
+        the monitors due at that moment, those going down first: the first of a run at
+        most ``CHUNK``, each next one twice as many, up to ``MAX_CHUNK``."""
         parallel = 1 if self.database.is_sqlite else PARALLEL_CHUNKS
-        # After a pass that left monitors due, the first chunk need not be small: the
-        # first alerts of the burst are already out.
-        first = MAX_CHUNK if self._backlog else CHUNK
-        chunks = chunked(self._pop_due(now, parallel * MAX_CHUNK), first)
-        # SQLite writes one transaction at a time anyway; on PostgreSQL chunks (disjoint
-        # monitors, so they never wait for each other) are written side by side.
-        slots = asyncio.Semaphore(parallel)
-        done = await asyncio.gather(
-            *(self._fire_chunk(chunk, now, slots) for chunk in chunks), return_exceptions=True
-        )
+        started = time.monotonic()
+        size = CHUNK
+        writing: set[asyncio.Task[DeadlineResult]] = set()
         flips: list[Flip] = []
         alerts: list[ClaimedAlert] = []
         failure: BaseException | None = None
-        for result in done:
-            if isinstance(result, BaseException):
-                failure = failure or result
-                continue
-            flips += result.flips
-            alerts += result.alerts
+        try:
+            while True:
+                at = now if running_clock is None else now + timedelta(seconds=running_clock())
+                starting = failure is None and time.monotonic() - started < self.reload_seconds
+                while starting and len(writing) < parallel:
+                    wait = self._seconds_to_start(at, bool(writing))
+                    if wait is None or wait > 0:
+                        break
+                    chunk = self._pop_due(at, size)
+                    if not chunk:
+                        break
+                    writing.add(asyncio.create_task(self._fire_chunk(chunk, at)))
+                    size = min(size * 2, MAX_CHUNK)
+                if not writing:
+                    break
+                timeout = None
+                if starting and len(writing) < parallel:
+                    timeout = self._seconds_to_start(at, True)
+                done, writing = await asyncio.wait(
+                    writing, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                for task in done:
+                    error = task.exception()
+                    if error is not None:
+                        failure = failure or error
+                        continue
+                    flips += task.result().flips
+                    alerts += task.result().alerts
+        finally:
+            # Only when cancelled (or failing) midway: the chunks still being written end too.
+            for task in writing:
+                task.cancel()
+            await asyncio.gather(*writing, return_exceptions=True)
         if failure is not None:
             raise failure
         return DeadlineResult(flips, alerts)
 
-    async def _fire_chunk(
-        self, chunk: list[int], now: datetime, slots: asyncio.Semaphore
-    ) -> DeadlineResult:
-        async with slots:
-            try:
-                deadlines, alerts, in_grace, changed = await self.database.run_write(
-                    self._flip, chunk, now
-                )
-            except Exception:
-                for monitor_id in chunk:  # due again on the next pass
-                    self.watch(monitor_id, now)
-                raise
+    async def _fire_chunk(self, chunk: list[int], now: datetime) -> DeadlineResult:
+        try:
+            deadlines, alerts, in_grace, changed = await self.database.run_write(
+                self._flip, chunk, now
+            )
+        except Exception:
+            for monitor_id in chunk:  # due again on the next run
+                self.watch(monitor_id, now)
+            raise
         for monitor_id, deadline in deadlines.items():
             self.watch(monitor_id, deadline)
         self._ending_grace |= {monitor_id for monitor_id in in_grace if monitor_id in self._current}
@@ -275,15 +316,3 @@ class DeadlineWatch:
             self.base_url,
         )
         return deadlines, alerts, in_grace, [(monitor.uuid, flip) for monitor, flip in changed]
-
-
-def chunked(due: list[int], first: int = CHUNK, largest: int = MAX_CHUNK) -> list[list[int]]:
-    """``due`` in order, in chunks of ``first`` monitors, then twice as many each time up
-    to ``largest``."""
-    chunks: list[list[int]] = []
-    start, size = 0, first
-    while start < len(due):
-        chunks.append(due[start : start + size])
-        start += size
-        size = min(size * 2, largest)
-    return chunks
