@@ -144,7 +144,10 @@ async def test_inserted_flips_and_notifications_get_their_ids_in_row_order(db: D
             DeadlineStateRow("grace", DEADLINE, made[0].id),
         ]
         statements.set_deadline_states(sync, states)
-        return flip_ids, statements.insert_notifications(sync, rows)
+        new = statements.insert_notifications(sync, rows)
+        # Rows written together are not each other's older ones: none was pending before.
+        assert [n.older for n in new] == [()] * 4
+        return flip_ids, [n.id for n in new]
 
     flip_ids, notification_ids = await db.run_write(write)
     async with db.read() as conn:
@@ -171,3 +174,49 @@ async def test_inserted_flips_and_notifications_get_their_ids_in_row_order(db: D
         ("new", None),
         ("down", None),
     ]
+
+
+async def test_a_new_notification_names_the_older_ones_of_its_pair_still_pending(
+    db: Database,
+) -> None:
+    async with db.write() as conn:
+        project = await default_project(conn)
+        made = [
+            await create_monitor(conn, project.id, monitor_spec({"name": f"m{i}"}), PINGED)
+            for i in range(2)
+        ]
+        for name in ("ops", "dev"):
+            spec = channel_spec({"name": name, "kind": "webhook", "url": "http://x/h"})
+            await create_channel(conn, project.id, spec, PINGED)
+        ops, dev = (await conn.execute(select(channels.c.id).order_by(channels.c.id))).scalars()
+
+    def row(monitor_id: int, channel_id: int, key: str) -> NotificationRow:
+        return NotificationRow(
+            monitor_id=monitor_id,
+            channel_id=channel_id,
+            flip_id=None,
+            kind="down",
+            idempotency_key=key,
+            payload={},
+            status="pending",
+            attempts=1,
+            next_attempt_at=PINGED,
+            claimed_until=DEADLINE,
+            created_at=PINGED,
+        )
+
+    def insert(sync: Connection, rows: list[NotificationRow]) -> list[tuple[int, tuple[int, ...]]]:
+        return [tuple(new) for new in statements_for(sync).insert_notifications(sync, rows)]
+
+    m0, m1 = made[0].id, made[1].id
+    first = await db.run_write(insert, [row(m0, ops, "a"), row(m0, ops, "b"), row(m1, ops, "c")])
+    delivered = first[0][0]
+    async with db.write() as conn:
+        await conn.execute(
+            notifications.update().where(notifications.c.id == delivered).values(status="delivered")
+        )
+    second = await db.run_write(
+        insert, [row(m0, ops, "d"), row(m0, dev, "e"), row(m1, dev, "f"), row(m1, ops, "g")]
+    )
+    # Only the same channel and monitor count, and only rows still pending.
+    assert [older for _, older in second] == [(first[1][0],), (), (), (first[2][0],)]

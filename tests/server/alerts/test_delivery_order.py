@@ -14,7 +14,8 @@ from sqlalchemy import Row, select, update
 
 from tests.server.alerts.outbox_rows import pending_alerts
 from tests.server.alerts.receivers import Receiver, held_until, receiver
-from tocsin.server.alerts.delivery import MAX_ATTEMPTS, DeliveryWorker
+from tocsin.server.alerts.delivery import IDLE_POLL_SECONDS, MAX_ATTEMPTS, DeliveryWorker
+from tocsin.server.storage.claimed import ClaimedAlert
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.deliveries import (
     Attempt,
@@ -25,7 +26,7 @@ from tocsin.server.storage.deliveries import (
     next_attempt_at,
     record_attempts,
 )
-from tocsin.server.storage.tables import notifications
+from tocsin.server.storage.tables import channels, notifications
 
 NOW = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 
@@ -164,3 +165,53 @@ async def _row(db: Database, notification_id: int) -> Row[Any]:
     async with db.read() as conn:
         query = select(notifications).where(notifications.c.id == notification_id)
         return (await conn.execute(query)).one()
+
+
+async def test_an_alert_held_back_for_an_older_one_done_meanwhile_leaves_at_once(
+    db: Database,
+) -> None:
+    # The outbox wrote the newer alert while the older one of its pair was pending; by the
+    # time the newer one is handed over, the older one was delivered (by another server).
+    async with receiver() as hook:
+        now = datetime.now(UTC)
+        channel_id, [older, newer] = await pending_alerts(db, 2, now, hook.url, same_monitor=True)
+        await db.run_write(record_attempts, [_delivered(older, channel_id, 1)], now)
+        async with db.write() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id == newer)
+                .values(claimed_until=now + timedelta(seconds=60), attempts=1)
+            )
+            row = (
+                await conn.execute(
+                    select(notifications.c.monitor_id, channels.c.kind, channels.c.settings)
+                    .join(channels, channels.c.id == notifications.c.channel_id)
+                    .where(notifications.c.id == newer)
+                )
+            ).one()
+        handed = ClaimedAlert(
+            id=newer,
+            monitor_id=row.monitor_id,
+            channel_id=channel_id,
+            kind=row.kind,
+            settings=dict(row.settings),
+            payload={"n": 1},
+            idempotency_key="key-1",
+            attempts=1,
+            older_pending=(older,),
+        )
+        worker = DeliveryWorker(db)
+        worker.start()
+        try:
+            await asyncio.sleep(0.2)  # the claim loop found nothing and went to sleep
+            worker.send([handed])
+            # Given back unsent, then claimed again at once: not at the next idle poll.
+            [request] = await hook.wait_for(1, timeout=IDLE_POLL_SECONDS / 2)
+            attempts = await _attempts(db, 2)
+        finally:
+            await worker.stop()
+    assert request.headers["Idempotency-Key"] == "key-1"
+    assert [(a.notification_id, a.outcome) for a in attempts] == [
+        (older, AttemptOutcome.DELIVERED),
+        (newer, AttemptOutcome.DELIVERED),
+    ]

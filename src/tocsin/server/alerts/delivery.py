@@ -56,7 +56,6 @@ from tocsin.server.storage.deliveries import (
     claim_due,
     extend_claims,
     next_attempt_at,
-    older_pending,
     record_attempts,
 )
 
@@ -156,9 +155,15 @@ class DeliveryWorker:
         after the older ones of its channel and monitor)."""
         if not alerts or self._task is None or self._client is None:
             return  # not running: the claims expire and the claim loop sends them later
-        gate = asyncio.create_task(self._admit(alerts, self._order.known(alerts)))
-        self._track(gate)
-        self._dispatch(alerts, gate)
+        # The outbox read, in the flip's own statement, which older alerts of each pair
+        # were pending; those this process holds go first here, the others block.
+        older = [(alert.id, older_id) for alert in alerts for older_id in alert.older_pending]
+        waiting = blocked(alerts, older, self._order.known(alerts))
+        gate = None
+        if self.claim_seconds != CLAIM_SECONDS:  # the outbox claimed for CLAIM_SECONDS
+            gate = asyncio.create_task(self._extend_claims(alerts, waiting))
+            self._track(gate)
+        self._dispatch(alerts, waiting, gate, handed=True)
 
     def start(self) -> None:
         """Start the claim loop."""
@@ -189,26 +194,31 @@ class DeliveryWorker:
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
-    async def _admit(self, alerts: list[ClaimedAlert], known: set[int]) -> frozenset[int]:
-        """The handed-over alerts that must wait for an older alert of their pair pending
-        outside this process; the claims of the others made to last ``claim_seconds``."""
+    async def _extend_claims(
+        self, alerts: list[ClaimedAlert], waiting: frozenset[int]
+    ) -> frozenset[int]:
+        """Make the claims of the handed-over alerts that may leave last ``claim_seconds``;
+        the alerts held back (``waiting``, or all of them if that failed)."""
         try:
-            async with self.database.read() as conn:
-                older = await older_pending(conn, [alert.id for alert in alerts])
-            waiting = blocked(alerts, older, known)
-            if self.claim_seconds != CLAIM_SECONDS:  # the outbox claimed for CLAIM_SECONDS
-                until = datetime.now(UTC) + timedelta(seconds=self.claim_seconds)
-                ids = [alert.id for alert in alerts if alert.id not in waiting]
-                await self.database.run_write(extend_claims, ids, until)
+            until = datetime.now(UTC) + timedelta(seconds=self.claim_seconds)
+            ids = [alert.id for alert in alerts if alert.id not in waiting]
+            await self.database.run_write(extend_claims, ids, until)
         except Exception:  # given back: the claim loop sends them in order
-            logger.exception("checking the order of alerts failed count=%d", len(alerts))
+            logger.exception("extending the claims of alerts failed count=%d", len(alerts))
             return frozenset(alert.id for alert in alerts)
         return waiting
 
     def _dispatch(
-        self, alerts: list[ClaimedAlert], gate: asyncio.Task[frozenset[int]] | None
+        self,
+        alerts: list[ClaimedAlert],
+        waiting: frozenset[int] = NO_BLOCKED,
+        gate: asyncio.Task[frozenset[int]] | None = None,
+        *,
+        handed: bool = False,
     ) -> None:
-        """Queue ``alerts`` behind their own channels' earlier ones."""
+        """Queue ``alerts`` behind their own channels' earlier ones. ``waiting``: those
+        that must not be sent now (``gate``, if any, tells them instead once it is done);
+        ``handed``: they came from a flip in this process, not from the claim loop."""
         send_by = time.monotonic() + self.queue_seconds
         by_channel: dict[int, list[ClaimedAlert]] = {}
         for alert in alerts:
@@ -219,9 +229,8 @@ class DeliveryWorker:
                 channel = self._channels[channel_id] = _Channel(asyncio.Semaphore(self.per_channel))
             channel.queued += len(queued)
             chains = self._order.chains(queued)
-            self._track(
-                asyncio.create_task(self._deliver(channel_id, channel, chains, send_by, gate))
-            )
+            delivery = self._deliver(channel_id, channel, chains, send_by, waiting, gate, handed)
+            self._track(asyncio.create_task(delivery))
 
     def _busy_channels(self) -> frozenset[int]:
         """Channels with a full share of sends queued here: the claim loop leaves them."""
@@ -250,7 +259,7 @@ class DeliveryWorker:
                 # that renewed the claim, and it must not be sent twice.
                 fresh = [alert for alert in claimed if not self._order.holds(alert.id)]
                 if fresh:
-                    self._dispatch(fresh, None)
+                    self._dispatch(fresh)
                 # Look for more at once: a slow receiver must not hold back alerts that
                 # became due meanwhile.
                 continue
@@ -274,7 +283,9 @@ class DeliveryWorker:
         channel: _Channel,
         chains: list[Chain],
         send_by: float,
+        waiting: frozenset[int],
         gate: asyncio.Task[frozenset[int]] | None,
+        handed: bool,
     ) -> None:
         """Send one channel's chains, then record every attempt in one write."""
         batch = _Batch([], [])
@@ -285,7 +296,7 @@ class DeliveryWorker:
             # alerts would otherwise create 1,000 tasks that mostly wait for a slot.
             for chain in pending:
                 try:
-                    await self._send_chain(chain, channel, send_by, gate, batch)
+                    await self._send_chain(chain, channel, send_by, waiting, gate, batch)
                 finally:
                     channel.queued -= len(chain.alerts)
 
@@ -305,11 +316,13 @@ class DeliveryWorker:
         }
         if (
             channel_id in self._passed_over
+            or batch.released
             or any(attempt.outcome is AttemptOutcome.RETRY for _, attempt in batch.attempts)
             or done & self._waiting
-            or (done and gate is None)
+            or (done and not handed)
         ):
-            # A retry has a due time, the claim loop left this channel, or later alerts
+            # A retry has a due time, the claim loop left this channel, alerts were given
+            # back (the older alert they waited for may be done by now), or later alerts
             # of a pair now done may wait to be claimed (given back here, or written
             # while the claimed one was pending).
             self._waiting -= done
@@ -320,6 +333,7 @@ class DeliveryWorker:
         chain: Chain,
         channel: _Channel,
         send_by: float,
+        waiting: frozenset[int],
         gate: asyncio.Task[frozenset[int]] | None,
         batch: _Batch,
     ) -> None:
@@ -329,7 +343,8 @@ class DeliveryWorker:
         try:
             if chain.after is not None:
                 clear = await asyncio.shield(chain.after)
-            waiting = await asyncio.shield(gate) if gate is not None else NO_BLOCKED
+            if gate is not None:
+                waiting = await asyncio.shield(gate)
             for alert in chain.alerts:
                 if not clear or alert.id in waiting:
                     clear = False

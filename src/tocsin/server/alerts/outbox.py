@@ -267,10 +267,10 @@ class OutboxWriter:
         """Insert the rows; the alerts, claimed for this process's delivery worker."""
         if not self.rows:
             return []
-        ids = insert_notifications(conn, self.rows)
+        inserted = insert_notifications(conn, self.rows)
         return [
             ClaimedAlert(
-                id=notification_id,
+                id=new.id,
                 monitor_id=row.monitor_id,
                 channel_id=row.channel_id,
                 kind=kind,
@@ -278,10 +278,9 @@ class OutboxWriter:
                 payload=row.payload,
                 idempotency_key=row.idempotency_key,
                 attempts=row.attempts,
+                older_pending=new.older,
             )
-            for notification_id, row, (kind, settings) in zip(
-                ids, self.rows, self._senders, strict=True
-            )
+            for new, row, (kind, settings) in zip(inserted, self.rows, self._senders, strict=True)
         ]
 
 

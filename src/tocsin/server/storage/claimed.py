@@ -15,7 +15,10 @@ from typing import Any
 @dataclass(frozen=True, kw_only=True)
 class ClaimedAlert:
     """A notification this process owns and should send now, with its channel's sender
-    settings. ``attempts`` counts the real sends so far, this one included."""
+    settings. ``attempts`` counts the real sends so far, this one included.
+    ``older_pending``: the older notifications of the same channel and monitor that were
+    still pending when the outbox wrote this one (a claimed alert has none: only the
+    oldest pending of a pair is ever claimed)."""
 
     id: int
     monitor_id: int
@@ -25,6 +28,7 @@ class ClaimedAlert:
     payload: dict[str, Any]
     idempotency_key: str
     attempts: int
+    older_pending: tuple[int, ...] = ()
 
     @property
     def pair(self) -> tuple[int, int]:

@@ -1,10 +1,10 @@
 """The delivery worker's SQL: claiming due notifications, recording attempts, listing them.
 
 Alerts of one channel and monitor (a *pair*) leave in the order they were written (by
-id): a notification is claimed only while no older one of its pair is pending, and
-``older_pending`` tells the worker which alerts handed to it straight from a flip must
-wait behind an older one still pending. The partial index
-``ix_notifications_pending_pair`` answers both.
+id): a notification is claimed only while no older one of its pair is pending (the
+partial index ``ix_notifications_pending_pair`` answers that). Alerts handed to the
+worker straight from a flip carry the older ones still pending when they were written
+(``HotStatements.insert_notifications``).
 
 Recording is on the alert-latency hot path: every batch of sends ends with one call of
 ``record_attempts``, which updates the notifications, inserts one ``delivery_attempts``
@@ -15,7 +15,6 @@ process, where separate statements cost no round trips.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -218,31 +217,6 @@ def claim_due(
         )
         for row in rows
     ]
-
-
-# One fixed text whatever the number of ids (an IN list would be a new statement, to
-# parse and plan, for each length): a JSON array on SQLite, an array on PostgreSQL.
-_OLDER_PENDING = (
-    "SELECT n.id, o.id FROM notifications n JOIN notifications o "
-    "ON o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
-    "AND o.status = 'pending' AND o.id < n.id WHERE n.id "
-)
-# Constant texts only: the ids go as one parameter.
-_OLDER_PENDING_SQLITE = _OLDER_PENDING + "IN (SELECT value FROM json_each(?))"  # noqa: S608
-_OLDER_PENDING_PG = _OLDER_PENDING + "= ANY($1::int8[])"
-
-
-async def older_pending(conn: AsyncConnection, ids: Sequence[int]) -> list[tuple[int, int]]:
-    """``(id, older_id)`` for each of the notifications ``ids`` and each older pending
-    notification of the same channel and monitor (usually none)."""
-    if not ids:
-        return []
-    key: Any = list(ids)
-    sql = _OLDER_PENDING_PG
-    if conn.dialect.name == "sqlite":
-        key, sql = json.dumps(key), _OLDER_PENDING_SQLITE
-    rows: Sequence[Any] = (await conn.exec_driver_sql(sql, (key,))).all()
-    return [(int(row[0]), int(row[1])) for row in rows]
 
 
 def extend_claims(conn: Connection, ids: Sequence[int], until: datetime) -> None:
@@ -461,7 +435,6 @@ __all__ = [
     "extend_claims",
     "list_attempts",
     "next_attempt_at",
-    "older_pending",
     "record_attempts",
     "release",
 ]

@@ -82,6 +82,14 @@ class NotificationRow(NamedTuple):
     incident_id: int | None = None
 
 
+class NewNotification(NamedTuple):
+    """An outbox row just inserted: its id, and the ids of the older notifications of its
+    channel and monitor still pending when it was written, which go out first."""
+
+    id: int
+    older: tuple[int, ...]
+
+
 class DueMonitor(NamedTuple):
     """A monitor as a deadline pass reads it: what ``on_deadline`` decides from, decoded,
     and the whole stored row, which ``HotStatements.records`` turns into a

@@ -50,6 +50,7 @@ from tocsin.server.storage.hot_rows import (
     DeadlineStateRow,
     DueMonitor,
     FlipRow,
+    NewNotification,
     NotificationRow,
     PingedMonitorRow,
     PingRow,
@@ -152,8 +153,15 @@ class HotStatements:
             self._write_ping_batch = f"WITH new_pings AS ({ping_insert}) {update}"
             self._update_deadlines = _pg_update_from_arrays(DEADLINE_COLUMNS)
             self._insert_flips = _pg_insert_from_arrays(flips, FLIP_COLUMNS, ordered=True)
-            self._insert_notifications = _pg_insert_from_arrays(
-                notifications, NOTIFICATION_COLUMNS, ordered=True
+            inserted = _pg_insert_from_arrays(
+                notifications, NOTIFICATION_COLUMNS, ordered=True, returning=_NEW_PAIR
+            )
+            # The main statement reads the table as it was before the insert (a WITH's
+            # changes are invisible to the rest of its statement): the rows it joins are
+            # all older than the new ones.
+            self._insert_notifications = (
+                f"WITH inserted AS ({inserted}) SELECT n.id, o.id FROM inserted n "  # noqa: S608
+                f"LEFT JOIN notifications o ON {_OLDER_PENDING}"
             )
 
     # --- reads
@@ -234,18 +242,38 @@ class HotStatements:
 
     def insert_flips(self, conn: Connection, rows: Sequence[FlipRow]) -> list[int]:
         """Insert flips; return their ids in the same order."""
-        return self._insert_returning(conn, flips, self._insert_flips, rows, self._flip_times, None)
+        return self._insert_returning(conn, flips, self._insert_flips, rows, self._flip_times)
 
-    def insert_notifications(self, conn: Connection, rows: Sequence[NotificationRow]) -> list[int]:
-        """Insert outbox rows; return their ids in the same order."""
-        return self._insert_returning(
-            conn,
-            notifications,
-            self._insert_notifications,
-            rows,
-            self._notification_times,
-            self._notification_json,
-        )
+    def insert_notifications(
+        self, conn: Connection, rows: Sequence[NotificationRow]
+    ) -> list[NewNotification]:
+        """Insert outbox rows; return their ids in the same order, each with the
+        notifications of its channel and monitor that were pending before the insert
+        (read in the same statement on PostgreSQL, so a flip's alerts need no second
+        round trip to learn whether they may leave at once)."""
+        if not rows:
+            return []
+        index = self._notification_json
+        texts = [_with_json_text(row, index) for row in rows]
+        if self.sqlite:
+            ids = _sqlite_insert_ids(
+                conn,
+                notifications,
+                self._insert_notifications,
+                self._rows(texts, self._notification_times),
+            )
+            older_than = ids[0] if ids else 0
+            pairs = conn.exec_driver_sql(_OLDER_PENDING_SQLITE, (json.dumps(ids), older_than)).all()
+        else:
+            pairs = conn.exec_driver_sql(self._insert_notifications, _arrays(texts)).all()
+            ids = sorted({int(row[0]) for row in pairs})
+        if len(ids) != len(rows):
+            raise RuntimeError(f"inserted {len(ids)} rows of {len(rows)}")
+        older: dict[int, list[int]] = {}
+        for new_id, older_id in pairs:
+            if older_id is not None:
+                older.setdefault(int(new_id), []).append(int(older_id))
+        return [NewNotification(new_id, tuple(sorted(older.get(new_id, ())))) for new_id in ids]
 
     def _insert_returning(
         self,
@@ -254,12 +282,9 @@ class HotStatements:
         sql: str,
         rows: Sequence[tuple[Any, ...]],
         times: tuple[int, ...],
-        json_index: int | None,
     ) -> list[int]:
         if not rows:
             return []
-        if json_index is not None:
-            rows = [_with_json_text(row, json_index) for row in rows]
         if self.sqlite:
             ids = _sqlite_insert_ids(conn, table, sql, self._rows(rows, times))
         else:
@@ -287,6 +312,20 @@ def _times(table: Table, names: Sequence[str]) -> tuple[int, ...]:
     return tuple(
         index for index, name in enumerate(names) if isinstance(table.c[name].type, UTCDateTime)
     )
+
+
+# The older pending notifications of a new one (``n``) of the same channel and monitor
+# (``o``): an index range of the partial index on pending pairs.
+_NEW_PAIR = "id, channel_id, monitor_id"
+_OLDER_PENDING = (
+    "o.channel_id = n.channel_id AND o.monitor_id = n.monitor_id "
+    "AND o.status = 'pending' AND o.id < n.id"
+)
+# SQLite: only rows from before the insert, as PostgreSQL's statement sees the table.
+_OLDER_PENDING_SQLITE = (
+    f"SELECT n.id, o.id FROM notifications n JOIN notifications o ON {_OLDER_PENDING} "  # noqa: S608
+    "WHERE n.id IN (SELECT value FROM json_each(?)) AND o.id < ?"
+)
 
 
 def _arrays(rows: Sequence[tuple[Any, ...]]) -> tuple[list[Any], ...]:
@@ -359,8 +398,11 @@ def _pg_arrays(table: Table, names: Sequence[str], first: int = 1) -> str:
     )
 
 
-def _pg_insert_from_arrays(table: Table, names: Sequence[str], *, ordered: bool = False) -> str:
-    """``INSERT ... SELECT FROM unnest($1, ...)``, one array per column of ``names``."""
+def _pg_insert_from_arrays(
+    table: Table, names: Sequence[str], *, ordered: bool = False, returning: str = "id"
+) -> str:
+    """``INSERT ... SELECT FROM unnest($1, ...)``, one array per column of ``names``;
+    ``ordered``: in the arrays' order, returning the columns ``returning``."""
     aliases = ", ".join(_quote(name) for name in names)
     selected = ", ".join(
         f"u.{_quote(name)}::json" if isinstance(table.c[name].type, JSON) else f"u.{_quote(name)}"
@@ -369,7 +411,7 @@ def _pg_insert_from_arrays(table: Table, names: Sequence[str], *, ordered: bool 
     source = f"unnest({_pg_arrays(table, names)})"
     if ordered:
         source += f" WITH ORDINALITY AS u({aliases}, ord)"
-        tail = " ORDER BY u.ord RETURNING id"
+        tail = f" ORDER BY u.ord RETURNING {returning}"
     else:
         source += f" AS u({aliases})"
         tail = ""

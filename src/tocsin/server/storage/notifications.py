@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from tocsin.server.storage.hot_rows import NotificationRow
+from tocsin.server.storage.hot_rows import NewNotification, NotificationRow
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.tables import channels, monitor_channels
 
@@ -38,6 +38,9 @@ def alert_channels(conn: Connection, monitor_ids: Iterable[int]) -> dict[int, li
     return found
 
 
-def insert_notifications(conn: Connection, rows: Sequence[NotificationRow]) -> list[int]:
-    """Insert outbox rows in one statement; return their ids in the same order."""
+def insert_notifications(
+    conn: Connection, rows: Sequence[NotificationRow]
+) -> list[NewNotification]:
+    """Insert outbox rows in one statement; return their ids in the same order, each with
+    the older notifications of its channel and monitor still pending."""
     return statements_for(conn).insert_notifications(conn, rows)
