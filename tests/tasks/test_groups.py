@@ -169,6 +169,21 @@ def test_a_chord_ends_with_its_callback(store: TaskStore) -> None:
     assert done.members[-1].callback
 
 
+def test_a_chord_keeps_its_callbacks_result_when_a_header_reports_last(
+    store: TaskStore,
+) -> None:
+    # Each worker process reports its own tasks: the callback's success can be recorded
+    # before the success of the header member whose end started it.
+    group = create_group(store, "chord", [("h1", "build"), ("h2", "build")], callback=("cb", "sum"))
+    store.update("h1", Change(OK, result=1))
+    store.update("cb", Change(OK, result=2))
+    assert get(store, group.id).state is TaskState.PROGRESS
+    store.update("h2", Change(OK, result=1))
+    done = get(store, group.id)
+    assert done.state is TaskState.SUCCEEDED
+    assert done.result == 2
+
+
 def test_a_chord_whose_header_failed_does_not_wait_for_the_callback(store: TaskStore) -> None:
     group = create_group(store, "chord", [("h1", "build"), ("h2", "build")], callback=("cb", "sum"))
     store.update("h1", Change(FAIL, error=TaskError("ValueError", "bad")))
