@@ -215,3 +215,53 @@ async def test_an_alert_held_back_for_an_older_one_done_meanwhile_leaves_at_once
         (older, AttemptOutcome.DELIVERED),
         (newer, AttemptOutcome.DELIVERED),
     ]
+
+
+async def test_an_alert_written_while_an_older_one_was_sent_here_does_not_wait_for_it(
+    db: Database,
+) -> None:
+    # The older alert is delivered by this worker between the newer one's insert and its
+    # hand-over. The newer one is due in an hour (as a test clock may write it): given
+    # back, the claim loop would leave it until then.
+    async with receiver() as hook:
+        now = datetime.now(UTC)
+        channel_id, [older, newer] = await pending_alerts(db, 2, now, hook.url, same_monitor=True)
+        later = now + timedelta(hours=1)
+        async with db.write() as conn:
+            await conn.execute(
+                update(notifications)
+                .where(notifications.c.id == newer)
+                .values(next_attempt_at=later, claimed_until=later, attempts=1)
+            )
+            settings = (await conn.execute(select(channels.c.settings))).scalar_one()
+        worker = DeliveryWorker(db)
+        worker.start()
+        try:
+            await hook.wait_for(1)  # the older one, claimed and sent
+            await _attempts(db, 1)
+            [claimed] = await db.run_write(claim_due, now, 10) or [None]
+            assert claimed is None  # nothing else is due
+            monitor_id = await db.run_write(
+                lambda sync: sync.execute(
+                    select(notifications.c.monitor_id).where(notifications.c.id == newer)
+                ).scalar_one()
+            )
+            worker.send(
+                [
+                    ClaimedAlert(
+                        id=newer,
+                        monitor_id=monitor_id,
+                        channel_id=channel_id,
+                        kind="webhook",
+                        settings=dict(settings),
+                        payload={"n": 1},
+                        idempotency_key="key-1",
+                        attempts=1,
+                        older_pending=(older,),
+                    )
+                ]
+            )
+            [_, request] = await hook.wait_for(2, timeout=IDLE_POLL_SECONDS / 2)
+        finally:
+            await worker.stop()
+    assert request.headers["Idempotency-Key"] == "key-1"

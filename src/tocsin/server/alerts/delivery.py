@@ -306,7 +306,12 @@ class DeliveryWorker:
             finally:
                 if channel.queued == 0:
                     self._channels.pop(channel_id, None)
-            await self._record(batch)
+            if await self._record(batch):
+                self._order.finish(
+                    alert.id
+                    for alert, attempt in batch.attempts
+                    if attempt.outcome is not AttemptOutcome.RETRY
+                )
         finally:
             self._order.forget(chains)
         done = {
@@ -360,16 +365,20 @@ class DeliveryWorker:
             if not chain.done.done():
                 chain.done.set_result(clear)
 
-    async def _record(self, batch: _Batch) -> None:
+    async def _record(self, batch: _Batch) -> bool:
+        """Record the batch's attempts and the alerts it gave back; whether that worked."""
         attempts = [attempt for _, attempt in batch.attempts]
+        recorded = True
         try:
             await self._records.write(attempts, datetime.now(UTC), batch.released)
         except Exception:  # the claims expire and the alerts are sent again
             logger.exception("recording deliveries failed count=%d", len(attempts))
+            recorded = False
         if self.on_result is not None:
             for alert, attempt in batch.attempts:
                 if attempt.sent:
                     self.on_result(alert.kind, attempt.outcome is AttemptOutcome.DELIVERED)
+        return recorded
 
     async def _send(self, alert: ClaimedAlert, send_by: float, own: ChannelSlot) -> _Sent:
         assert self._client is not None

@@ -13,12 +13,16 @@ given up.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from tocsin.server.storage.claimed import ClaimedAlert
 
 Pair = tuple[int, int]
+# How long an alert whose last attempt was recorded here is remembered as done: longer
+# than the transaction that writes a later alert of its pair and hands it over.
+FINISHED_MEMORY_SECONDS = 60.0
 
 
 @dataclass
@@ -48,20 +52,37 @@ class PairOrder:
     def __init__(self) -> None:
         self._lines: dict[Pair, _Line] = {}
         self._held: set[int] = set()
+        # id -> when its last attempt (delivered or failed for good) was recorded here.
+        self._finished: dict[int, float] = {}
 
     def holds(self, notification_id: int) -> bool:
         """Whether this process holds the notification (queued, in flight or recording)."""
         return notification_id in self._held
 
     def known(self, alerts: Iterable[ClaimedAlert]) -> set[int]:
-        """The ids of ``alerts`` and of every alert this process holds of their pairs."""
+        """The ids of ``alerts``, of every alert this process holds of their pairs, and of
+        their ``older_pending`` ones that this process has finished since."""
         known: set[int] = set()
         for alert in alerts:
             known.add(alert.id)
+            known.update(older for older in alert.older_pending if older in self._finished)
             line = self._lines.get(alert.pair)
             if line is not None:
                 known |= line.ids
         return known
+
+    def finish(self, ids: Iterable[int]) -> None:
+        """These alerts' last attempts are recorded (delivered, or failed for good): a
+        later alert of their pair written while they were pending need not wait."""
+        now = time.monotonic()
+        for notification_id in ids:
+            self._finished[notification_id] = now
+        cutoff = now - FINISHED_MEMORY_SECONDS
+        while self._finished:  # oldest first: insertion order
+            oldest = next(iter(self._finished))
+            if self._finished[oldest] >= cutoff:
+                break
+            del self._finished[oldest]
 
     def chains(self, alerts: Sequence[ClaimedAlert]) -> list[Chain]:
         """Group ``alerts`` into chains, each behind its pair's previous chain here."""
