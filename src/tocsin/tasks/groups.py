@@ -174,9 +174,10 @@ def absorb(group: TaskRecord, member: TaskRecord, now: datetime) -> TaskRecord |
     # A chord's result is its callback's. Kept as soon as the callback succeeds: its
     # success can be recorded before a header member's (each worker process reports its
     # own tasks), and the group then ends on that member's change.
-    callback = [entry for entry in merged.members if entry.callback]
-    if callback and member.id == callback[0].id and member.state is TaskState.SUCCEEDED:
-        updated = replace(updated, result=member.result)
+    if member.state is TaskState.SUCCEEDED:
+        callback = [entry for entry in merged.members if entry.callback]
+        if callback and member.id == callback[0].id:
+            updated = replace(updated, result=member.result)
     return updated
 
 

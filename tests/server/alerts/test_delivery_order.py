@@ -167,6 +167,32 @@ async def _row(db: Database, notification_id: int) -> Row[Any]:
         return (await conn.execute(query)).one()
 
 
+async def _as_written(db: Database, newer: int, older: int, **values: object) -> ClaimedAlert:
+    """Notification ``newer`` (of ``pending_alerts``) as the outbox hands it over: claimed
+    (its row set to ``values``), written while ``older`` of its pair was pending."""
+    await _set(db, newer, attempts=1, **values)
+    async with db.read() as conn:
+        row = (
+            await conn.execute(
+                select(notifications.c.monitor_id, notifications.c.channel_id)
+                .add_columns(channels.c.kind, channels.c.settings)
+                .join(channels, channels.c.id == notifications.c.channel_id)
+                .where(notifications.c.id == newer)
+            )
+        ).one()
+    return ClaimedAlert(
+        id=newer,
+        monitor_id=row.monitor_id,
+        channel_id=row.channel_id,
+        kind=row.kind,
+        settings=dict(row.settings),
+        payload={"n": 1},
+        idempotency_key="key-1",
+        attempts=1,
+        older_pending=(older,),
+    )
+
+
 async def test_an_alert_held_back_for_an_older_one_done_meanwhile_leaves_at_once(
     db: Database,
 ) -> None:
@@ -176,30 +202,7 @@ async def test_an_alert_held_back_for_an_older_one_done_meanwhile_leaves_at_once
         now = datetime.now(UTC)
         channel_id, [older, newer] = await pending_alerts(db, 2, now, hook.url, same_monitor=True)
         await db.run_write(record_attempts, [_delivered(older, channel_id, 1)], now)
-        async with db.write() as conn:
-            await conn.execute(
-                update(notifications)
-                .where(notifications.c.id == newer)
-                .values(claimed_until=now + timedelta(seconds=60), attempts=1)
-            )
-            row = (
-                await conn.execute(
-                    select(notifications.c.monitor_id, channels.c.kind, channels.c.settings)
-                    .join(channels, channels.c.id == notifications.c.channel_id)
-                    .where(notifications.c.id == newer)
-                )
-            ).one()
-        handed = ClaimedAlert(
-            id=newer,
-            monitor_id=row.monitor_id,
-            channel_id=channel_id,
-            kind=row.kind,
-            settings=dict(row.settings),
-            payload={"n": 1},
-            idempotency_key="key-1",
-            attempts=1,
-            older_pending=(older,),
-        )
+        handed = await _as_written(db, newer, older, claimed_until=now + timedelta(seconds=60))
         worker = DeliveryWorker(db)
         worker.start()
         try:
@@ -225,42 +228,16 @@ async def test_an_alert_written_while_an_older_one_was_sent_here_does_not_wait_f
     # back, the claim loop would leave it until then.
     async with receiver() as hook:
         now = datetime.now(UTC)
-        channel_id, [older, newer] = await pending_alerts(db, 2, now, hook.url, same_monitor=True)
+        _, [older, newer] = await pending_alerts(db, 2, now, hook.url, same_monitor=True)
         later = now + timedelta(hours=1)
-        async with db.write() as conn:
-            await conn.execute(
-                update(notifications)
-                .where(notifications.c.id == newer)
-                .values(next_attempt_at=later, claimed_until=later, attempts=1)
-            )
-            settings = (await conn.execute(select(channels.c.settings))).scalar_one()
+        handed = await _as_written(db, newer, older, next_attempt_at=later, claimed_until=later)
         worker = DeliveryWorker(db)
         worker.start()
         try:
             await hook.wait_for(1)  # the older one, claimed and sent
             await _attempts(db, 1)
-            [claimed] = await db.run_write(claim_due, now, 10) or [None]
-            assert claimed is None  # nothing else is due
-            monitor_id = await db.run_write(
-                lambda sync: sync.execute(
-                    select(notifications.c.monitor_id).where(notifications.c.id == newer)
-                ).scalar_one()
-            )
-            worker.send(
-                [
-                    ClaimedAlert(
-                        id=newer,
-                        monitor_id=monitor_id,
-                        channel_id=channel_id,
-                        kind="webhook",
-                        settings=dict(settings),
-                        payload={"n": 1},
-                        idempotency_key="key-1",
-                        attempts=1,
-                        older_pending=(older,),
-                    )
-                ]
-            )
+            assert await db.run_write(claim_due, now, 10) == []  # nothing else is due
+            worker.send([handed])
             [_, request] = await hook.wait_for(2, timeout=IDLE_POLL_SECONDS / 2)
         finally:
             await worker.stop()

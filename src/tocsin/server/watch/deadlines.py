@@ -241,8 +241,9 @@ class DeadlineWatch:
                     if error is not None:
                         failure = failure or error
                         continue
-                    flips += task.result().flips
-                    alerts += task.result().alerts
+                    result = task.result()
+                    flips += result.flips
+                    alerts += result.alerts
         finally:
             # Only when cancelled (or failing) midway: the chunks still being written end too.
             for task in writing:
