@@ -56,9 +56,18 @@ def test_busy_and_idle_workers_of_a_mixed_fleet(redis_url: str, procs: Processes
     env = {"REDIS_URL": redis_url, "LIVENESS_INTERVAL": "0.5", "LIVENESS_TTL": "2"}
     procs.start([sys.executable, "worker.py"], cwd=EXAMPLES / "flask_rq", env=env)
     procs.start([venv_bin("rq"), "worker", "-u", redis_url, "default"], cwd=EXAMPLES / "flask_rq")
+    # RQ registers a worker before it writes its first state: until then it is live but
+    # neither busy nor idle. Wait for both workers to have reported one.
     body = wait_until(
         lambda: report(check),
-        lambda b: entry(b, "rq:workers", "default")["observedValue"] == 2,
+        lambda b: (
+            entry(b, "rq:workers", "default")["observedValue"] == 2
+            and sum(
+                entry(b, f"rq:{kind}_workers", "default")["observedValue"]
+                for kind in ("busy", "idle")
+            )
+            == 2
+        ),
         timeout=20,
     )
     assert entry(body, "rq:busy_workers", "default")["observedValue"] == 0
