@@ -4,10 +4,12 @@ down first, even when their deadline passes while earlier chunks are being writt
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, update
 
 from tocsin.server.domain.spec import channel_spec, monitor_spec
@@ -190,3 +192,29 @@ async def test_a_backlog_is_written_in_chunks_side_by_side(db: Database, monkeyp
     assert len(result.alerts) == 45
     # Chunks of 5, 10, 10, 10, 10: SQLite writes one at a time, PostgreSQL up to four.
     assert most == (1 if db.is_sqlite else deadlines.PARALLEL_CHUNKS)
+
+
+async def test_a_burst_logs_a_count_per_chunk_and_a_few_flips_a_line_each(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime.now(UTC)
+    await silent_monitors(db, 150, "grace", 61, now, prefix="many")
+    await silent_monitors(
+        db, 3, "up", 60, now + timedelta(seconds=1), prefix="few", new_channel=False
+    )
+    watch = DeadlineWatch(db, base_url="http://x")
+    await watch.reload()
+    with caplog.at_level(logging.INFO, logger=deadlines.__name__):
+        await watch.fire_due(now)
+        burst = [r.getMessage() for r in caplog.records if r.name == deadlines.__name__]
+        caplog.clear()
+        await watch.fire_due(now + timedelta(seconds=1))
+        few = [r.getMessage() for r in caplog.records if r.name == deadlines.__name__]
+    # Chunks of 100 and 50 monitors (side by side on PostgreSQL): a count each, not 150 lines.
+    assert sorted(burst) == [
+        "monitors flipped count=100 down=100",
+        "monitors flipped count=50 down=50",
+    ]
+    assert len(few) == 3
+    assert all(line.startswith("monitor flipped monitor=") for line in few)
+    assert all(line.endswith("old=up new=grace") for line in few)

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy import select
 
 from tests.server.alerts.outbox_rows import pending_alerts
 from tests.server.alerts.receivers import held_until, receiver
+from tocsin.server.alerts import delivery
 from tocsin.server.alerts.delivery import DeliveryWorker
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.deliveries import AttemptOutcome, AttemptRecord, list_attempts
@@ -82,3 +86,34 @@ async def test_channels_that_fill_the_pool_do_not_hold_back_another(db: Database
             await worker.stop()
     assert alert.headers["Idempotency-Key"] == "ops-key-0"
     assert (delivered.notification_id, delivered.outcome) == (watched, AttemptOutcome.DELIVERED)
+
+
+async def _delivery_lines(db: Database, count: int, caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the worker logs while it delivers ``count`` alerts due to a channel of their own."""
+    caplog.clear()
+    async with receiver() as hook:
+        channel = {"name": f"ops-{count}", "kind": "webhook", "url": hook.url}
+        await pending_alerts(db, count, datetime.now(UTC), channel=channel, prefix=f"n{count}-")
+        worker = DeliveryWorker(db)
+        with caplog.at_level(logging.INFO, logger=delivery.__name__):
+            worker.start()
+            try:
+                await hook.wait_for(count)
+                # The lines come once the batch's attempts are recorded.
+                async with asyncio.timeout(5):
+                    while not [r for r in caplog.records if r.name == delivery.__name__]:
+                        await asyncio.sleep(0.02)
+            finally:
+                await worker.stop()
+    return [r.getMessage() for r in caplog.records if r.name == delivery.__name__]
+
+
+async def test_many_alerts_delivered_together_log_a_count_and_a_few_a_line_each(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    many = await _delivery_lines(db, 12, caplog)
+    assert len(many) == 1
+    assert re.fullmatch(r"alerts delivered channel_id=\d+ count=12", many[0])
+    few = await _delivery_lines(db, 2, caplog)
+    assert len(few) == 2
+    assert all(re.fullmatch(r"alert delivered notification=\d+ attempt=1", line) for line in few)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from tocsin.errors import DeliveryError
+from tocsin.logs import log_each_or_count
 from tocsin.server.alerts.channels import CHANNELS, Channel, channel_for
 from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.delivery_order import Chain, Pair, PairOrder, blocked
@@ -374,6 +375,7 @@ class DeliveryWorker:
         except Exception:  # the claims expire and the alerts are sent again
             logger.exception("recording deliveries failed count=%d", len(attempts))
             recorded = False
+        _log_attempts(batch.attempts)
         if self.on_result is not None:
             for alert, attempt in batch.attempts:
                 if attempt.sent:
@@ -405,6 +407,37 @@ class DeliveryWorker:
         return _Sent(started_at, time.monotonic() - started, error, status)
 
 
+def _log_attempts(attempts: list[tuple[ClaimedAlert, Attempt]]) -> None:
+    """A line per alert delivered or to be retried (failures were logged as they
+    happened), or a count for each when one channel's batch had many."""
+    if not attempts:
+        return
+    channel_id = attempts[0][0].channel_id
+    delivered = [
+        (alert.id, alert.attempts)
+        for alert, attempt in attempts
+        if attempt.outcome is AttemptOutcome.DELIVERED
+    ]
+    log_each_or_count(
+        logger,
+        "alert delivered notification=%s attempt=%d",
+        delivered,
+        f"alerts delivered channel_id={channel_id} count={len(delivered)}",
+    )
+    retried = [
+        (alert.id, attempt.error)
+        for alert, attempt in attempts
+        if attempt.outcome is AttemptOutcome.RETRY
+    ]
+    log_each_or_count(
+        logger,
+        "alert will be retried notification=%s error=%s",
+        retried,
+        f"alerts will be retried channel_id={channel_id} count={len(retried)} "
+        f"first error={retried[0][1] if retried else None}",
+    )
+
+
 def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> Attempt:
     """The row recording ``sent``, with the outcome it leads to. A send that did not
     happen is a retry that does not count among the ``MAX_ATTEMPTS``; a retry waits its
@@ -414,7 +447,6 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> At
     real_sends = alert.attempts if sent.sent else alert.attempts - 1
     if error is None:
         outcome = AttemptOutcome.DELIVERED
-        logger.info("alert delivered notification=%s attempt=%d", alert.id, alert.attempts)
     elif sent.sent and (error.permanent or real_sends >= MAX_ATTEMPTS):
         outcome = AttemptOutcome.FAILED
         logger.warning("alert failed notification=%s error=%s", alert.id, error)
@@ -422,7 +454,6 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> At
         # Never sooner than the receiver asked (Retry-After), nor sooner than the backoff.
         wait = max(backoff(real_sends), timedelta(seconds=error.retry_after or 0))
         outcome, next_at = AttemptOutcome.RETRY, now + wait * (1 + BACKOFF_JITTER * draw)
-        logger.info("alert will be retried notification=%s error=%s", alert.id, error)
     return Attempt(
         notification_id=alert.id,
         channel_id=alert.channel_id,

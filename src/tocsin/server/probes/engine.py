@@ -48,6 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from tocsin.health.model import Status
+from tocsin.logs import counted, log_each_or_count
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
 from tocsin.server.background import cancel_and_wait, wait_event
 from tocsin.server.domain.confirmation import ConfirmationState, confirm, retry_due
@@ -464,13 +465,16 @@ class ProbeEngine:
             if flip.alert
         }
         alerts = insert_alerts(conn, flipped, self.base_url, details) if flipped else []
-        for monitor_id, flip, _, _ in flipping:
-            logger.info(
+        if flipping:
+            log_each_or_count(
+                logger,
                 "probe flip monitor_id=%d old=%s new=%s cause=%s",
-                monitor_id,
-                flip.old_state.value,
-                flip.new_state.value,
-                flip.cause,
+                [
+                    (monitor_id, flip.old_state.value, flip.new_state.value, flip.cause)
+                    for monitor_id, flip, _, _ in flipping
+                ],
+                f"probe flips count={len(flipping)} "
+                + counted(flip.new_state.value for _, flip, _, _ in flipping),
             )
         verdicts = Counter(row.verdict for row in results)
         return ProbeBatchResult(

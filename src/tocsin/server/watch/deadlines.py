@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Connection
 
+from tocsin.logs import counted, log_each_or_count
 from tocsin.server.alerts.outbox import ClaimedAlert, insert_alerts
 from tocsin.server.background import cancel_and_wait, run_due_loop
 from tocsin.server.domain.states import MonitorState
@@ -271,9 +272,13 @@ class DeadlineWatch:
             self.on_fired(result)
         # Logged once committed (and after the alerts left), off SQLite's writer thread:
         # a line costs about as much as writing the monitor's new state.
-        for uuid, flip in changed:
-            logger.info(
-                "monitor flipped monitor=%s old=%s new=%s", uuid, flip.old_state, flip.new_state
+        if changed:
+            log_each_or_count(
+                logger,
+                "monitor flipped monitor=%s old=%s new=%s",
+                [(uuid, flip.old_state, flip.new_state) for uuid, flip in changed],
+                f"monitors flipped count={len(changed)} "
+                + counted(flip.new_state for _, flip in changed),
             )
         return result
 
