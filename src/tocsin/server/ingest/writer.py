@@ -271,9 +271,12 @@ class PingWriter:
             outcomes.append(outcome)
         write_ping_batch(conn, ping_rows, [_pinged_monitor(w) for w in working.values()])
         flip_ids = insert_flips(conn, [(w.record.id, flip, at) for w, flip, at in flips])
+        # Only flips into or out of down alert; the others (a first ping's new -> up)
+        # need no record with the new status.
         flipped = [
             (replace(item.record, status=item.status), flip, flip_id, at)
             for (item, flip, at), flip_id in zip(flips, flip_ids, strict=True)
+            if flip.alert is not None
         ]
         alerts = insert_alerts(conn, flipped, self.base_url)
         result = BatchResult(
