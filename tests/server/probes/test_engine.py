@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from tests.conftest import free_port
 from tests.server.probes.targets import Targets
 from tocsin.server.domain.spec import monitor_spec
+from tocsin.server.probes import engine as engine_module
 from tocsin.server.probes.engine import ProbeBatchResult, ProbeEngine
 from tocsin.server.storage.database import Database
 from tocsin.server.storage.flips import list_flips
@@ -198,3 +201,22 @@ async def test_unset_header_variable_is_a_config_failure(db: Database, targets: 
         await until(failed, "a config failure")
     failure = next(r for r in await results(db, api) if r["failure"] == "config")
     assert "API_TOKEN is not set" in failure["error"]
+
+
+async def test_a_flip_is_logged_with_its_monitor_once_committed(
+    db: Database, targets: Targets, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = await add_monitor(
+        db, {"name": "api", "kind": "http", "url": f"{targets.http_url}/health", "interval": "1s"}
+    )
+    with caplog.at_level(logging.INFO, logger=engine_module.__name__):
+        async with running_engine(db) as batches:
+
+            async def first_batch_flipped() -> bool:
+                return bool(batches and batches[0].flips)
+
+            await until(first_batch_flipped, "the first check's flip")
+    lines = [r.getMessage() for r in caplog.records if r.name == engine_module.__name__]
+    flipped = [line for line in lines if line.startswith("probe flip ")]
+    assert flipped[0].startswith(f"probe flip monitor_id={api.id} old=new new=up cause=")
+    assert batches[0].flipped == [api.id]

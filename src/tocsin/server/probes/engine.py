@@ -112,6 +112,7 @@ class ProbeBatchResult:
 
     results: int
     flips: list[Flip] = field(default_factory=list)
+    flipped: list[int] = field(default_factory=list)  # each flip's monitor id, in order
     alerts: list[ClaimedAlert] = field(default_factory=list)
     retrying: dict[int, bool] = field(default_factory=dict)
     verdicts: dict[str, int] = field(default_factory=dict)  # results by verdict
@@ -378,6 +379,17 @@ class ProbeEngine:
         began = time.monotonic()
         result = await self.database.run_write(self._write, judged, datetime.now(UTC))
         result = replace(result, write_seconds=time.monotonic() - began)
+        if result.flips:  # once committed, off SQLite's writer thread and its lock
+            log_each_or_count(
+                logger,
+                "probe flip monitor_id=%d old=%s new=%s cause=%s",
+                [
+                    (monitor_id, flip.old_state.value, flip.new_state.value, flip.cause)
+                    for monitor_id, flip in zip(result.flipped, result.flips, strict=True)
+                ],
+                f"probe flips count={len(result.flips)} "
+                + counted(flip.new_state.value for flip in result.flips),
+            )
         scheduler = self._scheduler
         if scheduler is not None:
             for monitor_id, retrying in result.retrying.items():
@@ -465,21 +477,11 @@ class ProbeEngine:
             if flip.alert
         }
         alerts = insert_alerts(conn, flipped, self.base_url, details) if flipped else []
-        if flipping:
-            log_each_or_count(
-                logger,
-                "probe flip monitor_id=%d old=%s new=%s cause=%s",
-                [
-                    (monitor_id, flip.old_state.value, flip.new_state.value, flip.cause)
-                    for monitor_id, flip, _, _ in flipping
-                ],
-                f"probe flips count={len(flipping)} "
-                + counted(flip.new_state.value for _, flip, _, _ in flipping),
-            )
         verdicts = Counter(row.verdict for row in results)
         return ProbeBatchResult(
             len(results),
             [flip for _, flip, _, _ in flipping],
+            [monitor_id for monitor_id, _, _, _ in flipping],
             alerts,
             retrying,
             dict(verdicts),
