@@ -307,23 +307,21 @@ class DeliveryWorker:
             finally:
                 if channel.queued == 0:
                     self._channels.pop(channel_id, None)
+            # Delivered, or failed for good: not to be sent again.
+            finished = [
+                alert
+                for alert, attempt in batch.attempts
+                if attempt.outcome is not AttemptOutcome.RETRY
+            ]
             if await self._record(batch):
-                self._order.finish(
-                    alert.id
-                    for alert, attempt in batch.attempts
-                    if attempt.outcome is not AttemptOutcome.RETRY
-                )
+                self._order.finish(alert.id for alert in finished)
         finally:
             self._order.forget(chains)
-        done = {
-            alert.pair
-            for alert, attempt in batch.attempts
-            if attempt.outcome is not AttemptOutcome.RETRY
-        }
+        done = {alert.pair for alert in finished}
         if (
             channel_id in self._passed_over
             or batch.released
-            or any(attempt.outcome is AttemptOutcome.RETRY for _, attempt in batch.attempts)
+            or len(finished) < len(batch.attempts)  # some are retried
             or done & self._waiting
             or (done and not handed)
         ):
