@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -220,3 +221,43 @@ async def test_a_new_notification_names_the_older_ones_of_its_pair_still_pending
     )
     # Only the same channel and monitor count, and only rows still pending.
     assert [older for _, older in second] == [(first[1][0],), (), (), (first[2][0],)]
+
+
+async def test_the_hot_reads_build_the_records_sqlalchemy_reads(db: Database) -> None:
+    """The ping writer and the deadline watch decode rows by position: every field of
+    their records matches the ordinary read, for a heartbeat and a probed monitor."""
+    async with db.write() as conn:
+        project = await default_project(conn)
+        job = monitor_spec(
+            {"name": "job", "tags": ["a", "b"], "period": "1h", "grace": "5m", "remind": "2h"}
+        )
+        api = monitor_spec(
+            {"name": "api", "kind": "http", "url": "https://x.test/", "interval": "30s"}
+        )
+        created = [await create_monitor(conn, project.id, spec, PINGED) for spec in (job, api)]
+        await conn.execute(
+            monitors.update()
+            .where(monitors.c.id == created[0].id)
+            .values(
+                state="grace",
+                last_ping_at=PINGED,
+                last_start_at=PINGED + timedelta(seconds=1),
+                last_start_rid="run-1",
+                next_deadline=DEADLINE,
+                n_pings=3,
+            )
+        )
+    async with db.read() as conn:
+        stored = [await get_monitor(conn, project.id, m.uuid) for m in created]
+
+    def read(sync: Connection) -> None:
+        statements = statements_for(sync)
+        expected = [replace(record, channels=()) for record in stored]
+        assert statements.monitors_by_uuid(sync, [m.uuid for m in created]) == expected
+        assert statements.monitors_by_id(sync, [m.id for m in created]) == expected
+        due = statements.monitors_due(sync, [m.id for m in created])
+        assert statements.records(due) == expected
+
+    assert stored[0].tags == ("a", "b") and stored[0].alert_policy
+    assert stored[0].status.last_start_rid == "run-1" and stored[1].probe
+    await db.run_write(read)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -55,7 +56,7 @@ from tocsin.server.storage.hot_rows import (
     PingedMonitorRow,
     PingRow,
 )
-from tocsin.server.storage.rows import STATES, MonitorRecord, schedule_of
+from tocsin.server.storage.rows import RECORD_COLUMNS, STATES, MonitorRecord, schedule_of
 from tocsin.server.storage.tables import flips, monitors, notifications, pings
 from tocsin.server.storage.types import SqliteTimes, UTCDateTime, utc_from_db
 
@@ -109,9 +110,11 @@ class HotStatements:
 
     def __init__(self, dialect_name: str) -> None:
         self.sqlite = dialect_name == "sqlite"
-        self._monitor_columns = tuple(c.name for c in monitors.columns)
-        self._monitor_times = _times(monitors, self._monitor_columns)
-        position = {name: index for index, name in enumerate(self._monitor_columns)}
+        columns = tuple(c.name for c in monitors.columns)
+        position = {name: index for index, name in enumerate(columns)}
+        # A row's values in ``MonitorRecord.from_values`` order, and which are timestamps.
+        self._record_values = itemgetter(*(position[name] for name in RECORD_COLUMNS))
+        self._record_times = _times(monitors, RECORD_COLUMNS)
         self._due_at = tuple(
             position[name]
             for name in (
@@ -191,7 +194,7 @@ class HotStatements:
 
     def records(self, due: Sequence[DueMonitor]) -> list[MonitorRecord]:
         """The whole records of monitors read by ``monitors_due``."""
-        return [self._record(monitor.row) for monitor in due]
+        return [self._record(monitor.row, monitor.status) for monitor in due]
 
     def _monitors(self, conn: Connection, sql: str, keys: list[Any]) -> list[MonitorRecord]:
         return [self._record(row) for row in self._rows_by(conn, sql, keys)]
@@ -200,15 +203,12 @@ class HotStatements:
         parameter: Any = json.dumps(keys) if self.sqlite else keys
         return conn.exec_driver_sql(sql, (parameter,)).all()
 
-    def _record(self, row: Sequence[Any]) -> MonitorRecord:
-        values = dict(zip(self._monitor_columns, row, strict=True))
-        for index in self._monitor_times:
-            name = self._monitor_columns[index]
-            values[name] = utc_from_db(values[name])
-        tags = values["tags"]
-        if isinstance(tags, str):
-            values["tags"] = () if tags == "[]" else json.loads(tags)
-        return MonitorRecord.from_row(values)
+    def _record(self, row: Sequence[Any], status: HeartbeatStatus | None = None) -> MonitorRecord:
+        values = list(self._record_values(row))
+        for index in self._record_times:
+            if values[index] is not None:
+                values[index] = utc_from_db(values[index])
+        return MonitorRecord.from_values(values, status=status)
 
     # --- writes
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -70,48 +70,136 @@ class MonitorRecord:
     def from_row(
         cls, row: RowMapping | Mapping[str, Any], channels: tuple[str, ...] = ()
     ) -> MonitorRecord:
-        """Build a record from a ``monitors`` row (or a dict with its columns)."""
-        schedule = schedule_of(
-            row["period_seconds"], row["grace_seconds"], row["cron"], row["timezone"]
-        )
-        status = HeartbeatStatus(
-            state=STATES[row["state"]],
-            last_ping_at=row["last_ping_at"],
-            last_start_at=row["last_start_at"],
-            last_start_rid=row["last_start_rid"],
-            next_deadline=row["next_deadline"],
-        )
+        """Build a record from a ``monitors`` row (or a dict with its columns; those of
+        probed monitors may be missing)."""
+        values = [row[name] for name in RECORD_COLUMNS[:_FIRST_OPTIONAL]]
+        values += [row.get(name) for name in RECORD_COLUMNS[_FIRST_OPTIONAL:]]
+        return cls.from_values(values, channels)
+
+    @classmethod
+    def from_values(
+        cls,
+        values: Sequence[Any],
+        channels: tuple[str, ...] = (),
+        status: HeartbeatStatus | None = None,
+    ) -> MonitorRecord:
+        """Build a record from its columns' values in ``RECORD_COLUMNS`` order, as the
+        hot paths read them by position: timestamps already aware, JSON columns decoded
+        or as their text. ``status``: the heartbeat status, if already decoded."""
+        (
+            id_,
+            uuid,
+            project_id,
+            name,
+            slug,
+            kind,
+            desc,
+            tags,
+            period_seconds,
+            grace_seconds,
+            cron,
+            timezone,
+            state,
+            last_ping_at,
+            last_start_at,
+            last_start_rid,
+            next_deadline,
+            last_duration_seconds,
+            n_pings,
+            managed_by,
+            created_at,
+            updated_at,
+            probe,
+            interval_seconds,
+            retry_interval_seconds,
+            fail_streak,
+            pass_streak,
+            last_result_at,
+            last_verdict,
+            alert_policy,
+        ) = values
+        if status is None:
+            status = HeartbeatStatus(
+                STATES[state], last_ping_at, last_start_at, last_start_rid, next_deadline
+            )
         return cls(
-            id=row["id"],
-            uuid=row["uuid"],
-            project_id=row["project_id"],
-            name=row["name"],
-            slug=row["slug"],
-            kind=_KINDS[row["kind"]],
-            desc=row["desc"],
-            tags=tuple(row["tags"] or ()),
-            schedule=schedule,
-            status=status,
-            last_duration_seconds=row["last_duration_seconds"],
-            n_pings=row["n_pings"],
-            managed_by=_MANAGED_BY[row["managed_by"]],
-            created_at=row["created_at"],
-            updated_at=row["updated_at"],
-            channels=channels,
-            probe=_json(row.get("probe")),
-            interval_seconds=row.get("interval_seconds"),
-            retry_interval_seconds=row.get("retry_interval_seconds"),
-            fail_streak=row.get("fail_streak") or 0,
-            pass_streak=row.get("pass_streak") or 0,
-            last_result_at=row.get("last_result_at"),
-            last_verdict=row.get("last_verdict"),
-            alert_policy=_json(row.get("alert_policy")),
+            id_,
+            uuid,
+            project_id,
+            name,
+            slug,
+            _KINDS[kind],
+            desc,
+            _tags(tags),
+            schedule_of(period_seconds, grace_seconds, cron, timezone),
+            status,
+            last_duration_seconds,
+            n_pings,
+            _MANAGED_BY[managed_by],
+            created_at,
+            updated_at,
+            channels,
+            _json(probe),
+            interval_seconds,
+            retry_interval_seconds,
+            fail_streak or 0,
+            pass_streak or 0,
+            last_result_at,
+            last_verdict,
+            _json(alert_policy),
         )
+
+
+# The ``monitors`` columns a ``MonitorRecord`` is built from, in ``from_values`` order;
+# rows of heartbeat monitors made before probes existed may lack those from
+# ``interval_seconds`` on.
+RECORD_COLUMNS = (
+    "id",
+    "uuid",
+    "project_id",
+    "name",
+    "slug",
+    "kind",
+    "desc",
+    "tags",
+    "period_seconds",
+    "grace_seconds",
+    "cron",
+    "timezone",
+    "state",
+    "last_ping_at",
+    "last_start_at",
+    "last_start_rid",
+    "next_deadline",
+    "last_duration_seconds",
+    "n_pings",
+    "managed_by",
+    "created_at",
+    "updated_at",
+    "probe",
+    "interval_seconds",
+    "retry_interval_seconds",
+    "fail_streak",
+    "pass_streak",
+    "last_result_at",
+    "last_verdict",
+    "alert_policy",
+)
+_FIRST_OPTIONAL = RECORD_COLUMNS.index("probe")
+
+
+def _tags(value: Any) -> tuple[str, ...]:
+    """A ``tags`` column's value as a tuple: SQLite's driver-level reads hand back text."""
+    if isinstance(value, str):
+        return () if value == "[]" else tuple(json.loads(value))
+    return tuple(value or ())
 
 
 def _json(value: Any) -> Any:
     """A JSON column's value: the driver-level reads hand SQLite's text back as is."""
-    return json.loads(value) if isinstance(value, str) else value
+    if isinstance(value, str):
+        return None if value == "null" else json.loads(value)
+    return value
 
 
 @dataclass(frozen=True)
