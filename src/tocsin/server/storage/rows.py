@@ -123,36 +123,36 @@ class MonitorRecord:
                 STATES[state], last_ping_at, last_start_at, last_start_rid, next_deadline
             )
         return cls(
-            id_,
-            uuid,
-            project_id,
-            name,
-            slug,
-            _KINDS[kind],
-            desc,
-            _tags(tags),
-            schedule_of(period_seconds, grace_seconds, cron, timezone),
-            status,
-            last_duration_seconds,
-            n_pings,
-            _MANAGED_BY[managed_by],
-            created_at,
-            updated_at,
-            channels,
-            _json(probe),
-            interval_seconds,
-            retry_interval_seconds,
-            fail_streak or 0,
-            pass_streak or 0,
-            last_result_at,
-            last_verdict,
-            _json(alert_policy),
+            id=id_,
+            uuid=uuid,
+            project_id=project_id,
+            name=name,
+            slug=slug,
+            kind=_KINDS[kind],
+            desc=desc,
+            tags=_tags(tags),
+            schedule=schedule_of(period_seconds, grace_seconds, cron, timezone),
+            status=status,
+            last_duration_seconds=last_duration_seconds,
+            n_pings=n_pings,
+            managed_by=_MANAGED_BY[managed_by],
+            created_at=created_at,
+            updated_at=updated_at,
+            channels=channels,
+            probe=_json(probe),
+            interval_seconds=interval_seconds,
+            retry_interval_seconds=retry_interval_seconds,
+            fail_streak=fail_streak or 0,
+            pass_streak=pass_streak or 0,
+            last_result_at=last_result_at,
+            last_verdict=last_verdict,
+            alert_policy=_json(alert_policy),
         )
 
 
 # The ``monitors`` columns a ``MonitorRecord`` is built from, in ``from_values`` order;
-# rows of heartbeat monitors made before probes existed may lack those from
-# ``interval_seconds`` on.
+# ``from_row`` takes a mapping that may lack those from ``probe`` on (the probed
+# monitors' columns).
 RECORD_COLUMNS = (
     "id",
     "uuid",
