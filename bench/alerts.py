@@ -26,14 +26,18 @@ Printed per database:
   2,000 monitors that never go down), divided by the alerts;
 - the hung channel: its notifications (its queue) and the requests its receiver accepted
   (each held until the webhook's 10 s timeout); after ``--linger`` seconds, its recorded
-  attempts by outcome.
+  attempts by outcome;
+- with ``--chunks``, a line per deadline chunk (alerts share their flip's time, the chunk's
+  start; PostgreSQL chunks started together share a line): how many healthy alerts, the
+  deadlines it covered, when they arrived, and how late its latest was. A lateness that
+  grows chunk by chunk means the flips fall behind.
 
 The bench shares the machine with the server (and whatever else runs): the load average
 is printed with each run. Each run stops by itself (``--timeout``) and removes its
 scratch database.
 
     .venv/bin/python bench/alerts.py [--monitors 10000] [--only sqlite|postgresql]
-        [--receiver-delay SECONDS]
+        [--receiver-delay SECONDS] [--chunks]
 """
 
 from __future__ import annotations
@@ -348,12 +352,15 @@ async def measure(
     after_flip: list[float] = []
     keys: set[str] = set()
     per_channel: Counter[int] = Counter()
+    # Alerts by their flip's time, which is when its deadline chunk started.
+    chunks: dict[float, list[tuple[float, float]]] = {}
     for index, arrived, last_ping_at, flip_at, key in arrivals:
         deadline = (datetime.fromisoformat(last_ping_at) + PERIOD + GRACE).timestamp()
         flipped = datetime.fromisoformat(flip_at).timestamp()
         lateness.append(arrived - deadline)
         flip_lateness.append(flipped - deadline)
         after_flip.append(arrived - flipped)
+        chunks.setdefault(flipped, []).append((deadline, arrived))
         keys.add(key)
         per_channel[index] += 1
     return {
@@ -370,6 +377,7 @@ async def measure(
         "lateness": lateness,
         "flip_lateness": flip_lateness,
         "after_flip": after_flip,
+        "chunks": chunks,
         "hung_count": hung_count,
         "hung_at_done": at_done["hung"],
         "hung_requests": hung_later,
@@ -388,6 +396,25 @@ def _ms(values: list[float]) -> str:
         f"p50 {percentile(values, 0.5) * 1000:.0f} ms  p99 {percentile(values, 0.99) * 1000:.0f} ms"
         f"  max {max(values) * 1000:.0f} ms"
     )
+
+
+def report_chunks(chunks: dict[float, list[tuple[float, float]]]) -> None:
+    """One line per deadline chunk that sent healthy alerts: when it started, how many,
+    the deadlines it covered and when its alerts arrived (seconds from the first
+    deadline), and its latest alert's lateness."""
+    if not chunks:
+        return
+    first = min(deadline for alerts in chunks.values() for deadline, _ in alerts)
+    print("  chunk start  alerts  deadlines         arrivals          latest")
+    for started, alerts in sorted(chunks.items()):
+        deadlines = [deadline - first for deadline, _ in alerts]
+        arrived = [at - first for _, at in alerts]
+        worst = max(at - deadline for deadline, at in alerts)
+        print(
+            f"  {started - first:11.3f}  {len(alerts):6d}  "
+            f"{min(deadlines):6.3f} - {max(deadlines):6.3f}  "
+            f"{min(arrived):6.3f} - {max(arrived):6.3f}  {worst * 1000:6.0f} ms"
+        )
 
 
 def report(label: str, count: int, linger: float, result: dict[str, Any]) -> None:
@@ -445,6 +472,8 @@ def bench(label: str, data_dir: Path, database_url: str | None, args: argparse.N
         server.stop()
     assert isinstance(result, dict)
     report(label, args.monitors, args.linger, result)
+    if args.chunks:
+        report_chunks(result["chunks"])
 
 
 def main() -> None:
@@ -459,6 +488,12 @@ def main() -> None:
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     parser.add_argument(
         "--timeout", type=float, default=120, help="seconds to wait for the healthy alerts"
+    )
+    parser.add_argument(
+        "--chunks",
+        action="store_true",
+        help="also print each deadline chunk: its start, its alerts, the deadlines it "
+        "covered, when they arrived and its latest one's lateness",
     )
     parser.add_argument(
         "--linger",
