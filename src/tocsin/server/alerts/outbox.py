@@ -13,6 +13,7 @@ before sending, the claim expires and any server sends the alert.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,13 @@ _PENDING = NotificationStatus.PENDING.value
 _STEADY = FlapStatus()
 _CLAIM = timedelta(seconds=CLAIM_SECONDS)
 _VARIANT = "89ab"  # the first hex digit of a UUID's RFC 4122 variant, by its two low bits
+
+
+# ``datetime.isoformat`` of the times the alerts of one transaction share (its flips'
+# time, the incidents it opens): a cache hit costs a tenth of the formatting. Keyed by
+# the instant, so only for times that are all UTC (as every time here is): equal
+# instants then have equal text.
+utc_iso = functools.lru_cache(maxsize=256)(datetime.isoformat)
 
 
 def uuid4_text(raw: bytes) -> str:
@@ -147,7 +155,7 @@ def alert_payload(
     # last_result_at comes last).
     if probed:
         about["url"] = f"{base_url}{MONITOR_API_PATH}{uuid}"
-        about["last_result_at"] = at.isoformat()
+        about["last_result_at"] = utc_iso(at)
     else:
         last_ping_at = monitor.status.last_ping_at
         about["last_ping_at"] = last_ping_at.isoformat() if last_ping_at else None
@@ -162,7 +170,7 @@ def alert_payload(
             "old_state": old_state,
             "new_state": new_state,
             "cause": event.cause,
-            "at": event.at.isoformat(),
+            "at": utc_iso(event.at),
         },
         "sent_by": _SENT_BY,
     }
@@ -187,8 +195,8 @@ def incident_json(
     end = resolved_at
     return {
         "id": incident.id,
-        "opened_at": incident.opened_at.isoformat(),
-        "resolved_at": end.isoformat() if end else None,
+        "opened_at": utc_iso(incident.opened_at),
+        "resolved_at": utc_iso(end) if end else None,
         "duration_seconds": (end - incident.opened_at).total_seconds() if end else None,
         "children": list(children),
     }

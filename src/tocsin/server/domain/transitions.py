@@ -7,6 +7,7 @@ changes the state without a flip.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +19,8 @@ from tocsin.server.domain.states import AlertKind, MonitorState, PingKind
 _QUIET_CHANGES = {
     frozenset({MonitorState.UP, MonitorState.STARTED}),
 }
+# A deadline's cause names the grace time: monitors share a few, each spelt once.
+_grace_text = functools.lru_cache(maxsize=1024)(format_duration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +103,13 @@ def _move(
     **changes: Any,
 ) -> Transition:
     moved = status.evolve(state=state, **changes)
-    moved = moved.evolve(next_deadline=deadline_for(moved, schedule))
+    moved = HeartbeatStatus(
+        moved.state,
+        moved.last_ping_at,
+        moved.last_start_at,
+        moved.last_start_rid,
+        deadline_for(moved, schedule),
+    )
     flip = None
     if state is not status.state and frozenset({state, status.state}) not in _QUIET_CHANGES:
         flip = Flip(status.state, state, cause)
@@ -145,7 +154,7 @@ def on_deadline(status: HeartbeatStatus, schedule: Schedule, now: datetime) -> T
     if status.state is MonitorState.STARTED and status.last_start_at is not None:
         cause = (
             f"started at {status.last_start_at.isoformat(timespec='seconds')} and no success "
-            f"within the grace time of {format_duration(schedule.grace)}"
+            f"within the grace time of {_grace_text(schedule.grace)}"
         )
         return _move(status, schedule, MonitorState.DOWN, cause)
     if status.last_ping_at is None:
@@ -155,7 +164,7 @@ def on_deadline(status: HeartbeatStatus, schedule: Schedule, now: datetime) -> T
     if now >= expected + schedule.grace and status.state in (MonitorState.UP, MonitorState.GRACE):
         cause = (
             f"no ping since {last}; expected by {expected.isoformat(timespec='seconds')}, "
-            f"grace {format_duration(schedule.grace)} ran out"
+            f"grace {_grace_text(schedule.grace)} ran out"
         )
         return _move(status, schedule, MonitorState.DOWN, cause)
     if status.state is MonitorState.UP:

@@ -115,6 +115,9 @@ class HotStatements:
         # A row's values in ``MonitorRecord.from_values`` order, and which are timestamps.
         self._record_values = itemgetter(*(position[name] for name in RECORD_COLUMNS))
         self._record_times = _times(monitors, RECORD_COLUMNS)
+        # Those left to convert when the status is already decoded (a deadline pass).
+        in_status = {RECORD_COLUMNS.index(name) for name in HeartbeatStatus.__slots__}
+        self._record_other_times = tuple(i for i in self._record_times if i not in in_status)
         self._due_at = tuple(
             position[name]
             for name in (
@@ -205,7 +208,7 @@ class HotStatements:
 
     def _record(self, row: Sequence[Any], status: HeartbeatStatus | None = None) -> MonitorRecord:
         values = list(self._record_values(row))
-        for index in self._record_times:
+        for index in self._record_times if status is None else self._record_other_times:
             if values[index] is not None:
                 values[index] = utc_from_db(values[index])
         return MonitorRecord.from_values(values, status=status)

@@ -46,20 +46,21 @@ def utc_to_sqlite(value: datetime | None) -> str | None:
 
 
 class SqliteTimes:
-    """``utc_to_sqlite`` for the rows of one statement: a time that is the same object as
-    the one before reuses its text (the rows of a deadline pass share its ``now``)."""
+    """``utc_to_sqlite`` for the rows of one statement: a time equal to one already
+    converted reuses its text (the rows of a deadline pass share its ``now`` and the
+    claims it sets)."""
 
-    __slots__ = ("_last", "_text")
+    __slots__ = ("_texts",)
 
     def __init__(self) -> None:
-        self._last: datetime | None = None
-        self._text: str | None = None
+        self._texts: dict[datetime | None, str | None] = {None: None}
 
     def text(self, value: datetime | None) -> str | None:
         """``utc_to_sqlite(value)``."""
-        if value is not self._last:
-            self._last, self._text = value, utc_to_sqlite(value)
-        return self._text
+        texts = self._texts
+        if value not in texts:
+            texts[value] = utc_to_sqlite(value)
+        return texts[value]
 
 
 # The length of the text SQLAlchemy (and ``utc_to_sqlite``) store: "2026-11-24 12:00:00.000000".
