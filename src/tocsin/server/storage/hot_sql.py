@@ -118,20 +118,22 @@ class HotStatements:
         # Those left to convert when the status is already decoded (a deadline pass).
         in_status = {RECORD_COLUMNS.index(name) for name in HeartbeatStatus.__slots__}
         self._record_other_times = tuple(i for i in self._record_times if i not in in_status)
-        self._due_at = tuple(
-            position[name]
-            for name in (
-                "id",
-                "uuid",
-                "state",
-                "period_seconds",
-                "grace_seconds",
-                "cron",
-                "timezone",
-                "last_ping_at",
-                "last_start_at",
-                "last_start_rid",
-                "next_deadline",
+        self._due_values = itemgetter(
+            *(
+                position[name]
+                for name in (
+                    "id",
+                    "uuid",
+                    "state",
+                    "period_seconds",
+                    "grace_seconds",
+                    "cron",
+                    "timezone",
+                    "last_ping_at",
+                    "last_start_at",
+                    "last_start_rid",
+                    "next_deadline",
+                )
             )
         )
         self._by_uuid = _select_monitors(self.sqlite, "uuid", "varchar")
@@ -183,11 +185,11 @@ class HotStatements:
     def monitors_due(self, conn: Connection, ids: Sequence[int]) -> list[DueMonitor]:
         """The monitors with these ids, in id order, locked on PostgreSQL; only what a
         deadline decision needs is decoded (``records`` decodes the rest)."""
-        at = self._due_at
+        values = self._due_values
         due: list[DueMonitor] = []
         for row in self._rows_by(conn, self._due_by_id, list(ids)):
-            (id_, uuid, state, period, grace, cron, zone, pinged, started, rid, deadline) = (
-                row[index] for index in at
+            (id_, uuid, state, period, grace, cron, zone, pinged, started, rid, deadline) = values(
+                row
             )
             status = HeartbeatStatus(
                 STATES[state], utc_from_db(pinged), utc_from_db(started), rid, utc_from_db(deadline)
