@@ -4,7 +4,8 @@ Starts a real ``tocsin server`` subprocess, creates 1,000 heartbeat monitors, th
 asyncio load generator (one keep-alive connection per worker, HTTP/1.1 written by hand
 on asyncio streams) drives their ping URLs round-robin. Every ping answered 200 is durable
 (the writer answers after commit); the script checks the stored count against the
-acknowledged count at the end.
+acknowledged count after each run, and exits with status 1 if any run stored fewer pings
+than it acknowledged.
 
     .venv/bin/python bench/pings.py [--seconds 15] [--concurrency 64] [--monitors 1000]
         [--probing 10000]
@@ -32,6 +33,7 @@ import os
 import pwd
 import re
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -262,6 +264,10 @@ def bench(
         server.stop()
 
 
+# Runs that stored fewer pings than they acknowledged: the process exits with status 1.
+LOST_PINGS: list[str] = []
+
+
 def measure(
     label: str, server: ServerProcess, uuids: list[str], seconds: float, args: argparse.Namespace
 ) -> float:
@@ -294,6 +300,10 @@ def measure(
         f"load generator {client_cpu / acked * 1e6:.0f}",
         flush=True,
     )
+    if after - before < result["acked"]:
+        lost = result["acked"] - (after - before)
+        LOST_PINGS.append(f"{label}: {lost:.0f} acknowledged pings not stored")
+        print(f"{'':<26} LOST: {LOST_PINGS[-1]}", flush=True)
     if probes_after.get("tocsin_probe_runs_total") != probes_before.get("tocsin_probe_runs_total"):
         print(f"{'':<26} meanwhile: {probing_summary(probes_before, probes_after, seconds)}")
     return float(result["rate"])
@@ -427,6 +437,8 @@ def main() -> None:
             compare("sqlite", lambda: nullcontext(None), args, probe_target)
         if args.only in (None, "postgresql"):
             compare("postgresql", scratch_postgres, args, probe_target)
+    if LOST_PINGS:
+        sys.exit("acknowledged pings were lost: " + "; ".join(LOST_PINGS))
 
 
 if __name__ == "__main__":
