@@ -46,15 +46,20 @@ def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
 
 
 def log_each_or_count(
-    logger: logging.Logger, message: str, rows: Sequence[tuple[object, ...]], summary: str
+    logger: logging.Logger,
+    message: str,
+    rows: Sequence[tuple[object, ...]],
+    summary: str,
+    level: int = logging.INFO,
 ) -> None:
-    """Log ``message`` with each of ``rows`` as its arguments at INFO; for more than
-    ``EACH_AT_INFO`` rows, ``summary`` once at INFO and each row at DEBUG instead."""
+    """Log ``message`` with each of ``rows`` as its arguments at ``level`` (INFO); for more
+    than ``EACH_AT_INFO`` rows, ``summary`` once at ``level`` and each row at DEBUG
+    instead."""
     if len(rows) <= EACH_AT_INFO:
         for args in rows:
-            logger.info(message, *args)
+            logger.log(level, message, *args)
         return
-    logger.info(summary)
+    logger.log(level, summary)
     if logger.isEnabledFor(logging.DEBUG):
         for args in rows:
             logger.debug(message, *args)

@@ -74,6 +74,15 @@ async def receiver(answer: Answer = answer_ok) -> AsyncIterator[Receiver]:
         await runner.cleanup()
 
 
+def answering(status: int) -> Answer:
+    """An answer with ``status`` and no body to every request (401: a permanent failure)."""
+
+    async def answer(_receiver: Receiver, _request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status)
+
+    return answer
+
+
 def redirect_to(location: str, status: int) -> Answer:
     """An answer that redirects every request to ``location`` with ``status``."""
 

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.server.alerts.outbox_rows import pending_alerts
-from tests.server.alerts.receivers import held_until, receiver
+from tests.server.alerts.receivers import Answer, answer_ok, answering, held_until, receiver
 from tocsin.server.alerts import delivery
 from tocsin.server.alerts.delivery import DeliveryWorker
 from tocsin.server.storage.database import Database
@@ -88,10 +88,13 @@ async def test_channels_that_fill_the_pool_do_not_hold_back_another(db: Database
     assert (delivered.notification_id, delivered.outcome) == (watched, AttemptOutcome.DELIVERED)
 
 
-async def _delivery_lines(db: Database, count: int, caplog: pytest.LogCaptureFixture) -> list[str]:
-    """What the worker logs while it delivers ``count`` alerts due to a channel of their own."""
+async def _delivery_lines(
+    db: Database, count: int, caplog: pytest.LogCaptureFixture, answer: Answer = answer_ok
+) -> list[tuple[int, str]]:
+    """What the worker logs (level, message) while it sends ``count`` alerts due to a
+    channel of their own, to a receiver that answers with ``answer``."""
     caplog.clear()
-    async with receiver() as hook:
+    async with receiver(answer) as hook:
         channel = {"name": f"ops-{count}", "kind": "webhook", "url": hook.url}
         await pending_alerts(db, count, datetime.now(UTC), channel=channel, prefix=f"n{count}-")
         worker = DeliveryWorker(db)
@@ -105,15 +108,30 @@ async def _delivery_lines(db: Database, count: int, caplog: pytest.LogCaptureFix
                         await asyncio.sleep(0.02)
             finally:
                 await worker.stop()
-    return [r.getMessage() for r in caplog.records if r.name == delivery.__name__]
+    return [(r.levelno, r.getMessage()) for r in caplog.records if r.name == delivery.__name__]
 
 
 async def test_many_alerts_delivered_together_log_a_count_and_a_few_a_line_each(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
-    many = await _delivery_lines(db, 12, caplog)
-    assert len(many) == 1
-    assert re.fullmatch(r"alerts delivered channel_id=\d+ count=12", many[0])
+    [(level, line)] = await _delivery_lines(db, 12, caplog)
+    assert level == logging.INFO
+    assert re.fullmatch(r"alerts delivered channel_id=\d+ count=12", line)
     few = await _delivery_lines(db, 2, caplog)
     assert len(few) == 2
-    assert all(re.fullmatch(r"alert delivered notification=\d+ attempt=1", line) for line in few)
+    assert all(level == logging.INFO for level, _ in few)
+    assert all(re.fullmatch(r"alert delivered notification=\d+ attempt=1", line) for _, line in few)
+
+
+async def test_a_receiver_refusing_many_alerts_logs_one_warning_and_a_few_one_each(
+    db: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    # 401 is a permanent failure: no retry, and a warning, but not one per alert of a burst.
+    [(level, line)] = await _delivery_lines(db, 12, caplog, answering(401))
+    assert level == logging.WARNING
+    assert re.fullmatch(r"alerts failed channel_id=\d+ count=12 first error=.*401.*", line)
+    few = await _delivery_lines(db, 2, caplog, answering(401))
+    assert [level for level, _ in few] == [logging.WARNING] * 2
+    assert all(
+        re.fullmatch(r"alert failed notification=\d+ error=.*401.*", line) for _, line in few
+    )

@@ -406,8 +406,9 @@ class DeliveryWorker:
 
 
 def _log_attempts(attempts: list[tuple[ClaimedAlert, Attempt]]) -> None:
-    """A line per alert delivered or to be retried (failures were logged as they
-    happened), or a count for each when one channel's batch had many."""
+    """A line per alert delivered, to be retried or failed for good (at WARNING), or a
+    count for each when one channel's batch had many: a receiver that refuses a burst
+    logs one warning, not one per alert."""
     if not attempts:
         return
     channel_id = attempts[0][0].channel_id
@@ -434,6 +435,19 @@ def _log_attempts(attempts: list[tuple[ClaimedAlert, Attempt]]) -> None:
         f"alerts will be retried channel_id={channel_id} count={len(retried)} "
         f"first error={retried[0][1] if retried else None}",
     )
+    failed = [
+        (alert.id, attempt.error)
+        for alert, attempt in attempts
+        if attempt.outcome is AttemptOutcome.FAILED
+    ]
+    log_each_or_count(
+        logger,
+        "alert failed notification=%s error=%s",
+        failed,
+        f"alerts failed channel_id={channel_id} count={len(failed)} "
+        f"first error={failed[0][1] if failed else None}",
+        logging.WARNING,
+    )
 
 
 def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> Attempt:
@@ -447,7 +461,6 @@ def _attempt(alert: ClaimedAlert, sent: _Sent, now: datetime, draw: float) -> At
         outcome = AttemptOutcome.DELIVERED
     elif sent.sent and (error.permanent or real_sends >= MAX_ATTEMPTS):
         outcome = AttemptOutcome.FAILED
-        logger.warning("alert failed notification=%s error=%s", alert.id, error)
     else:
         # Never sooner than the receiver asked (Retry-After), nor sooner than the backoff.
         wait = max(backoff(real_sends), timedelta(seconds=error.retry_after or 0))
