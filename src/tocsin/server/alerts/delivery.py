@@ -423,30 +423,23 @@ def _log_attempts(attempts: list[tuple[ClaimedAlert, Attempt]]) -> None:
         delivered,
         f"alerts delivered channel_id={channel_id} count={len(delivered)}",
     )
-    retried = [
-        (alert.id, attempt.error)
-        for alert, attempt in attempts
-        if attempt.outcome is AttemptOutcome.RETRY
-    ]
+    _log_errors(attempts, AttemptOutcome.RETRY, "will be retried", logging.INFO)
+    _log_errors(attempts, AttemptOutcome.FAILED, "failed", logging.WARNING)
+
+
+def _log_errors(
+    attempts: list[tuple[ClaimedAlert, Attempt]], outcome: AttemptOutcome, what: str, level: int
+) -> None:
+    """``alert {what}`` with its error for each attempt with ``outcome``, or a count with
+    the first error (see ``log_each_or_count``)."""
+    rows = [(alert.id, attempt.error) for alert, attempt in attempts if attempt.outcome is outcome]
     log_each_or_count(
         logger,
-        "alert will be retried notification=%s error=%s",
-        retried,
-        f"alerts will be retried channel_id={channel_id} count={len(retried)} "
-        f"first error={retried[0][1] if retried else None}",
-    )
-    failed = [
-        (alert.id, attempt.error)
-        for alert, attempt in attempts
-        if attempt.outcome is AttemptOutcome.FAILED
-    ]
-    log_each_or_count(
-        logger,
-        "alert failed notification=%s error=%s",
-        failed,
-        f"alerts failed channel_id={channel_id} count={len(failed)} "
-        f"first error={failed[0][1] if failed else None}",
-        logging.WARNING,
+        f"alert {what} notification=%s error=%s",
+        rows,
+        f"alerts {what} channel_id={attempts[0][0].channel_id} count={len(rows)} "
+        f"first error={rows[0][1] if rows else None}",
+        level,
     )
 
 
