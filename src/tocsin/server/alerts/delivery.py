@@ -423,21 +423,25 @@ def _log_attempts(attempts: list[tuple[ClaimedAlert, Attempt]]) -> None:
         delivered,
         f"alerts delivered channel_id={channel_id} count={len(delivered)}",
     )
-    _log_errors(attempts, AttemptOutcome.RETRY, "will be retried", logging.INFO)
-    _log_errors(attempts, AttemptOutcome.FAILED, "failed", logging.WARNING)
+    _log_errors(channel_id, attempts, AttemptOutcome.RETRY, "will be retried", logging.INFO)
+    _log_errors(channel_id, attempts, AttemptOutcome.FAILED, "failed", logging.WARNING)
 
 
 def _log_errors(
-    attempts: list[tuple[ClaimedAlert, Attempt]], outcome: AttemptOutcome, what: str, level: int
+    channel_id: int,
+    attempts: list[tuple[ClaimedAlert, Attempt]],
+    outcome: AttemptOutcome,
+    what: str,
+    level: int,
 ) -> None:
-    """``alert {what}`` with its error for each attempt with ``outcome``, or a count with
-    the first error (see ``log_each_or_count``)."""
+    """``alert {what}`` with its error for each of channel ``channel_id``'s attempts with
+    ``outcome``, or a count with the first error (see ``log_each_or_count``)."""
     rows = [(alert.id, attempt.error) for alert, attempt in attempts if attempt.outcome is outcome]
     log_each_or_count(
         logger,
         f"alert {what} notification=%s error=%s",
         rows,
-        f"alerts {what} channel_id={attempts[0][0].channel_id} count={len(rows)} "
+        f"alerts {what} channel_id={channel_id} count={len(rows)} "
         f"first error={rows[0][1] if rows else None}",
         level,
     )
