@@ -21,7 +21,8 @@ Printed per database:
   p50/p99/max against the target (p99 <= 1 s), split into the flip's lateness (the
   payload's ``flip.at`` minus the deadline: the deadline watch) and arrival minus flip
   (the outbox, the delivery worker and the receiver);
-- the server's CPU per alert: its utime + stime (``/proc/<pid>/stat``) from the first ping
+- the server's CPU per alert: its utime + stime (``/proc/<pid>/stat``), with its child
+  processes' (the alert sender), from the first ping
   until the last healthy alert arrived, minus what the pings cost (measured first, on
   2,000 monitors that never go down), divided by the alerts;
 - the hung channel: its notifications (its queue) and the requests its receiver accepted
@@ -189,6 +190,20 @@ async def serve_receivers(control_port: int, ports: list[int], delay: float) -> 
 # --- this process
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server ``pid`` and its running child processes (the
+    alert sender) so far."""
+    total = cpu_seconds(pid)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                total += cpu_seconds(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    return total
+
+
 async def create_spread(database_url: str, count: int) -> list[str]:
     """``count`` heartbeat monitors spread evenly over the channels; their uuids
     interleaved (channel 0, 1, ..., 9, 0, ...) so every channel's alerts come at once."""
@@ -324,21 +339,21 @@ async def measure(
             )
             uuids = await create_spread(server.database_url, count)
             setup_seconds = time.monotonic() - started
-            cpu_before, started = cpu_seconds(pid), time.monotonic()
+            cpu_before, started = server_cpu_seconds(pid), time.monotonic()
             await load_once(server.base_url, calibration)
-            ping_cpu = (cpu_seconds(pid) - cpu_before) / quiet
+            ping_cpu = (server_cpu_seconds(pid) - cpu_before) / quiet
             quiet_seconds = time.monotonic() - started
 
             load = os.getloadavg()
             spying = start_py_spy(pid, SPY_SECONDS, spy) if spy else None
-            cpu_before = cpu_seconds(pid)
+            cpu_before = server_cpu_seconds(pid)
             started = time.monotonic()
             await load_once(server.base_url, uuids)
             ping_seconds = time.monotonic() - started
             at_done = await wait_healthy(receivers, control, expected, timeout)
             if spying is not None:
                 await asyncio.to_thread(spying.wait)
-            alerts_cpu = cpu_seconds(pid) - cpu_before - ping_cpu * count
+            alerts_cpu = server_cpu_seconds(pid) - cpu_before - ping_cpu * count
             load_after = os.getloadavg()
             await asyncio.sleep(linger)
             hung_later = (await receivers.get(control, "/status"))["hung"]

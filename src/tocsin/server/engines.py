@@ -18,6 +18,7 @@ from typing import Protocol
 from tocsin.server.alerts.channels import senders
 from tocsin.server.alerts.delivery import DeliveryWorker
 from tocsin.server.alerts.policy_watch import PolicyResult, PolicyWatch
+from tocsin.server.alerts.send_process import SendProcess, process_senders
 from tocsin.server.domain.alert_policy import ReminderCaps
 from tocsin.server.ingest.pruning import Pruner
 from tocsin.server.ingest.requests import PingRequest
@@ -56,9 +57,21 @@ class Engines:
 
     def __init__(self, settings: Settings, database: Database, observer: EngineObserver) -> None:
         self.observer = observer
+        # On SQLite, webhook, Slack and Discord alerts leave from a child process (see
+        # send_process): there the event loop shares one core with the writer thread. On
+        # PostgreSQL the child gained nothing in a burst and the pipe's round trip slowed
+        # a single channel's alerts (at most 20 in flight each), so they stay here.
+        self.send_process = (
+            SendProcess(settings.log_level, settings.log_format) if database.is_sqlite else None
+        )
+        channels = (
+            senders(settings.smtp)
+            if self.send_process is None
+            else process_senders(self.send_process, settings.smtp)
+        )
         self.delivery = DeliveryWorker(
             database,
-            channels=senders(settings.smtp),
+            channels=channels,
             on_result=observer.delivery,
             claim_seconds=settings.alert_claim_seconds,
         )
@@ -138,6 +151,8 @@ class Engines:
         self.watch.start()
         self.policy.start()
         self.delivery.start()
+        if self.send_process is not None:
+            self.send_process.start()
         self.probes.start()
         self.pruner.start()
         self.rollup.start()
@@ -152,6 +167,8 @@ class Engines:
         await self.watch.stop()
         await self.policy.stop()
         await self.delivery.stop()
+        if self.send_process is not None:
+            await self.send_process.close()
 
     def problems(self) -> list[str]:
         """The engines whose task is not running (empty when all are)."""
