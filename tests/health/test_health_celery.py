@@ -117,7 +117,12 @@ def test_rabbitmq_broker_depth_and_inspect_workers(amqp_queue: str, procs: Proce
     app = make_app(celery, inspect_cache=0.0)
     for i in range(4):
         celery.send_task("example.send_welcome_email", args=[f"u{i}@example.com"])
-    status, body = healthz(app)
+    # Publishes are not confirmed: RabbitMQ may count the last ones a moment later.
+    status, body = wait_until(
+        lambda: healthz(app),
+        lambda r: entry(r[1], "celery:queue_depth", amqp_queue)["observedValue"] == 4,
+        timeout=5,
+    )
     assert status == 503
     depth = entry(body, "celery:queue_depth", amqp_queue)
     assert depth["observedValue"] == 4
