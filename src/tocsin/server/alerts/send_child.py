@@ -10,6 +10,7 @@ sent again.
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import Any
 
@@ -17,9 +18,11 @@ import uvloop
 
 from tocsin.errors import DeliveryError
 from tocsin.logs import configure_logging
-from tocsin.server.alerts.channels import CHANNELS
+from tocsin.server.alerts.channels import channel_for
 from tocsin.server.alerts.channels.http_client import HttpClient
 from tocsin.server.alerts.send_process import Answer, frame, read_frame
+
+logger = logging.getLogger(__name__)
 
 # Idle connections kept per receiver host: as many as the delivery worker's shared slots,
 # so every send in flight to one host (hooks.slack.com) can reuse one.
@@ -29,10 +32,13 @@ MAX_IDLE_PER_ORIGIN = 400
 async def _answer(client: HttpClient, request: tuple[Any, ...]) -> Answer:
     request_id, kind, settings, payload, key = request
     try:
-        status = await CHANNELS[kind].send(client, settings, payload, key)
+        status = await channel_for(kind).send(client, settings, payload, key)
     except DeliveryError as exc:
         return request_id, exc.http_status, (str(exc), exc.permanent, exc.retry_after)
     except Exception as exc:  # a sender bug must not stop the other alerts
+        # Logged here as the server's delivery worker logs a sender that crashes in it:
+        # the parent only sees the DeliveryError this becomes.
+        logger.exception("channel sender crashed kind=%s", kind)
         return request_id, None, (f"{type(exc).__name__}: {exc}", False, None)
     return request_id, status, None
 

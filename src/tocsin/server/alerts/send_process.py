@@ -3,7 +3,7 @@
 On SQLite the server is one process whose event loop and SQLite writer thread share one
 core through the GIL; in a burst of alerts that core is the limit while the machine's
 other core has room. Sending the HTTP alerts from a child process takes their requests,
-JSON bodies and answers off that core: ``bench/alerts.py`` on SQLite, seven interleaved
+JSON bodies and answers off that core: ``bench/alerts.py`` on SQLite, six interleaved
 pairs, alert p99 median 0.98 -> 0.63 s (docs/performance-history.md). ``Engines`` uses
 it on SQLite only: on PostgreSQL it gained nothing in a burst, and the pipe's round trip
 slowed the alerts of a single channel (at most 20 in flight).
