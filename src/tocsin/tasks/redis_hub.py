@@ -69,7 +69,7 @@ class RedisEventHub(FanOut):
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
             finally:
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()  # type: ignore[no-untyped-call, unused-ignore]  # typed in redis 8
                 await client.aclose()
 
     def _dispatch(self, payload: bytes | str) -> None:
