@@ -16,7 +16,12 @@
 - raw TCP peers: one answering non-HTTP bytes (``garbage_port``), one that hangs up at
   once (``hangup_port``), one whose body stops short of its Content-Length
   (``short_body_port``) and one whose body has no length and ends when it closes
-  (``until_close_port``).
+  (``until_close_port``);
+- raw TCP peers whose answer's head never ends (``EndlessHead``: each sends until the
+  client hangs up, then sets ``hung_up``): a status line then one endless header value
+  (``endless_value``), endless short header lines (``endless_lines``), endless 1 KB
+  header lines (``endless_long_lines``) and endless ``103 Early Hints`` interim answers
+  (``endless_interim``).
 
 Everything stops when the block ends.
 """
@@ -43,6 +48,17 @@ _CHUNK = b"x" * 65536
 GARBAGE = b"SSH-2.0-OpenSSH_9.6 not http at all\r\n\x00\xff\xfe"
 SHORT_BODY = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b"
 UNTIL_CLOSE = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nread until the close"
+STATUS_LINE = b"HTTP/1.1 200 OK\r\n"
+EARLY_HINTS = b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
+
+
+@dataclass
+class EndlessHead:
+    """A raw peer whose answer's head never ends; ``hung_up`` is set once the client
+    closed the connection (its writes failed)."""
+
+    port: int
+    hung_up: asyncio.Event
 
 
 @dataclass
@@ -69,6 +85,10 @@ class Targets:
     hangup_port: int
     short_body_port: int
     until_close_port: int
+    endless_value: EndlessHead
+    endless_lines: EndlessHead
+    endless_long_lines: EndlessHead
+    endless_interim: EndlessHead
     ca: trustme.CA
     health: HealthReport
 
@@ -208,6 +228,35 @@ def _answering(answer: bytes) -> Callable[[asyncio.StreamReader, asyncio.StreamW
     return peer
 
 
+def _endless(
+    start: bytes, repeated: bytes, hung_up: asyncio.Event
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+    """A raw peer that reads a request, writes ``start``, then ``repeated`` (about 2 KB at
+    a time, 200 times a second: ~400 KB/s) until the client hangs up."""
+    batch = repeated * max(1, 2048 // len(repeated))
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            await reader.read(1024)
+            writer.write(start)
+            while True:
+                writer.write(batch)
+                await writer.drain()
+                await asyncio.sleep(0.005)
+        except ConnectionError:
+            hung_up.set()
+        finally:
+            writer.close()
+
+    return peer
+
+
+async def _start_endless(start: bytes, repeated: bytes) -> tuple[asyncio.Server, EndlessHead]:
+    hung_up = asyncio.Event()
+    server = await asyncio.start_server(_endless(start, repeated, hung_up), "127.0.0.1", 0)
+    return server, EndlessHead(server.sockets[0].getsockname()[1], hung_up)
+
+
 async def _hangup(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     writer.close()
 
@@ -230,6 +279,22 @@ async def serve_targets(ca: trustme.CA) -> AsyncIterator[Targets]:
     hangup = await asyncio.start_server(_hangup, "127.0.0.1", 0)
     short_body = await asyncio.start_server(_answering(SHORT_BODY), "127.0.0.1", 0)
     until_close = await asyncio.start_server(_answering(UNTIL_CLOSE), "127.0.0.1", 0)
+    value_server, endless_value = await _start_endless(STATUS_LINE + b"X-Endless: ", b"a")
+    lines_server, endless_lines = await _start_endless(STATUS_LINE, b"X-Line: 1\r\n")
+    long_server, endless_long_lines = await _start_endless(
+        STATUS_LINE, b"X-Long: " + b"b" * 1000 + b"\r\n"
+    )
+    interim_server, endless_interim = await _start_endless(b"", EARLY_HINTS)
+    raw_servers = (
+        garbage,
+        hangup,
+        short_body,
+        until_close,
+        value_server,
+        lines_server,
+        long_server,
+        interim_server,
+    )
     try:
         yield Targets(
             http_url=f"http://127.0.0.1:{http_port}",
@@ -239,11 +304,15 @@ async def serve_targets(ca: trustme.CA) -> AsyncIterator[Targets]:
             hangup_port=hangup.sockets[0].getsockname()[1],
             short_body_port=short_body.sockets[0].getsockname()[1],
             until_close_port=until_close.sockets[0].getsockname()[1],
+            endless_value=endless_value,
+            endless_lines=endless_lines,
+            endless_long_lines=endless_long_lines,
+            endless_interim=endless_interim,
             ca=ca,
             health=health,
         )
     finally:
-        for server in (garbage, hangup, short_body, until_close):
+        for server in raw_servers:
             server.close()
             await server.wait_closed()
         await runner.cleanup()

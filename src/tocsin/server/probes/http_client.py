@@ -230,8 +230,10 @@ class ProbeClient:
     ) -> RawAnswer:
         try:
             raw = await connection.exchange(request, body_limit=body_limit, head_only=head_only)
-        except BaseException:  # cancelled or failed: never back to the pool
-            connection.close()
+        except BaseException:
+            # Cancelled or failed: never back to the pool, and cut at once, since the
+            # target may still be sending; a TLS goodbye would hold the socket for 30 s.
+            connection.abort()
             raise
         if connection.reusable and not self._closed:
             self._put_idle(origin, connection)

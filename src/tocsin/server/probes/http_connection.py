@@ -3,7 +3,8 @@ with httptools (llhttp, in C), keeping every header and the body up to a limit.
 
 What a target does wrong surfaces as a ``ProbeFailure`` with its kind and a short reason:
 a connection closed before or during the answer, bytes that are not HTTP, a body that
-ends before its length.
+ends before its length, a head (status line and headers) longer than ``MAX_HEAD_BYTES``
+or with more than ``MAX_HEADER_LINES`` headers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,15 @@ from typing import NamedTuple, cast
 from httptools import HttpParserError, HttpParserUpgrade, HttpResponseParser
 
 from tocsin.server.domain.observations import FailureKind
+
+# The most bytes of answer heads (status line and headers, with any 1xx answers before
+# the final one) read per request. httptools sets no limit and joins a header's pieces
+# by copying (quadratic), so an endless header would cost memory and CPU until the
+# timeout. 64 KiB is 8 times nginx's default proxy_buffer_size (a longer head already
+# fails behind a default nginx) and 4 times Node's client default; curl allows 300 KiB.
+MAX_HEAD_BYTES = 64 * 1024
+# The most headers in one answer: real ones carry a few dozen; 256 tuples stay small.
+MAX_HEADER_LINES = 256
 
 
 class ProbeFailure(Exception):
@@ -65,6 +75,7 @@ class ProbeConnection(asyncio.Protocol):
         self._framed = False  # the answer has a Content-Length or chunked framing
         self._body = bytearray()
         self._limit = 0
+        self._head_room = MAX_HEAD_BYTES  # bytes the head may still take
         self._truncated = False
         self._head_at = 0.0
         self._head_only = False
@@ -90,17 +101,25 @@ class ProbeConnection(asyncio.Protocol):
         """Feed the answer to the parser; wake the exchange when it has what it needs."""
         parser = self._parser
         if parser is None or self._complete or self._truncated:
-            self.close()  # nothing was asked, or no more is wanted: never reuse it
+            self.abort()  # nothing was asked, or no more is wanted: never reuse it
             return
         self._answered = True
         try:
-            parser.feed_data(data)
+            if self._head_done:
+                parser.feed_data(data)
+            else:
+                self._feed_head(parser, data)
+        except _Overflow as overflow:
+            self._overflowed(overflow)
         except (HttpParserError, HttpParserUpgrade) as exc:
-            if not self._complete:  # else: bytes after the answer; nobody asked for them
-                self._error = ProbeFailure(
-                    FailureKind.PROTOCOL, f"not a valid HTTP answer: {_reason(exc)}"
-                )
-            self.close()
+            if isinstance(exc.__context__, _Overflow):  # raised in a callback
+                self._overflowed(exc.__context__)
+            else:
+                if not self._complete:  # else: bytes after the answer; nobody asked for them
+                    self._error = ProbeFailure(
+                        FailureKind.PROTOCOL, f"not a valid HTTP answer: {_reason(exc)}"
+                    )
+                self.abort()  # whatever else comes is not read either
         self._wake_if_ready()
 
     def eof_received(self) -> bool:
@@ -135,7 +154,9 @@ class ProbeConnection(asyncio.Protocol):
         self._interim = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        """Keep every header, its name in lower case."""
+        """Keep every header (up to ``MAX_HEADER_LINES``), its name in lower case."""
+        if len(self._headers) >= MAX_HEADER_LINES:
+            raise _Overflow(f"more than {MAX_HEADER_LINES} response headers")
         lowered = name.decode("latin-1").lower()
         if lowered in _FRAMING:
             self._framed = True
@@ -200,6 +221,7 @@ class ProbeConnection(asyncio.Protocol):
         self._parser = HttpResponseParser(self)
         self._status, self._headers, self._body = 0, [], bytearray()
         self._limit, self._head_only = body_limit, head_only
+        self._head_room = MAX_HEAD_BYTES
         self._head_done = self._complete = self._keep_alive = self._answered = False
         self._truncated = self._framed = False
         self._error = None
@@ -212,7 +234,9 @@ class ProbeConnection(asyncio.Protocol):
                 self._waiter = None
         if self._error is not None:
             raise self._error
-        if not self.reusable:
+        if self._truncated:
+            self.abort()  # the rest of the body is not read: see ``abort``
+        elif not self.reusable:
             self.close()
         self._parser = None
         return RawAnswer(
@@ -220,16 +244,43 @@ class ProbeConnection(asyncio.Protocol):
         )
 
     def close(self) -> None:
-        """Close the connection (it is never reused)."""
+        """Close the connection (it is never reused), over TLS after a goodbye: for an
+        answer read whole, when the target sends nothing more."""
         self._keep_alive = False
-        if self._transport is not None:
+        # Once only: closing asyncio's TLS transport again unhooks it, and an ``abort``
+        # after that (the client's, when the goodbye goes unanswered) would do nothing.
+        if self._transport is not None and not self._transport.is_closing():
             self._transport.close()
 
     def abort(self) -> None:
-        """Close the connection at once, without a TLS goodbye."""
+        """Close the connection at once, without a TLS goodbye: when the target may still
+        be sending what will not be read (a body past the limit, bytes past the answer or
+        not HTTP). A goodbye would keep the socket until the target answers it or the
+        30 s shutdown timeout ends it, and uvloop reads and decrypts all that comes
+        meanwhile."""
         self._keep_alive = False
         if self._transport is not None:
             self._transport.abort()
+
+    def _feed_head(self, parser: HttpResponseParser, data: bytes) -> None:
+        """Feed bytes that come while the head is read: the parser gets at most the
+        head's room (httptools buffers an unfinished header whole), and what follows
+        only if the head ended within it."""
+        room = self._head_room
+        self._head_room = max(0, room - len(data))
+        if len(data) <= room:
+            parser.feed_data(data)
+            return
+        parser.feed_data(data[:room])
+        if not self._head_done:
+            raise _Overflow(f"the response headers passed {MAX_HEAD_BYTES // 1024} KiB")
+        parser.feed_data(data[room:])
+
+    def _overflowed(self, overflow: _Overflow) -> None:
+        """The head passed a limit: fail, and cut the connection at once (a TLS goodbye
+        would keep reading what the target still sends)."""
+        self._error = ProbeFailure(FailureKind.PROTOCOL, str(overflow))
+        self.abort()
 
     def _ready(self) -> bool:
         if self._error is not None or self._complete or self._truncated:
@@ -251,6 +302,10 @@ _FRAMING = frozenset({"content-length", "transfer-encoding"})
 
 class _Unasked(Exception):
     """Raised from a parser callback to stop at an answer nobody asked for."""
+
+
+class _Overflow(Exception):
+    """The answer's head passed a limit; the message is the failure's reason."""
 
 
 def _reason(exc: Exception) -> str:
