@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -146,6 +147,19 @@ async def test_app_check_of_an_answer_that_is_not_a_report_fails_saying_why(
         "FAIL not an application/health+json report: the body is not JSON (HTTP 200)"
     )
     assert "hint: --app expects an application/health+json report" in result.stderr
+
+
+async def test_app_check_of_a_50_mb_answer_fails_as_too_large_without_reading_it(
+    targets: Targets,
+) -> None:
+    started = time.monotonic()
+    result = await check("--app", f"{targets.http_url}/big")
+    assert result.exit_code == 1, result.output
+    assert lines(result)[-1] == (
+        "FAIL the answer is larger than the 1 MiB a probe reads, so it is not a whole report"
+        " (HTTP 200)"
+    )
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize(

@@ -130,7 +130,7 @@ def result_lines(result: CheckResult) -> list[str]:
     reading = result.reading
     if reading is not None:
         if reading.failure is not None:
-            if reading.failure is FailureKind.PROTOCOL:  # an answer, but not a report
+            if result.observation.failure is None:  # an answer, but not a (whole) report
                 lines.append(f"FAIL {reading.error}")
         else:
             for component in reading.components:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
@@ -40,6 +41,23 @@ async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
 async def add_monitor(db: Database, data: dict[str, Any]) -> MonitorRecord:
     async with db.write() as conn:
         return await create_monitor(conn, 1, monitor_spec(data), datetime.now(UTC))
+
+
+async def add_health_monitor(
+    db: Database, targets: Targets, *, fail: int, recover: int
+) -> MonitorRecord:
+    """An http monitor of the target's /health every second, asserting status 200."""
+    return await add_monitor(
+        db,
+        {
+            "name": "api",
+            "kind": "http",
+            "url": f"{targets.http_url}/health",
+            "interval": "1s",
+            "assert": ["status == 200"],
+            "confirm": {"fail": fail, "recover": recover},
+        },
+    )
 
 
 async def monitor(db: Database, record: MonitorRecord) -> MonitorRecord:
@@ -83,17 +101,7 @@ async def state_is(db: Database, record: MonitorRecord, state: str) -> bool:
 async def test_http_monitor_goes_down_after_two_failures_and_up_after_one(
     db: Database, targets: Targets
 ) -> None:
-    api = await add_monitor(
-        db,
-        {
-            "name": "api",
-            "kind": "http",
-            "url": f"{targets.http_url}/health",
-            "interval": "1s",
-            "assert": ["status == 200"],
-            "confirm": {"fail": 2, "recover": 1},
-        },
-    )
+    api = await add_health_monitor(db, targets, fail=2, recover=1)
     async with running_engine(db):
         await until(lambda: state_is(db, api, "up"), "the first passing check")
         targets.health.status_code = 503
@@ -122,6 +130,25 @@ async def test_http_monitor_goes_down_after_two_failures_and_up_after_one(
     assert failing[0]["outcomes"][0]["resolved"] == 503
     assert failing[0]["outcomes"][0]["message"] == "status (503) == 200"
     assert failing[0]["total_ms"] > 0 and failing[0]["timings"]["first_byte_ms"] is not None
+
+
+async def test_a_recovery_names_what_broke_after_several_passes_and_a_restart(
+    db: Database, targets: Targets
+) -> None:
+    api = await add_health_monitor(db, targets, fail=1, recover=2)
+    async with running_engine(db):
+        await until(lambda: state_is(db, api, "up"), "the first passing check")
+        targets.health.status_code = 503
+        await until(lambda: state_is(db, api, "down"), "down")
+    targets.health.status_code = 200
+    # A new engine (a restart, or another node taking the lease) confirms the recovery.
+    async with running_engine(db):
+        await until(lambda: state_is(db, api, "up"), "recovery")
+    async with db.read() as conn:
+        newest = (await list_flips(conn, api.id))[0]
+    assert (newest.old_state, newest.new_state) == ("down", "up")
+    assert newest.cause.startswith("status (200) == 200 · ")
+    assert "(was: status (503) == 200 · " in newest.cause
 
 
 async def test_app_monitor_stores_components_and_names_the_broken_one(
@@ -201,6 +228,55 @@ async def test_unset_header_variable_is_a_config_failure(db: Database, targets: 
         await until(failed, "a config failure")
     failure = next(r for r in await results(db, api) if r["failure"] == "config")
     assert "API_TOKEN is not set" in failure["error"]
+
+
+async def test_a_substituted_secret_stays_out_of_logs_results_and_flips(
+    db: Database, targets: Targets, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="tocsin")
+    api = await add_monitor(
+        db,
+        {
+            "name": "api",
+            "kind": "http",
+            "url": f"{targets.http_url}/status/503?key=${{API_TOKEN}}",
+            "method": "POST",
+            "interval": "1s",
+            "headers": {"Authorization": "Bearer ${API_TOKEN}"},
+            "body": "token=${API_TOKEN}",
+            "assert": ["status == 200"],
+            "confirm": {"fail": 1},
+        },
+    )
+    async with running_engine(db, {"API_TOKEN": "s3cret-5d1f"}):
+        await until(lambda: state_is(db, api, "down"), "down")
+    stored = json.dumps(await results(db, api), default=str)
+    async with db.read() as conn:
+        flips = await list_flips(conn, api.id)
+    # The route takes GET only: the POST with its secret body is answered 405.
+    assert '"status_code": 405' in stored and flips[0].new_state == "down"
+    for text in (caplog.text, stored, repr(flips)):
+        assert "s3cret-5d1f" not in text
+
+
+@pytest.mark.parametrize(
+    ("path", "failure", "error"),
+    [
+        ("/status/200", "protocol", "not an application/health+json report: "),
+        ("/big", "too_large", "the answer is larger than the 1 MiB a probe reads"),
+    ],
+)
+async def test_an_app_answer_that_is_no_whole_report_is_stored_as_a_classified_failure(
+    db: Database, targets: Targets, path: str, failure: str, error: str
+) -> None:
+    shop = await add_monitor(
+        db, {"name": "shop", "kind": "app", "url": f"{targets.http_url}{path}", "interval": "1s"}
+    )
+    async with running_engine(db):
+        await until(lambda: state_is(db, shop, "down"), "down")
+    first = (await results(db, shop))[0]
+    assert (first["verdict"], first["status_code"], first["failure"]) == ("fail", 200, failure)
+    assert first["error"].startswith(error)
 
 
 async def test_a_flip_is_logged_with_its_monitor_once_committed(

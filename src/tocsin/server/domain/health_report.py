@@ -82,7 +82,8 @@ class HealthReading:
 
     ``verdict`` is the worst component's status (the report's own ``status`` when it has
     no checks). ``failure`` is set when there was no usable report: the probe's own
-    failure, or ``protocol`` when the body is not health+json; ``error`` then says why.
+    failure, ``protocol`` when the body is not health+json, or ``too_large`` when the answer
+    passed the probe's body limit; ``error`` then says why.
     """
 
     verdict: Status
@@ -150,8 +151,16 @@ def read_health_report(
         reported, entries = _parse(observation.body)
         components = _components(entries, rules or {})
     except _NotHealthJson as exc:
-        cut = ", body truncated" if observation.body_truncated else ""
-        error = f"not an application/health+json report: {exc} (HTTP {status}{cut})"
+        if observation.body_truncated:
+            # Only the first part of a huge answer was read: judging it would be a guess.
+            error = (
+                f"the answer is larger than the {_size(len(observation.body))} a probe reads,"
+                f" so it is not a whole report (HTTP {status})"
+            )
+            return HealthReading(
+                Status.FAIL, http_status=status, failure=FailureKind.TOO_LARGE, error=error
+            )
+        error = f"not an application/health+json report: {exc} (HTTP {status})"
         return HealthReading(
             Status.FAIL, http_status=status, failure=FailureKind.PROTOCOL, error=error
         )
@@ -253,3 +262,11 @@ def _with(
 
 def _cut(text: str) -> str:
     return text if len(text) <= OUTPUT_SHOWN else text[: OUTPUT_SHOWN - 1] + "…"
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024 and count % (1024 * 1024) == 0:
+        return f"{count // (1024 * 1024)} MiB"
+    if count >= 1024 and count % 1024 == 0:
+        return f"{count // 1024} KiB"
+    return f"{count} bytes"

@@ -23,7 +23,7 @@ class FailureKind(StrEnum):
     TLS = "tls"  # handshake or certificate verification failed
     CONNECTION = "connection"  # reset, closed early, unreachable network
     PROTOCOL = "protocol"  # the peer did not speak HTTP (or health+json, for app monitors)
-    TOO_LARGE = "too_large"  # the body passed the size limit
+    TOO_LARGE = "too_large"  # an app monitor's report passed the body limit, so it was cut
     REDIRECTS = "redirects"  # more redirects than the monitor allows
     CONFIG = "config"  # the monitor's settings could not be used (an unset ${VARIABLE})
 

@@ -44,6 +44,21 @@ class Judgement:
     defaulted: bool  # the outcomes are the default assertion's, not the user's
 
     @property
+    def failure(self) -> FailureKind | None:
+        """Why there was no usable answer: the probe's failure, else (``app`` monitors)
+        the health reading's, for an answer that is not a whole report."""
+        if self.observation.failure is not None or self.reading is None:
+            return self.observation.failure
+        return self.reading.failure
+
+    @property
+    def error(self) -> str | None:
+        """The one-line reason that goes with ``failure``."""
+        if self.observation.failure is not None or self.reading is None:
+            return self.observation.error
+        return self.reading.error if self.reading.failure is not None else None
+
+    @property
     def problems(self) -> list[str]:
         """What failed or warned, worst first: ``status (503) == 200``,
         ``rq:workers[emails] = 0 (< 1)``, or why there was no answer."""
@@ -94,8 +109,8 @@ class Judgement:
             "url": seen.url,
             "status_code": seen.status,
             "total_ms": seen.timings.total_ms,
-            "failure": seen.failure.value if seen.failure else None,
-            "error": seen.error,
+            "failure": self.failure.value if self.failure else None,
+            "error": self.error,
             "failed": [o.to_json() for o in self.outcomes if not o.passed],
         }
         if self.reading is not None:

@@ -56,14 +56,14 @@ from tocsin.server.domain.observations import Observation
 from tocsin.server.domain.placeholders import substitute
 from tocsin.server.domain.probe_spec import ProbeSpec
 from tocsin.server.domain.probe_verdict import Judgement, config_failure, judge_probe
-from tocsin.server.domain.states import MonitorKind, MonitorState
+from tocsin.server.domain.states import AlertKind, MonitorKind, MonitorState
 from tocsin.server.domain.transitions import Flip
 from tocsin.server.probes.http_client import ProbeClient
 from tocsin.server.probes.jobs import ProbeJob, ProbeOutcome, TcpTarget, probe_executor
 from tocsin.server.probes.scheduler import ProbeScheduler
 from tocsin.server.probes.targets import HttpTarget, app_target
 from tocsin.server.storage.database import Database
-from tocsin.server.storage.flips import insert_flips
+from tocsin.server.storage.flips import insert_flips, last_down_causes
 from tocsin.server.storage.probe_sql import PROBED_KINDS, ProbedMonitorRow
 from tocsin.server.storage.probe_writes import (
     ComponentStateRow,
@@ -175,7 +175,6 @@ class ProbeEngine:
         self._known: dict[int, Any] = {}  # id → version of the monitors the last pass saw
         self._changes_since: datetime | None = None  # where the next change-only pass reads
         self._passes = 0
-        self._last_problem: dict[int, str] = {}
         self._client: ProbeClient | None = None
         self._scheduler: ProbeScheduler | None = None
         self._task: asyncio.Task[None] | None = None
@@ -421,8 +420,7 @@ class ProbeEngine:
             )
             judgement = item.judgement
             at = item.outcome.started_at
-            cause = self._cause(monitor_id, judgement)
-            after, flip = confirm(before, judgement.verdict, item.spec.confirm, cause)
+            after, flip = confirm(before, judgement.verdict, item.spec.confirm, judgement.summary)
             states[monitor_id] = after
             last_at[monitor_id] = at
             retrying[monitor_id] = retry_due(after, item.spec.confirm)
@@ -443,6 +441,7 @@ class ProbeEngine:
                     )
             if flip is not None:
                 flipping.append((monitor_id, flip, at, judgement))
+        flipping = _with_what_recovered(conn, flipping)
         # Only the monitors whose flip alerts (down, or up from down) are read in full:
         # the alert needs their names and channels; other flips need only the id.
         alerting = sorted({monitor_id for monitor_id, flip, _, _ in flipping if flip.alert})
@@ -487,14 +486,23 @@ class ProbeEngine:
             dict(verdicts),
         )
 
-    def _cause(self, monitor_id: int, judgement: Judgement) -> str:
-        """What a flip caused by ``judgement`` says: what broke, or what recovered."""
-        summary = judgement.summary
-        if judgement.verdict is Status.FAIL:
-            self._last_problem[monitor_id] = summary
-            return summary
-        was = self._last_problem.pop(monitor_id, None)
-        return f"{summary} (was: {was})" if was else summary
+
+def _with_what_recovered(
+    conn: Connection, flipping: list[tuple[int, Flip, datetime, Judgement]]
+) -> list[tuple[int, Flip, datetime, Judgement]]:
+    """``flipping`` with each recovery's cause naming what broke, read from the monitor's
+    last flip to down: ``status (200) == 200 (was: status (503) == 200)``. A flip to down
+    earlier in the same batch is not stored yet, so it counts before the database's."""
+    recovering = [monitor_id for monitor_id, flip, _, _ in flipping if flip.alert is AlertKind.UP]
+    was = last_down_causes(conn, recovering)
+    named: list[tuple[int, Flip, datetime, Judgement]] = []
+    for monitor_id, flip, at, judgement in flipping:
+        if flip.alert is AlertKind.DOWN:
+            was[monitor_id] = flip.cause
+        elif flip.alert is AlertKind.UP and monitor_id in was:
+            flip = replace(flip, cause=f"{flip.cause} (was: {was[monitor_id]})")
+        named.append((monitor_id, flip, at, judgement))
+    return named
 
 
 def _target(spec: ProbeSpec) -> HttpTarget | TcpTarget:
@@ -524,8 +532,8 @@ def _result_row(item: _Judged) -> ProbeResultRow:
         scheduled_at=item.outcome.scheduled_at,
         started_at=item.outcome.started_at,
         verdict=item.judgement.verdict.value,
-        failure=seen.failure.value if seen.failure else None,
-        error=seen.error,
+        failure=item.judgement.failure.value if item.judgement.failure else None,
+        error=item.judgement.error,
         status_code=seen.status,
         total_ms=timings.total_ms,
         timings={

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import Flip
 from tocsin.server.storage.history_pages import TimeKey, flips_page
 from tocsin.server.storage.hot_rows import FlipRow
 from tocsin.server.storage.hot_sql import statements_for
 from tocsin.server.storage.rows import FlipRecord
+from tocsin.server.storage.tables import flips
 
 
 async def record_flip(conn: AsyncConnection, monitor_id: int, flip: Flip, now: datetime) -> int:
@@ -30,6 +33,21 @@ def insert_flips(conn: Connection, items: list[tuple[int, Flip, datetime]]) -> l
         for monitor_id, flip, at in items
     ]
     return statements_for(conn).insert_flips(conn, rows)
+
+
+def last_down_causes(conn: Connection, monitor_ids: list[int]) -> dict[int, str]:
+    """The cause of each monitor's newest flip to ``down``, by monitor id (monitors that
+    never went down are absent): what a recovery says it recovered from. Read from the
+    database, so it holds across restarts and across the nodes that share the probes."""
+    if not monitor_ids:
+        return {}
+    newest = (
+        select(func.max(flips.c.id))
+        .where(flips.c.monitor_id.in_(monitor_ids), flips.c.new_state == MonitorState.DOWN.value)
+        .group_by(flips.c.monitor_id)
+    )
+    rows = conn.execute(select(flips.c.monitor_id, flips.c.cause).where(flips.c.id.in_(newest)))
+    return {int(monitor_id): str(cause) for monitor_id, cause in rows}
 
 
 async def list_flips(
