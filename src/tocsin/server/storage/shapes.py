@@ -11,7 +11,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -85,7 +85,7 @@ class ResultOut(BaseModel):
     verdict: Status = Field(description="pass, warn or fail")
     failure: str | None = Field(
         description="why there was no usable answer: dns, refused, timeout, tls, "
-        "connection, protocol, too_large, redirects; null when there was one"
+        "connection, protocol, too_large, redirects, config; null when there was one"
     )
     error: str | None
     status_code: int | None
@@ -155,9 +155,30 @@ def _probe_settings(probe: Any, secrets: bool) -> dict[str, Any] | None:
     if probe is None:
         return None
     settings = dict(probe)
-    if not secrets and isinstance(settings.get("headers"), dict):
+    if secrets:
+        return settings
+    if isinstance(settings.get("headers"), dict):
         settings["headers"] = dict.fromkeys(settings["headers"], MASK)
+    if settings.get("body") is not None:
+        settings["body"] = MASK
+    if isinstance(settings.get("url"), str):
+        settings["url"] = mask_probe_url(settings["url"])
     return settings
+
+
+def mask_probe_url(url: str) -> str:
+    """A probed ``url`` as readers without secrets see it: the scheme, host, port and path
+    stay, so they see what is checked; a password and the query's values go."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    user, at, host = netloc.rpartition("@")
+    if at and ":" in user:
+        netloc = f"{user.partition(':')[0]}:{MASK}@{host}"
+    query = "&".join(
+        f"{name}={MASK}" if sep else name
+        for name, sep, _ in (pair.partition("=") for pair in parts.query.split("&") if pair)
+    )
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _confirmation(monitor: MonitorRecord) -> str | None:

@@ -183,5 +183,29 @@ async def test_a_monitor_shows_its_last_result_confirmation_and_components(
 
     listed = {m["name"]: m for m in (await reader.get(f"{API}/monitors")).json()["monitors"]}
     assert listed["api"]["probe"]["headers"] == {"Authorization": "********"}
+    assert listed["api"]["probe"]["url"] == "http://127.0.0.1:9/ping"
     assert [(c["key"], c["value"]) for c in listed["shop-app"]["components"]] == [("rq:workers", 0)]
     assert listed["shop-app"]["last_result"]["components"][0]["message"] == "rq:workers = 0 (< 1)"
+
+
+async def test_readers_see_no_password_query_value_or_body_of_a_probe(
+    client: httpx.AsyncClient, reader: httpx.AsyncClient, db: Database
+) -> None:
+    await add_monitor(
+        db,
+        HTTP
+        | {
+            "url": "http://ops:hunter2@127.0.0.1:9/login?token=t0k3n-q9&debug",
+            "method": "POST",
+            "body": '{"password": "hunter2"}',
+        },
+    )
+    full = (await client.get(f"{API}/monitors/api")).json()["probe"]
+    assert full["url"] == "http://ops:hunter2@127.0.0.1:9/login?token=t0k3n-q9&debug"
+    assert full["body"] == '{"password": "hunter2"}'
+
+    answer = await reader.get(f"{API}/monitors/api")
+    shown = answer.json()["probe"]
+    assert shown["url"] == "http://ops:********@127.0.0.1:9/login?token=********&debug"
+    assert shown["body"] == "********"
+    assert "hunter2" not in answer.text and "t0k3n-q9" not in answer.text
