@@ -95,3 +95,66 @@ async def test_apply_lists_every_problem_with_its_line(db: Database) -> None:
     assert "tocsin.yaml:16: monitors[2] (redis-port).period" in text
     async with db.read() as conn:
         assert await list_monitors(conn, 1) == []
+
+
+NESTED = """\
+monitors:
+  - name: api
+    kind: http
+    url: http://127.0.0.1:1/
+    interval: 30s
+    confirm: {fail: 0, recover: 1}
+    headers:
+      X-A: "ok"
+      X.Bad name: "v"
+      X-Token: "${1BAD}"
+    assert:
+      - status == 200
+      - status === 200
+      - subject: json
+        op: exists
+        path: $..x
+    channels: []
+  - name: shop
+    kind: app
+    url: http://127.0.0.1:1/healthz
+    components:
+      "workers": {fail: "< 1"}
+      "rq:workers": {fail: "<< 1"}
+      "rq:oldest_job_age[emails]":
+        fail: "> 300"
+        warn: "soon"
+    escalate:
+      after: 10s
+      channels: [pager]
+    flapping: {changes: 1}
+"""
+
+
+async def test_nested_problems_are_listed_at_the_line_of_the_bad_value(db: Database) -> None:
+    with pytest.raises(ConfigError) as caught:
+        await apply_document(LocalBackend(db, BASE), load_text(NESTED, ENV))
+    lines = {
+        problem.split(": ", 2)[1]: problem.split(":", 2)[1] for problem in caught.value.problems
+    }
+    assert lines == {
+        "monitors[0] (api).confirm.fail": "6",
+        "monitors[0] (api).headers.X.Bad name": "9",
+        "monitors[0] (api).headers.X-Token": "10",
+        "monitors[0] (api).assert[1]": "13",
+        "monitors[0] (api).assert[2]": "14",
+        "monitors[1] (shop).components.workers": "22",
+        "monitors[1] (shop).components.rq:workers": "23",
+        "monitors[1] (shop).components.rq:oldest_job_age[emails]": "24",
+        "monitors[1] (shop).escalate.after": "28",
+        "monitors[1] (shop).escalate.channels[0]": "29",
+        "monitors[1] (shop).flapping.changes": "30",
+    }
+    text = "\n".join(caught.value.problems)
+    assert (
+        "tocsin.yaml:13: monitors[0] (api).assert[1]: unknown operator '===' "
+        "(expected ==, !=, <, <=, >, >=, in) at column 8"
+    ) in text
+    assert "tocsin.yaml:23: monitors[1] (shop).components.rq:workers: fail: '<< 1'" in text
+    async with db.read() as conn:
+        assert await list_monitors(conn, 1) == []

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tocsin.errors import ConfigError
+from tocsin.server.config.loader import Path as YamlPath
 from tocsin.server.config.loader import load_file, load_text, substitute
 
 TEXT = """\
@@ -34,6 +35,57 @@ def test_every_key_and_item_keeps_its_line() -> None:
     assert document.line_of(("monitors", 1, "grace")) == 10
     # A missing key falls back to its item.
     assert document.line_of(("monitors", 1, "period")) == 9
+
+
+FIELDS = """\
+monitors:
+  - name: a
+    assert:
+      - status == 200
+      - subject: json
+        path: $.x
+    components:
+      "rq:workers": {fail: "< 1"}
+      "rq:workers[emails]":
+        fail: "> 1"
+    headers:
+      X.Dotted: "v"
+    "a.b": 1
+    a: {b: 2}
+    404: gone
+"""
+
+
+@pytest.mark.parametrize(
+    ("field", "path", "line"),
+    [
+        pytest.param("assert", ("assert",), 3, id="key"),
+        pytest.param("assert[1]", ("assert", 1), 5, id="item"),
+        pytest.param("assert[1].path", ("assert", 1, "path"), 6, id="key-in-item"),
+        pytest.param("components.rq:workers", ("components", "rq:workers"), 8, id="colon-key"),
+        pytest.param(
+            "components.rq:workers[emails]",
+            ("components", "rq:workers[emails]"),
+            9,
+            id="bracket-key",
+        ),
+        pytest.param("headers.X.Dotted", ("headers", "X.Dotted"), 12, id="dotted-key"),
+        pytest.param("a.b", ("a.b",), 13, id="longest-key-first"),
+        pytest.param("404", ("404",), 15, id="number-key"),
+        # What the data does not have stops at the deepest part that exists.
+        pytest.param("assert[7]", ("assert",), 3, id="index-past-the-end"),
+        pytest.param("components.rq:queue", ("components",), 7, id="missing-key"),
+        pytest.param("headers.X.Dotted.more", ("headers", "X.Dotted"), 12, id="past-a-scalar"),
+        pytest.param("slug", ("slug",), 2, id="missing-field"),
+        pytest.param("headers[0]", ("headers",), 11, id="index-into-a-mapping"),
+    ],
+)
+def test_a_validators_field_name_finds_its_line(field: str, path: YamlPath, line: int) -> None:
+    document = load_text(FIELDS, {})
+    assert document.problems == []
+    item = ("monitors", 0)
+    assert document.field_path(item, field) == (*item, *path)
+    assert document.line_of(document.field_path(item, field)) == line
 
 
 @pytest.mark.parametrize(

@@ -214,3 +214,29 @@ def test_with_prune_every_channel_must_be_in_the_file() -> None:
         "tocsin.yaml:5: monitors[0] (a).channels[2]: channel 'team' is not in this file, "
         "and --prune deletes channels that are not in the file",
     ]
+
+
+def test_nested_problems_in_defaults_and_items_name_their_own_lines() -> None:
+    _, problems = check(
+        "defaults:\n"  # 1
+        "  remind:\n"  # 2
+        "    every: 1m\n"  # 3
+        "  escalate: {channels: [ops],\n"  # 4
+        '             after: "${LATER}"}\n'  # 5
+        "monitors:\n"  # 6
+        "  - name: a\n"  # 7
+        "    kind: http\n"  # 8
+        "    url: http://127.0.0.1:1/\n"  # 9
+        "    interval: 500ms\n"  # 10
+        "    confirm:\n"  # 11
+        "      retry: 500ms\n"  # 12
+    )
+    assert problems == [
+        "tocsin.yaml:3: defaults.remind.every: must be at least 5m (the server's "
+        "TOCSIN_REMIND_MIN_INTERVAL)",
+        # Its ${...} problem is said once, not again as a bad duration.
+        "tocsin.yaml:5: defaults.escalate.after: environment variable LATER is not set "
+        "(set it, or write ${LATER:-default})",
+        "tocsin.yaml:10: monitors[0] (a).interval: must be from 1s to 1d",
+        "tocsin.yaml:12: monitors[0] (a).confirm.retry: must be at least 1s",
+    ]

@@ -252,6 +252,53 @@ def test_parse_short_form(text: str, expected: Assertion, canonical: str | None)
             id="missing-operator",
         ),
         pytest.param(
+            "status === 200",
+            "unknown operator '===' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="triple-equals",
+        ),
+        pytest.param(
+            "status !== 200",
+            "unknown operator '!==' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="js-not-equals",
+        ),
+        pytest.param(
+            "status >> 200",
+            "unknown operator '>>' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="double-greater",
+        ),
+        pytest.param(
+            "status <> 200",
+            "unknown operator '<>' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="sql-not-equals",
+        ),
+        pytest.param(
+            "status =< 200",
+            "unknown operator '=<' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="reversed-less-or-equal",
+        ),
+        pytest.param(
+            "status ===200",
+            "unknown operator '===' (expected ==, !=, <, <=, >, >=, in) at column 8",
+            id="triple-equals-no-space",
+        ),
+        pytest.param(
+            "json $.x ==! 1",
+            "unknown operator '==!' (expected ==, !=, <, <=, >, >=, contains, not contains, "
+            "matches, not matches, exists, not exists) at column 10",
+            id="trailing-bang",
+        ),
+        pytest.param(
+            "response_time <<800ms",
+            "unknown operator '<<' (expected <, <=, >, >=) at column 15",
+            id="double-less-before-value",
+        ),
+        pytest.param(
+            'body !== "x"',
+            "unknown operator '!==' (expected ==, !=, contains, not contains, matches, "
+            "not matches) at column 6",
+            id="body-js-not-equals",
+        ),
+        pytest.param(
             'status contains "2"',
             "status does not support 'contains' (expected ==, !=, <, <=, >, >=, in) at column 8",
             id="operator-not-for-subject",

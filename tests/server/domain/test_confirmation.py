@@ -223,6 +223,10 @@ def test_policy_config() -> None:
         ),
         pytest.param({"retry": 0.5}, {"confirm.retry": "must be at least 1s"}, id="short-retry"),
         pytest.param(
+            {"retry": "500ms"}, {"confirm.retry": "must be at least 1s"}, id="retry-in-ms"
+        ),
+        pytest.param({"retry": 0}, {"confirm.retry": "must be at least 1s"}, id="zero-retry"),
+        pytest.param(
             {"fails": 2},
             {"confirm.fails": "unknown field; expected one of fail, recover, retry"},
             id="unknown-field",

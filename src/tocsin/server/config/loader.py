@@ -15,6 +15,7 @@ few hundred bytes expand to gigabytes), or that nests deeper than ``MAX_DEPTH``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,7 @@ PathPart = str | int
 Path = tuple[PathPart, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_INDEX = re.compile(r"\[([0-9]+)\]")
 
 ALIAS_BUDGET = 100_000
 """Values (scalars, lists, mappings) that aliases may copy into one file, all told."""
@@ -59,11 +61,73 @@ class Document:
             path = path[:-1]
         return self.lines.get((), 1)
 
+    def field_path(self, path: Path, field: str) -> Path:
+        """The path of what a validator's ``field`` name points at inside the value at
+        ``path``, read against the data: ``assert[1]`` → ``(*path, "assert", 1)``,
+        ``components.rq:workers[emails]`` → ``(*path, "components", "rq:workers[emails]")``.
+
+        Validators join a mapping's key with ``.`` and a list's index as ``[i]``; keys may
+        hold ``.``, ``:`` or ``[...]`` themselves, so each step matches the keys the
+        mapping has (the longest first) rather than splitting the text. Where the rest
+        matches nothing, the path stops at the deepest value it reached, so ``line_of``
+        gives the nearest enclosing line; a field the data does not explain at all is
+        kept whole, as ``(*path, field)``."""
+        value: Any = self.data
+        for part in path:
+            value = _child(value, part)
+        found, complete = _field_path(value, field)
+        return (*path, *found) if complete or found else (*path, field)
+
     def problem(self, path: Path, message: str) -> str:
         """``"tocsin.yaml:12: monitors[1].grace: message"`` for ``path``."""
         where = format_path(path)
         prefix = f"{where}: " if where else ""
         return f"{self.source}:{self.line_of(path)}: {prefix}{message}"
+
+
+def _child(value: Any, part: PathPart) -> Any:
+    """The item or value at ``part`` (a recorded path's key, ``str(key)``), else ``None``."""
+    if isinstance(part, int):
+        return value[part] if isinstance(value, list) and 0 <= part < len(value) else None
+    if not isinstance(value, Mapping):
+        return None
+    if part in value:
+        return value[part]
+    # A key YAML read as a number, a boolean or a date is recorded as its text.
+    return next((item for key, item in value.items() if str(key) == part), None)
+
+
+def _has_key(value: Mapping[Any, Any], key: str) -> bool:
+    return key in value or any(not isinstance(k, str) and str(k) == key for k in value)
+
+
+def _field_path(value: Any, field: str) -> tuple[Path, bool]:
+    """``(path, complete)``: the path ``field`` names in ``value``; when incomplete, the
+    longest part of it that exists."""
+    if not field:
+        return (), True
+    if isinstance(value, list):
+        match = _INDEX.match(field)
+        if match is None or int(match.group(1)) >= len(value):
+            return (), False
+        index, rest = int(match.group(1)), field[match.end() :]
+        found, complete = _field_path(value[index], rest.removeprefix("."))
+        return (index, *found), complete
+    best: tuple[Path, bool] = ((), False)
+    if not isinstance(value, Mapping):
+        return best
+    # Where a key may end: the end of the text, or before a "." or "[" (longest first).
+    ends = [len(field), *(i for i in range(len(field) - 1, 0, -1) if field[i] in ".[")]
+    for end in ends:
+        key = field[:end]
+        if not _has_key(value, key):
+            continue
+        found, complete = _field_path(_child(value, key), field[end:].removeprefix("."))
+        if complete:
+            return (key, *found), True
+        if len(found) + 1 > len(best[0]):
+            best = ((key, *found), False)
+    return best
 
 
 def format_path(path: Path) -> str:

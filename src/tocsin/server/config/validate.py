@@ -71,6 +71,22 @@ def item_problem(document: Document, path: Path, name: str | None, rest: Path, m
     return f"{document.source}:{line}: {_where(path, name, rest)}: {message}"
 
 
+def field_problems(
+    document: Document, path: Path, name: str | None, fields: Mapping[str, str]
+) -> list[str]:
+    """``item_problem`` for each field a spec builder refused, at the line of the value the
+    field names (``assert[1]``: that item; ``components.rq:workers``: that key), except
+    values whose ``${...}`` problem is already reported."""
+    problems = []
+    for key, problem in fields.items():
+        at = document.field_path(path, key)
+        if at in document.bad_paths:
+            continue
+        line = document.line_of(at)
+        problems.append(f"{document.source}:{line}: {_where(path, name, (key,))}: {problem}")
+    return problems
+
+
 def _items(document: Document, data: Mapping[str, Any], section: str) -> list[Any]:
     value = data.get(section)
     if value is None:
@@ -167,12 +183,7 @@ class _Section:
             try:
                 spec = build(item)
             except ValidationError as exc:
-                for key, problem in exc.fields.items():
-                    if (*path, key) in self.document.bad_paths:
-                        continue  # its ${...} problem is already reported
-                    self.document.problems.append(
-                        item_problem(self.document, path, name, (key,), problem)
-                    )
+                self.document.problems.extend(field_problems(self.document, path, name, exc.fields))
                 continue
             # A repeated name repeats the default slug too: say it only once.
             if unique and isinstance(spec, MonitorSpec):
@@ -226,9 +237,11 @@ def _defaults(document: Document, value: Any) -> AlertPolicy:
     try:
         return policy_defaults(value)
     except ValidationError as exc:
-        for key, problem in exc.fields.items():
-            rest: Path = () if key == "defaults" else (key,)
-            document.problems.append(item_problem(document, ("defaults",), None, rest, problem))
+        fields = dict(exc.fields)
+        whole = fields.pop("defaults", None)  # not a mapping
+        if whole is not None:
+            document.problems.append(item_problem(document, ("defaults",), None, (), whole))
+        document.problems.extend(field_problems(document, ("defaults",), None, fields))
         return AlertPolicy()
 
 

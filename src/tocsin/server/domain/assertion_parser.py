@@ -33,8 +33,10 @@ from tocsin.server.domain.storable import is_storable
 
 _SEVERITY = re.compile(r"\[\s*([A-Za-z_]+)\s*\]\s*$")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# A run of operator characters is read whole, so ``===`` or ``>>`` is one unknown operator
+# rather than ``==`` or ``>`` followed by a strange value.
 _OPERATOR = re.compile(
-    r"not\s+(?:contains|matches|exists)\b|(?:contains|matches|exists|in)\b|[=!<>]=|[<>]|[=!<>]+|\S+"
+    r"not\s+(?:contains|matches|exists)\b|(?:contains|matches|exists|in)\b|[=!<>]+|\S+"
 )
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")

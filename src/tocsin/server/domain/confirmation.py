@@ -19,12 +19,15 @@ from typing import Any
 from tocsin.durations import format_duration, parse_duration
 from tocsin.errors import ValidationError
 from tocsin.health.model import Status
+from tocsin.server.domain.fields import duration_problem
 from tocsin.server.domain.states import MonitorState
 from tocsin.server.domain.transitions import Flip
 
 DEFAULT_FAIL = 2
 DEFAULT_RECOVER = 1
 DEFAULT_RETRY = timedelta(seconds=10)
+MIN_RETRY = timedelta(seconds=1)
+RETRY_RULE = "must be at least 1s"
 MAX_COUNT = 100
 POLICY_FIELDS = frozenset({"fail", "recover", "retry"})
 
@@ -157,10 +160,12 @@ def confirm_policy(data: Mapping[str, Any] | None, field: str = "confirm") -> Co
         try:
             retry = parse_duration(data["retry"])
         except (ValueError, TypeError) as exc:
-            errors[f"{field}.retry"] = str(exc)
+            errors[f"{field}.retry"] = duration_problem(
+                data["retry"], str(exc), MIN_RETRY, RETRY_RULE
+            )
         else:
-            if retry < timedelta(seconds=1):
-                errors[f"{field}.retry"] = "must be at least 1s"
+            if retry < MIN_RETRY:
+                errors[f"{field}.retry"] = RETRY_RULE
     if errors:
         raise ValidationError("invalid confirm", errors)
     return ConfirmPolicy(counts["fail"], counts["recover"], retry)

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
+from tocsin.durations import parse_duration
 from tocsin.server.domain.storable import is_storable
 
 NAME_MAX = 100
 # An RFC 9110 token: what an HTTP header name may be.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# A duration as users may mean it, milliseconds and signs included (parse_duration refuses
+# those, but the reader can still say what the field takes).
+_MEANT = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|[smhdw]?)\s*")
+_MEANT_UNITS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # What the spec readers call it: text every database can store (no NUL, no lone surrogate).
 storable = is_storable
 
@@ -45,3 +51,47 @@ def name_field(data: Mapping[str, Any], errors: dict[str, str]) -> str:
     elif len(name) > NAME_MAX:
         errors["name"] = f"must be at most {NAME_MAX} characters"
     return name
+
+
+def duration_field(
+    data: Mapping[str, Any],
+    key: str,
+    errors: dict[str, str],
+    *,
+    minimum: timedelta | None = None,
+    rule: str = "",
+) -> timedelta | None:
+    """``data[key]`` as a duration; ``None`` when missing or not a duration (a problem
+    noted). The caller checks the bounds of a duration that parses.
+
+    With ``minimum``, a value refused for being below it (``500ms``, ``0``, ``-1s``) gets
+    ``rule``, like ``"must be at least 1s"``, rather than the parser's words; a value in
+    milliseconds that is not below it is told how to write it (``1500ms``: ``1.5s``)."""
+    value = data.get(key)
+    if value is None:
+        return None
+    try:
+        return parse_duration(value)
+    except (ValueError, TypeError) as exc:
+        errors[key] = duration_problem(value, str(exc), minimum, rule)
+        return None
+
+
+def duration_problem(value: object, problem: str, minimum: timedelta | None, rule: str) -> str:
+    """What to say about ``value``, which ``parse_duration`` refused with ``problem``
+    (see ``duration_field``)."""
+    if isinstance(value, bool):
+        return problem
+    if isinstance(value, int | float):
+        seconds, unit = float(value), ""
+    else:
+        match = _MEANT.fullmatch(value) if isinstance(value, str) else None
+        if match is None:
+            return problem
+        unit = match.group(2)
+        seconds = float(match.group(1)) * _MEANT_UNITS[unit]
+    if minimum is not None and seconds < minimum.total_seconds():
+        return rule
+    if unit == "ms":
+        return f"{problem} (write {seconds:g}s)"
+    return problem

@@ -17,18 +17,18 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
 from tocsin.server.domain.assertions import Assertion, assertion_from_json, parse_assertions
 from tocsin.server.domain.component_thresholds import ComponentRule, parse_thresholds
-from tocsin.server.domain.confirmation import ConfirmPolicy, confirm_policy
-from tocsin.server.domain.fields import HEADER_NAME, add_problem, storable
+from tocsin.server.domain.confirmation import RETRY_RULE, ConfirmPolicy, confirm_policy
+from tocsin.server.domain.fields import HEADER_NAME, add_problem, duration_field, storable
 from tocsin.server.domain.placeholders import placeholder_problems
 from tocsin.server.domain.states import MonitorKind
 
 DEFAULT_INTERVAL = timedelta(seconds=60)
 MIN_INTERVAL = timedelta(seconds=1)
 MAX_INTERVAL = timedelta(days=1)
+INTERVAL_RULE = "must be from 1s to 1d"
 DEFAULT_TIMEOUT = timedelta(seconds=10)
 MAX_TIMEOUT = timedelta(seconds=60)
 DEFAULT_MAX_REDIRECTS = 10
@@ -178,18 +178,21 @@ def probe_spec(kind: MonitorKind, data: Mapping[str, Any], errors: dict[str, str
     for key in data:
         if key in PROBE_FIELDS and key not in allowed and data[key] is not None:
             errors[key] = f"does not apply to {kind} monitors"
-    interval = _duration(data, "interval", errors) or DEFAULT_INTERVAL
+    interval = (
+        duration_field(data, "interval", errors, minimum=MIN_INTERVAL, rule=INTERVAL_RULE)
+        or DEFAULT_INTERVAL
+    )
     if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
-        add_problem(errors, "interval", "must be from 1s to 1d")
-    retry = _duration(data, "retry_interval", errors)
+        add_problem(errors, "interval", INTERVAL_RULE)
+    retry = duration_field(data, "retry_interval", errors, minimum=MIN_INTERVAL, rule=RETRY_RULE)
     if retry is not None and retry < MIN_INTERVAL:
-        add_problem(errors, "retry_interval", "must be at least 1s")
-    timeout = _duration(data, "timeout", errors) or DEFAULT_TIMEOUT
+        add_problem(errors, "retry_interval", RETRY_RULE)
+    timeout = duration_field(data, "timeout", errors) or DEFAULT_TIMEOUT
     if timeout > MAX_TIMEOUT:
         add_problem(errors, "timeout", "must be at most 60s")
     jitter = timedelta(0)
     if data.get("jitter") is not None and data.get("jitter") != 0:
-        jitter = _duration(data, "jitter", errors) or timedelta(0)
+        jitter = duration_field(data, "jitter", errors) or timedelta(0)
     confirm = _confirm(data, errors)
     if confirm.retry is not None:  # `confirm: {retry: 5s}` is another way to say it
         retry = retry or confirm.retry
@@ -278,17 +281,6 @@ def _tcp(spec: ProbeSpec, data: Mapping[str, Any], errors: dict[str, str]) -> Pr
         port=port,
         tls=_flag(data, "tls", errors, default=False),
     )
-
-
-def _duration(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> timedelta | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except (ValueError, TypeError) as exc:
-        errors[key] = str(exc)
-        return None
 
 
 def _flag(data: Mapping[str, Any], key: str, errors: dict[str, str], *, default: bool) -> bool:

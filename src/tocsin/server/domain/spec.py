@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from tocsin.durations import parse_duration
 from tocsin.errors import ValidationError
 from tocsin.server.domain.channel_spec import (
     CHANNEL_FIELDS,
@@ -21,7 +20,14 @@ from tocsin.server.domain.channel_spec import (
     ChannelSpec,
     channel_spec,
 )
-from tocsin.server.domain.fields import NAME_MAX, add_problem, name_field, storable, text_field
+from tocsin.server.domain.fields import (
+    NAME_MAX,
+    add_problem,
+    duration_field,
+    name_field,
+    storable,
+    text_field,
+)
 from tocsin.server.domain.probe_spec import KIND_FIELDS, PROBE_FIELDS, ProbeSpec, probe_spec
 from tocsin.server.domain.schedule import Schedule, check_cron, load_timezone, normalize_cron
 from tocsin.server.domain.states import MonitorKind
@@ -106,17 +112,6 @@ def _names(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> tuple[s
     return tuple(dict.fromkeys(v.strip() for v in value))
 
 
-def _duration(data: Mapping[str, Any], key: str, errors: dict[str, str]) -> timedelta | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    try:
-        return parse_duration(value)
-    except (ValueError, TypeError) as exc:
-        errors[key] = str(exc)
-        return None
-
-
 def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     """Validate a monitor description; raise ``ValidationError`` listing every bad field.
 
@@ -148,8 +143,8 @@ def monitor_spec(data: Mapping[str, Any]) -> MonitorSpec:
     for key in PROBE_FIELDS & set(data):
         if data[key] is not None:
             add_problem(errors, key, "applies only to http, app and tcp monitors")
-    period = _duration(data, "period", errors)
-    grace = _duration(data, "grace", errors)
+    period = duration_field(data, "period", errors)
+    grace = duration_field(data, "grace", errors)
     cron = text_field(data, "cron", errors, required=False) or None
     zone = text_field(data, "timezone", errors, required=False) or "UTC"
     if cron is not None:

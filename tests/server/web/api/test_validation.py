@@ -69,3 +69,25 @@ async def test_a_duration_too_short_to_store_is_refused(client: httpx.AsyncClien
     answer = await client.post(f"{API}/monitors", json={"name": "x", "grace": "0.0000001"})
     assert answer.status_code == 422
     assert answer.json()["fields"] == {"grace": "a duration must be at least a microsecond"}
+
+
+async def test_probe_durations_below_the_minimum_name_it(client: httpx.AsyncClient) -> None:
+    answer = await client.post(
+        f"{API}/monitors",
+        json={
+            "name": "api",
+            "kind": "http",
+            "url": "http://127.0.0.1:1/",
+            "interval": "500ms",
+            "retry_interval": "500ms",
+            "confirm": {"retry": 0.5},
+            "assert": ["status === 200"],
+        },
+    )
+    assert answer.status_code == 422
+    assert answer.json()["fields"] == {
+        "interval": "must be from 1s to 1d",
+        "retry_interval": "must be at least 1s",
+        "confirm.retry": "must be at least 1s",
+        "assert[0]": "unknown operator '===' (expected ==, !=, <, <=, >, >=, in) at column 8",
+    }
