@@ -1,5 +1,6 @@
 """`tocsin status` for probed monitors: state, confirmation, the last result and, for app
-monitors, each component with its value; `--json` has all of it."""
+monitors, each component with its value; `-v` adds every assertion's outcome, `--json` has
+all of it."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from tests.server.results_data import (
     HTTP,
     add_monitor,
     add_results,
+    outcome,
     reading,
     result,
     set_components,
@@ -27,13 +29,33 @@ from tocsin.server.storage.database import Database
 
 NOW = datetime.now(UTC)
 
+CHECKED = {**HTTP, "assert": ["status == 200", "response_time < 1s", 'body contains "pong" [warn]']}
+OUTCOMES = [
+    outcome(False, 503),
+    {
+        "text": "response_time < 1s",
+        "severity": "fail",
+        "passed": True,
+        "resolved": 812.0,
+        "message": "response_time (812 ms) < 1s",
+    },
+    {
+        "text": 'body contains "pong" [warn]',
+        "severity": "warn",
+        "passed": False,
+        "resolved": "busy",
+        "message": 'body ("busy") contains "pong"',
+    },
+]
+
 
 async def _record(database_url: str) -> None:
     db = Database(database_url)
     try:
-        api = await add_monitor(db, HTTP)
+        api = await add_monitor(db, CHECKED)
         shop = await add_monitor(db, APP)
-        await add_results(db, [result(api.id, NOW - timedelta(minutes=1), "fail", 812.0)])
+        checked = result(api.id, NOW - timedelta(minutes=1), "fail", 812.0)
+        await add_results(db, [checked._replace(outcomes=OUTCOMES)])
         await set_state(db, api, "up", 1, 0, NOW - timedelta(minutes=1))
         workers = reading("rq:workers[emails]", "fail", 0)
         await add_results(db, [result(shop.id, NOW, "fail", 20.0, components=[workers])])
@@ -67,13 +89,36 @@ def test_status_shows_probes_with_their_last_result_and_components(
     assert header.split()[:5] == ["NAME", "KIND", "STATE", "CONFIRM", "LAST"]
     assert api.split()[:5] == ["api", "http", "up", "failing", "1/2"]
     assert "http://127.0.0.1:9/ping" in api
-    assert api.endswith("fail: status (503) == 200 (812 ms)")
+    # The failed assertions only; -v shows every outcome.
+    assert api.endswith('fail: status (503) == 200; body ("busy") contains "pong" (812 ms)')
     assert shop.split()[:4] == ["shop-app", "app", "down", "-"]
     assert shop.endswith("fail: status (503) == 200; rq:workers[emails] = 0 (< 1) (20 ms)")
     assert [line.split()[:3] for line in components] == [
         ["rq:queue_depth", "pass", "12"],
         ["rq:workers[emails]", "fail", "0"],
     ]
+
+
+def test_status_verbose_shows_every_assertion_outcome(env: dict[str, str | None]) -> None:
+    shown = CliRunner().invoke(cli, ["status", "-v"], env=env)
+    assert shown.exit_code == 0, shown.output
+    lines = shown.stdout.splitlines()
+    assert lines[1].startswith("api ")
+    assert lines[2:5] == [
+        "    ✗ status (503) == 200",
+        "    ✓ response_time (812 ms) < 1s",
+        '    ! body ("busy") contains "pong"',
+    ]
+    assert lines[5].startswith("shop-app ")
+    # The app monitor's outcomes, then its components as without -v.
+    assert lines[6] == "    ✗ status (503) == 200"
+    assert [line.split()[:2] for line in lines[7:]] == [
+        ["rq:queue_depth", "pass"],
+        ["rq:workers[emails]", "fail"],
+    ]
+    # The long flag says the same (the rows' "ago" may have moved on by a second).
+    verbose = CliRunner().invoke(cli, ["status", "--verbose"], env=env).stdout.splitlines()
+    assert verbose[2:5] + verbose[6:7] == lines[2:5] + lines[6:7]
 
 
 def test_status_json_has_every_probe_detail(env: dict[str, str | None]) -> None:

@@ -80,9 +80,12 @@ def late_and_down(monitor: Mapping[str, Any]) -> tuple[datetime | None, datetime
     return None, deadline
 
 
-def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[str]:
+def render_table(
+    monitors: Sequence[Mapping[str, Any]], now: datetime, *, verbose: bool = False
+) -> list[str]:
     """The monitors as aligned text columns: heartbeats in one table, probed monitors
-    (with their last result and components) in a second one."""
+    (with their last result and components) in a second one; ``verbose`` adds, under each
+    probed monitor, every assertion's outcome in its last result."""
     if not monitors:
         return ["no monitors yet: describe some in tocsin.yaml and run `tocsin apply -f`"]
     heartbeats = [m for m in monitors if m.get("kind", "heartbeat") == "heartbeat"]
@@ -90,7 +93,7 @@ def render_table(monitors: Sequence[Mapping[str, Any]], now: datetime) -> list[s
     lines = _heartbeat_table(heartbeats, now) if heartbeats else []
     if probed:
         lines += [""] if lines else []
-        lines += render_probes(probed, now, ago)
+        lines += render_probes(probed, now, ago, outcomes=verbose)
     return lines
 
 
@@ -123,17 +126,25 @@ def _late_and_down_cells(monitor: Mapping[str, Any], now: datetime) -> tuple[str
 @click.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of the monitors.")
 @click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Under each probed monitor, every assertion's outcome in its last check "
+    "(✓ passed, ✗ failed, ! a [warn] assertion failed).",
+)
+@click.option(
     "--url",
     metavar="URL",
     help="Ask the server at URL through its API (needs TOCSIN_API_KEY). "
     "Default: TOCSIN_URL, else the local database.",
 )
 @friendly_errors
-def status_command(as_json: bool, url: str | None) -> None:
+def status_command(as_json: bool, verbose: bool, url: str | None) -> None:
     """Show every monitor. Heartbeats: state, last ping, when each becomes late and goes
     down without a ping, and its ping URL. Probed monitors (http, app, tcp): state, the
-    running confirmation count, the last check and what it found, and each component of
-    an app monitor with its value and state."""
+    running confirmation count, the last check and what it found (its failed assertions;
+    every assertion's outcome with -v), and each component of an app monitor with its
+    value and state."""
     from tocsin.server.config.backends import Json
     from tocsin.server.config.target import run_with_backend
     from tocsin.settings import Settings
@@ -150,7 +161,7 @@ def status_command(as_json: bool, url: str | None) -> None:
     if as_json:
         click.echo(json.dumps(monitors, indent=2))
         return
-    for line in render_table(monitors, datetime.now(UTC)):
+    for line in render_table(monitors, datetime.now(UTC), verbose=verbose):
         click.echo(line)
 
 

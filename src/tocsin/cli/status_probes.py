@@ -1,5 +1,6 @@
 """`tocsin status` for probed monitors (http, app, tcp): state, confirmation count, the
-last check and what it found, and each component of an app monitor with its value."""
+last check and what it found, each component of an app monitor with its value, and (with
+``-v``) every assertion's outcome in the last check."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 COLUMNS = ("NAME", "KIND", "STATE", "CONFIRM", "LAST CHECK", "TARGET", "RESULT")
+
+PASSED, FAILED, WARNED = "✓", "✗", "!"
 
 
 def target(monitor: Mapping[str, Any]) -> str:
@@ -59,11 +62,32 @@ def component_lines(monitor: Mapping[str, Any]) -> list[str]:
     ]
 
 
+def _mark(outcome: Mapping[str, Any]) -> str:
+    if outcome.get("passed"):
+        return PASSED
+    return WARNED if outcome.get("severity") == "warn" else FAILED
+
+
+def outcome_lines(monitor: Mapping[str, Any]) -> list[str]:
+    """Every assertion's outcome in the monitor's last result, one indented line each:
+    ``✓`` passed, ``✗`` failed, ``!`` failed a ``[warn]`` assertion; then its message."""
+    result = monitor.get("last_result") or {}
+    return [
+        f"    {_mark(o)} {o.get('message') or o.get('text') or ''}"
+        for o in result.get("outcomes") or ()
+    ]
+
+
 def render_probes(
-    monitors: Sequence[Mapping[str, Any]], now: datetime, ago: Callable[[Any, datetime], str]
+    monitors: Sequence[Mapping[str, Any]],
+    now: datetime,
+    ago: Callable[[Any, datetime], str],
+    *,
+    outcomes: bool = False,
 ) -> list[str]:
-    """The probed monitors as aligned columns (the result last, unpadded), each app
-    monitor followed by its components; ``ago`` formats the last check's time."""
+    """The probed monitors as aligned columns (the result last, unpadded), each followed
+    by every assertion's outcome when ``outcomes`` is set, then (app monitors) its
+    components; ``ago`` formats the last check's time."""
     rows = [COLUMNS] + [
         (
             str(m.get("name", "")),
@@ -82,5 +106,7 @@ def render_probes(
         cells = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
         lines.append(f"{cells}  {row[-1]}")
         if index:
-            lines += component_lines(monitors[index - 1])
+            monitor = monitors[index - 1]
+            lines += outcome_lines(monitor) if outcomes else []
+            lines += component_lines(monitor)
     return lines
