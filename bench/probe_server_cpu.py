@@ -6,8 +6,9 @@ Starts a server on a fresh database (SQLite, or a scratch PostgreSQL database wi
 aiohttp``, in a subprocess), waits until the probe engine schedules them all plus
 ``--settle`` seconds, then reads the CPU time of the server, of the target and (with
 ``--postgresql``) of every PostgreSQL process over ``--seconds``. Prints probes/s, each
-one's share of a core and CPU per probe, and the result batches (transactions) per second
-with their mean write time. The first minute after the start
+one's share of a core and CPU per probe, the probes' start lateness in the server (from its
+``/metrics`` histogram) and the result batches (transactions) per second with their mean
+write time. The first minute after the start
 includes every monitor's first result, which flips it from ``new`` to ``up``; a
 ``--settle`` of 60 or more measures the steady state. ``--spy FILE`` also records the
 server with ``py-spy`` (GIL holders only, raw format; ``pip install py-spy``).
@@ -47,6 +48,37 @@ def target_pid(url: str) -> int:
 
 
 _WRITES = "tocsin_probe_batch_write_seconds"
+_LATE = "tocsin_probe_lateness_seconds"
+
+
+def lateness_line(before: dict[str, float], after: dict[str, float]) -> str:
+    """Start lateness (actual start - scheduled start) over the window, from the server's
+    own histogram: each quantile as the bucket bound it falls under."""
+    bounds = sorted(
+        float(name.split('"')[1])
+        for name in after
+        if name.startswith(f"{_LATE}_bucket") and '"+Inf"' not in name
+    )
+
+    def count(bound: str) -> float:
+        key = f'{_LATE}_bucket{{le="{bound}"}}'
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    total = count("+Inf")
+    if not total:
+        return "start lateness: no runs in the window"
+
+    def quantile(q: float) -> str:
+        for bound in bounds:
+            if count(str(bound)) >= q * total:
+                return f"<= {bound * 1000:g} ms"
+        return f"> {bounds[-1] * 1000:g} ms"
+
+    late = f"{_LATE.removesuffix('_seconds')}_max_seconds"
+    return (
+        f"start lateness in the server: p50 {quantile(0.5)}, p99 {quantile(0.99)} "
+        f"(target: p99 <= 1000 ms), max since the start {after.get(late, 0.0) * 1000:.0f} ms"
+    )
 
 
 def main() -> None:
@@ -95,6 +127,7 @@ def main() -> None:
         f"{done(f'{_WRITES}_sum') / max(batches, 1) * 1000:.1f} ms each",
         flush=True,
     )
+    print(f"  {lateness_line(before, after)}", flush=True)
     print(
         f"  of which in the kernel (system time): {system / max(cpu, 1e-9) * 100:.0f} %",
         flush=True,
