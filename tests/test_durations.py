@@ -1,4 +1,5 @@
-"""How lengths of time are spelt for people in alert summaries."""
+"""Durations as users write them, and how lengths of time are spelt for people in alert
+summaries."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tocsin.durations import describe_span
+from tocsin.durations import describe_span, format_duration, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -26,3 +27,27 @@ from tocsin.durations import describe_span
 )
 def test_describe_span(value: timedelta, spelt: str) -> None:
     assert describe_span(value) == spelt
+
+
+@pytest.mark.parametrize(
+    ("text", "length"),
+    [
+        pytest.param("500ms", timedelta(milliseconds=500), id="milliseconds"),
+        pytest.param(" 9 ms ", timedelta(milliseconds=9), id="spaced-and-exact"),
+        pytest.param("1500ms", timedelta(seconds=1.5), id="past-a-second"),
+        pytest.param("5m", timedelta(minutes=5), id="minutes-are-not-milliseconds"),
+        pytest.param("90", timedelta(seconds=90), id="plain-seconds"),
+    ],
+)
+def test_parse_duration_reads_every_unit(text: str, length: timedelta) -> None:
+    assert parse_duration(text) == length
+
+
+@pytest.mark.parametrize("text", ["0ms", "5mss", "ms", "-5ms", "5 m s"])
+def test_parse_duration_refuses_what_is_no_duration(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_milliseconds_are_spelt_as_seconds() -> None:
+    assert format_duration(parse_duration("800ms")) == "0.8s"

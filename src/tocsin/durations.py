@@ -1,4 +1,5 @@
-"""Durations as users write them: ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or plain seconds.
+"""Durations as users write them: ``500ms``, ``30s``, ``5m``, ``2h``, ``1d``, ``1w`` or plain
+seconds.
 
 Shared by both halves (settings read durations too), so it imports only the standard library.
 """
@@ -9,14 +10,15 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw]?)\s*$")
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhdw])?\s*$")
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
     """Parse ``value`` into a ``timedelta``; raise ``ValueError`` with a clear message.
 
     Accepts a number of seconds (int, float or digits) or a number with one unit
-    (``s``, ``m``, ``h``, ``d``, ``w``). Zero and negative durations are refused.
+    (``ms``, ``s``, ``m``, ``h``, ``d``, ``w``). Zero and negative durations are refused;
+    callers check their own bounds (a probe interval of ``500ms`` is too short).
     """
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
@@ -28,7 +30,9 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
         match = _PATTERN.match(value)
         if match is None:
             raise ValueError(f"{value!r} is not a duration; use seconds or 30s, 5m, 2h, 1d, 1w")
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        number, unit = float(match.group(1)), match.group(2) or "s"
+        # Divided, not multiplied by 0.001: 9 * 0.001 is 0.009000000000000001.
+        seconds = number / 1000 if unit == "ms" else number * _UNITS[unit]
     if not seconds > 0:
         raise ValueError("a duration must be longer than 0 seconds")
     if seconds > 366 * 86400:

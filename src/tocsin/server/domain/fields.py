@@ -14,7 +14,7 @@ from tocsin.server.domain.storable import is_storable
 NAME_MAX = 100
 # An RFC 9110 token: what an HTTP header name may be.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# A duration as users may mean it, milliseconds and signs included (parse_duration refuses
+# A duration as users may mean it, zero and negative ones included (parse_duration refuses
 # those, but the reader can still say what the field takes).
 _MEANT = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|[smhdw]?)\s*")
 _MEANT_UNITS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -64,9 +64,9 @@ def duration_field(
     """``data[key]`` as a duration; ``None`` when missing or not a duration (a problem
     noted). The caller checks the bounds of a duration that parses.
 
-    With ``minimum``, a value refused for being below it (``500ms``, ``0``, ``-1s``) gets
-    ``rule``, like ``"must be at least 1s"``, rather than the parser's words; a value in
-    milliseconds that is not below it is told how to write it (``1500ms``: ``1.5s``)."""
+    With ``minimum``, a value refused for being below it (``0``, ``-1s``, ``-500ms``) gets
+    ``rule``, like ``"must be at least 1s"``, rather than the parser's words; a value that
+    parses but is below it is left to the caller's bounds check."""
     value = data.get(key)
     if value is None:
         return None
@@ -83,15 +83,12 @@ def duration_problem(value: object, problem: str, minimum: timedelta | None, rul
     if isinstance(value, bool):
         return problem
     if isinstance(value, int | float):
-        seconds, unit = float(value), ""
+        seconds = float(value)
     else:
         match = _MEANT.fullmatch(value) if isinstance(value, str) else None
         if match is None:
             return problem
-        unit = match.group(2)
-        seconds = float(match.group(1)) * _MEANT_UNITS[unit]
+        seconds = float(match.group(1)) * _MEANT_UNITS[match.group(2)]
     if minimum is not None and seconds < minimum.total_seconds():
         return rule
-    if unit == "ms":
-        return f"{problem} (write {seconds:g}s)"
     return problem

@@ -51,9 +51,12 @@ def _valid(schema: dict[str, Any], value: Any) -> bool:
 
 REFUSED_DURATIONS = [
     *("0", "0s", "00.0m", 0, -5, "0.0000001", 1e-7),
-    *("367d", "53w", "31622401", 31622401, "", "5 m s"),
+    *("367d", "53w", "31622401", 31622401, "", "5 m s", "0ms", "5mss"),
 ]
-ACCEPTED_DURATIONS = ["5m", "90", 90, 2.5, "2.5h", "366d", "52w", "0.5s", "31622400", " 1d "]
+ACCEPTED_DURATIONS = [
+    *("5m", "90", 90, 2.5, "2.5h", "366d", "52w", "0.5s", "31622400", " 1d "),
+    *("500ms", " 9 ms", "31622400000ms"),
+]
 
 
 @pytest.mark.parametrize("model", ["MonitorIn", "MonitorPatch"])

@@ -78,16 +78,21 @@ def _amount(most: int, *, whole: bool = False) -> str:
 
 def duration_schema(most_seconds: int, *, at_least_a_second: bool = False) -> JsonDict:
     """The JSON schema of a duration the server accepts: from a microsecond (or a second)
-    to ``most_seconds``, as a number or as text like ``"30s"``, ``"5m"``, ``"2h"``, ``"1d"``.
+    to ``most_seconds``, as a number or as text like ``"500ms"``, ``"30s"``, ``"5m"``,
+    ``"2h"``, ``"1d"``.
 
     With ``at_least_a_second``, text must count at least one of its unit (``"0.5m"`` is
-    left out though the server takes it: a regex cannot compare across units)."""
+    left out though the server takes it: a regex cannot compare across units), and
+    milliseconds are left out; otherwise they count at least one (``"0.5ms"`` is left
+    out for the same reason)."""
     spellings = [
         f"(?:{_amount(most_seconds // size, whole=at_least_a_second)}) *{unit}"
         + ("?" if unit == "s" else "")
         for unit, size in _UNITS.items()
         if most_seconds // size >= 1
     ]
+    if not at_least_a_second:
+        spellings.append(f"(?:{_amount(most_seconds * 1000, whole=True)}) *ms")
     return {
         "anyOf": [
             {"type": "string", "pattern": f"^ *(?:{'|'.join(spellings)}) *$"},
@@ -386,7 +391,7 @@ Remind = Annotated[Any, WithJsonSchema(_or_null(_REMIND))]
 Escalate = Annotated[Any, WithJsonSchema(_or_null(_ESCALATE))]
 Flapping = Annotated[Any, WithJsonSchema(_or_null(_FLAPPING))]
 
-_DURATION_DOC = 'a duration: "30s", "5m", "2h", "1d", "1w" or a number of seconds'
+_DURATION_DOC = 'a duration: "500ms", "30s", "5m", "2h", "1d", "1w" or a number of seconds'
 _MANAGED_BY_DOC = (
     '"api" (the default for new objects) or "config": who owns it. `tocsin apply` marks '
     "what it applies as config."
