@@ -10,7 +10,21 @@ import re
 from datetime import timedelta
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|[smhdw])?\s*$")
+# A sign is read so that validators can say what a negative value needed (parse_duration
+# refuses it as not a duration).
+_PATTERN = re.compile(r"^\s*(-?)(\d+(?:\.\d+)?)\s*(ms|[smhdw])?\s*$")
+
+
+def written_seconds(text: str) -> float | None:
+    """The seconds ``text`` spells as a duration, zero and negative ones included and no
+    bound checked (``"-500ms"`` → -0.5); ``None`` when it is no number with a unit."""
+    match = _PATTERN.match(text)
+    if match is None:
+        return None
+    sign, number, unit = match.group(1), float(match.group(2)), match.group(3) or "s"
+    # Divided, not multiplied by 0.001: 9 * 0.001 is 0.009000000000000001.
+    seconds = number / 1000 if unit == "ms" else number * _UNITS[unit]
+    return -seconds if sign else seconds
 
 
 def parse_duration(value: str | int | float | timedelta) -> timedelta:
@@ -27,12 +41,10 @@ def parse_duration(value: str | int | float | timedelta) -> timedelta:
     elif isinstance(value, int | float):
         seconds = float(value)
     else:
-        match = _PATTERN.match(value)
-        if match is None:
+        written = written_seconds(value)
+        if written is None or value.lstrip().startswith("-"):
             raise ValueError(f"{value!r} is not a duration; use seconds or 30s, 5m, 2h, 1d, 1w")
-        number, unit = float(match.group(1)), match.group(2) or "s"
-        # Divided, not multiplied by 0.001: 9 * 0.001 is 0.009000000000000001.
-        seconds = number / 1000 if unit == "ms" else number * _UNITS[unit]
+        seconds = written
     if not seconds > 0:
         raise ValueError("a duration must be longer than 0 seconds")
     if seconds > 366 * 86400:

@@ -8,16 +8,12 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from tocsin.durations import parse_duration
+from tocsin.durations import parse_duration, written_seconds
 from tocsin.server.domain.storable import is_storable
 
 NAME_MAX = 100
 # An RFC 9110 token: what an HTTP header name may be.
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
-# A duration as users may mean it, zero and negative ones included (parse_duration refuses
-# those, but the reader can still say what the field takes).
-_MEANT = re.compile(r"\s*(-?[0-9]+(?:\.[0-9]+)?)\s*(ms|[smhdw]?)\s*")
-_MEANT_UNITS = {"ms": 0.001, "": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 # What the spec readers call it: text every database can store (no NUL, no lone surrogate).
 storable = is_storable
 
@@ -83,12 +79,11 @@ def duration_problem(value: object, problem: str, minimum: timedelta | None, rul
     if isinstance(value, bool):
         return problem
     if isinstance(value, int | float):
-        seconds = float(value)
+        seconds: float | None = float(value)
     else:
-        match = _MEANT.fullmatch(value) if isinstance(value, str) else None
-        if match is None:
-            return problem
-        seconds = float(match.group(1)) * _MEANT_UNITS[match.group(2)]
+        seconds = written_seconds(value) if isinstance(value, str) else None
+    if seconds is None:
+        return problem
     if minimum is not None and seconds < minimum.total_seconds():
         return rule
     return problem
